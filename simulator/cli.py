@@ -1,0 +1,138 @@
+"""Command line: `simulate -p N ...`. Parses options into a RunConfig and calls run()."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from simulator.config import (
+    RunConfig,
+    load_toml,
+    parse_age_range,
+    parse_date,
+    parse_formats,
+    split_patterns,
+)
+from simulator.errors import UserError
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(2)
+
+
+def _build_config(params: dict[str, Any]) -> RunConfig:
+    values: dict[str, Any] = {}
+    if params.get("config"):
+        values.update(load_toml(Path(params["config"])))
+    explicit = {k: v for k, v in params.items() if v not in (None, ()) and k != "config"}
+    values.update(explicit)
+    kwargs: dict[str, Any] = {}
+    if "population" in values:
+        kwargs["population"] = _positive_int(values["population"], "--population", minimum=0)
+    if "seed" in values:
+        kwargs["seed"] = _positive_int(values["seed"], "--seed", minimum=None)
+    if "gender" in values:
+        g = str(values["gender"]).upper()
+        if g not in ("M", "F"):
+            raise UserError(f"option --gender: expected M or F, got {values['gender']!r}")
+        kwargs["gender"] = g
+    if "age" in values:
+        kwargs["min_age"], kwargs["max_age"] = parse_age_range(str(values["age"]))
+    for key in ("state", "city"):
+        if key in values:
+            kwargs[key] = str(values[key])
+    if "module" in values or "modules" in values:
+        raw = values.get("module", values.get("modules"))
+        kwargs["modules"] = split_patterns([raw] if isinstance(raw, str) else list(raw))
+    if "modules_dir" in values:
+        path = Path(values["modules_dir"])
+        if not path.is_dir():
+            raise UserError(f"option --modules-dir: {str(path)!r} is not a folder")
+        kwargs["modules_dir"] = path
+    if "output" in values:
+        kwargs["output"] = Path(values["output"])
+    if "format" in values or "formats" in values:
+        kwargs["formats"] = parse_formats(values.get("format", values.get("formats")))
+    if "reference_date" in values:
+        kwargs["reference_date"] = parse_date(str(values["reference_date"]))
+    if "workers" in values:
+        kwargs["workers"] = _positive_int(values["workers"], "--workers", minimum=1)
+    if "shard_size" in values:
+        kwargs["shard_size"] = _positive_int(values["shard_size"], "--shard-size", minimum=1)
+    return RunConfig(**kwargs)
+
+
+def _positive_int(value: Any, option: str, minimum: int | None) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise UserError(f"option {option}: expected a whole number, got {value!r}") from None
+    if minimum is not None and number < minimum:
+        raise UserError(f"option {option}: must be at least {minimum}, got {number}")
+    return number
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-p", "--population", type=str, help="Number of people to simulate.")
+@click.option("-s", "--seed", type=str, help="Random seed; same seed and options give identical output.")
+@click.option("-g", "--gender", type=str, help="Only people of this sex: M or F.")
+@click.option("-a", "--age", type=str, help="Age range in years, e.g. 30-40.")
+@click.option("--state", type=str, help="US state (full name). Default Massachusetts.")
+@click.option("--city", type=str, help="City within the state.")
+@click.option("-m", "--module", multiple=True, help="Run only modules matching this glob (repeatable, or a:b).")
+@click.option("--modules-dir", type=str, help="Folder of GMF modules (default: the project's modules/).")
+@click.option("-o", "--output", type=str, help="Output folder (default ./output).")
+@click.option("--format", "format", type=str, help="Output formats, comma-separated: csv.")
+@click.option("--reference-date", type=str, help="Simulate up to this date, YYYY-MM-DD (default today).")
+@click.option("-w", "--workers", type=str, help="Worker processes (default: all cores).")
+@click.option("--shard-size", type=str, hidden=True)
+@click.option("--config", type=click.Path(dir_okay=False), help="TOML file with any of these options.")
+@click.pass_context
+def main(ctx: click.Context, **params: Any) -> None:
+    """Simulate synthetic patients with Synthea-format disease modules and write their records."""
+    if ctx.invoked_subcommand is not None:
+        return
+    try:
+        config = _build_config(params)
+        summary = _run_with_progress(config)
+    except UserError as exc:
+        _fail(str(exc))
+        return
+    except KeyboardInterrupt:
+        click.echo("interrupted: files written so far are complete up to the last finished shard", err=True)
+        sys.exit(130)
+    _print_summary(config, summary)
+
+
+def _run_with_progress(config: RunConfig) -> Any:
+    from simulator.run import run
+
+    if not sys.stderr.isatty() or os.environ.get("CI"):
+        return run(config)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(
+        TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+        transient=True,
+    ) as bar:
+        task = bar.add_task("people", total=config.population)
+        return run(config, progress=lambda n: bar.advance(task, n))
+
+
+def _print_summary(config: RunConfig, summary: Any) -> None:
+    click.echo(
+        f"{summary.people} people simulated ({summary.alive} alive, {summary.dead} dead) "
+        f"with {summary.modules} modules in {summary.seconds:.1f} s "
+        f"({summary.people_per_second:.1f} people/s, {summary.cpu_seconds / max(summary.people, 1):.3f} CPU-s/person)"
+    )
+    click.echo(f"{summary.records_written} records written to {config.output}/ ({', '.join(config.formats)})")
+    if summary.state_counts:
+        total = sum(summary.state_counts.values())
+        click.echo(f"state entries: {total} ({total / max(summary.seconds, 1e-9):,.0f}/s)")
+        parts = [f"{k} {v}" for k, v in sorted(summary.state_counts.items(), key=lambda kv: -kv[1])]
+        click.echo("  " + ", ".join(parts))

@@ -1,0 +1,107 @@
+"""RunConfig: every option of a run, from command-line flags or a TOML file."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from simulator.errors import UserError
+
+PROJECT_MODULES = Path(__file__).resolve().parent.parent / "modules"
+FORMATS = ("csv",)  # fhir, ccda, ndjson arrive with the export issue
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    population: int = 1
+    seed: int = 0
+    gender: str | None = None
+    min_age: int | None = None
+    max_age: int | None = None
+    state: str = "Massachusetts"
+    city: str | None = None
+    modules: tuple[str, ...] = ()
+    modules_dir: Path = PROJECT_MODULES
+    output: Path = Path("output")
+    formats: tuple[str, ...] = ("csv",)
+    reference_date: date = field(default_factory=lambda: datetime.now(UTC).date())
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    shard_size: int = 25
+
+    @property
+    def reference_time(self) -> int:
+        return (self.reference_date - date(1970, 1, 1)).days * 86_400_000
+
+
+def parse_age_range(text: str, option: str = "--age") -> tuple[int, int]:
+    parts = text.split("-")
+    try:
+        if len(parts) != 2:
+            raise ValueError
+        low, high = int(parts[0]), int(parts[1])
+    except ValueError:
+        raise UserError(f"option {option}: expected MIN-MAX in years, e.g. 30-40, got {text!r}") from None
+    if low < 0 or high < low or high > 140:
+        raise UserError(f"option {option}: {text!r} is not a range of ages between 0 and 140")
+    return low, high
+
+
+def parse_date(text: str, option: str = "--reference-date") -> date:
+    for fmt in ("%Y-%m-%d", "%Y%m%d"):
+        try:
+            return datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    raise UserError(f"option {option}: expected a date YYYY-MM-DD, got {text!r}")
+
+
+def parse_formats(values: list[str] | tuple[str, ...] | str, option: str = "--format") -> tuple[str, ...]:
+    items = [values] if isinstance(values, str) else list(values)
+    out: list[str] = []
+    for item in items:
+        for part in str(item).split(","):
+            name = part.strip().lower()
+            if not name:
+                continue
+            if name not in FORMATS:
+                raise UserError(
+                    f"option {option}: unknown format {name!r} (available: {', '.join(FORMATS)})"
+                )
+            if name not in out:
+                out.append(name)
+    if not out:
+        raise UserError(f"option {option}: give at least one format")
+    return tuple(out)
+
+
+def split_patterns(values: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """`-m` accepts repeated flags and Synthea's ':'-separated lists."""
+    out: list[str] = []
+    for value in values:
+        out.extend(p.strip() for p in value.split(":") if p.strip())
+    return tuple(out)
+
+
+_TOML_KEYS = {f.name for f in fields(RunConfig)} | {"age", "format", "module"}
+
+
+def load_toml(path: Path) -> dict[str, Any]:
+    """Options from a TOML file, by the long option names (`population = 100`, `age = "30-40"`)."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UserError(f"--config {path}: cannot read file: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UserError(f"--config {path}: not valid TOML: {exc}") from None
+    values = data.get("run", data)
+    unknown = sorted(k.replace("-", "_") for k in values if k.replace("-", "_") not in _TOML_KEYS)
+    if unknown:
+        raise UserError(
+            f"--config {path}: unknown option(s) {', '.join(unknown)} "
+            f"(known: {', '.join(sorted(_TOML_KEYS))})"
+        )
+    return {k.replace("-", "_"): v for k, v in values.items()}

@@ -1,0 +1,325 @@
+"""Vital signs and routine lab values computed by the engine (engine-behaviour.md §5.2).
+
+Values are computed lazily when something reads them, and cached per instant so that one
+panel read at one time is consistent (LDL = total − HDL − triglycerides/5). A `VitalSign`
+state replaces the engine's value: for blood pressure, growth and ejection fraction until it
+is set again; for signs the engine recomputes every step, for one step (7 days).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from statistics import NormalDist
+from typing import TYPE_CHECKING
+
+from simulator.engine import timeutil as tu
+from simulator.engine.randomness import round_half_up
+
+if TYPE_CHECKING:
+    from simulator.engine.person import Person
+
+_Z = NormalDist()
+
+# Interim growth references until the CDC LMS charts arrive (issue 3): approximate CDC 2000
+# stature-for-age and BMI-for-age 50th percentiles (cm, kg/m²) at whole years 0..20.
+_MEDIAN_HEIGHT = {
+    "M": [49.9, 75.7, 87.1, 95.3, 102.5, 109.2, 115.5, 121.7, 127.3, 132.6, 137.8, 143.1,
+          149.1, 156.0, 163.2, 169.0, 172.9, 175.2, 176.1, 176.5, 176.8],
+    "F": [49.1, 74.0, 85.7, 94.1, 101.6, 108.4, 114.6, 120.6, 126.4, 132.2, 138.3, 144.8,
+          151.5, 157.1, 160.4, 161.8, 162.5, 162.9, 163.1, 163.2, 163.3],
+}
+_MEDIAN_BMI = [13.4, 16.8, 16.5, 16.0, 15.7, 15.4, 15.4, 15.5, 15.8, 16.2, 16.6, 17.2, 17.8,
+               18.5, 19.2, 19.8, 20.5, 21.0, 21.5, 22.0, 22.5]
+# Head circumference 50th percentile (cm) at 0, 3, 6, 12, 24, 36 months (boys; girls −1 cm).
+_HEAD = [(0, 34.5), (3, 40.5), (6, 43.3), (12, 46.1), (24, 48.3), (36, 49.5)]
+
+# Antihypertensives named in Synthea's hypertension modules (RxNorm) → class. Typical
+# standard-dose monotherapy lowers blood pressure by about 9/5.5 mmHg (Law MR et al., BMJ
+# 2009;338:b1665); each person's response is drawn around that once per drug.
+ANTIHYPERTENSIVES = {"308136", "314076", "310798", "979485"}
+# HbA1c (%) impact of active diabetes drugs (engine-behaviour.md §5.2).
+DIABETES_DRUG_IMPACT = {"860975": -1.5, "897122": -0.5, "1373463": -0.5, "106892": -3.0, "865098": -6.0}
+
+_ROUND0 = {"Systolic Blood Pressure", "Diastolic Blood Pressure", "Heart Rate", "Respiration Rate"}
+_ROUND1 = {"Height", "Weight"}
+_PERSISTENT_OVERRIDE = {
+    "Systolic Blood Pressure",
+    "Diastolic Blood Pressure",
+    "Height",
+    "Weight",
+    "BMI",
+    "Height Percentile",
+    "Weight Percentile",
+    "Head Circumference",
+    "Head Circumference Percentile",
+    "Left ventricular Ejection fraction",
+}
+
+_T = [100, 150, 199, 499, 550, 600]
+_C = [160, 200, 239, 259, 279, 300]
+_H = [80, 59, 40, 20, 10, 0]
+_G = [64, 100, 125, 200]
+
+
+class VitalNotSet(LookupError):
+    pass
+
+
+def _interp(table: list[float], age: float) -> float:
+    if age <= 0:
+        return table[0]
+    if age >= len(table) - 1:
+        return table[-1]
+    i = int(age)
+    return table[i] + (table[i + 1] - table[i]) * (age - i)
+
+
+class Vitals:
+    """Vital-sign values of one person."""
+
+    def __init__(self, person: Person) -> None:
+        self.person = person
+        rng = person.rng
+        self._cache: dict[str, tuple[int, dict[str, float]]] = {}
+        # (source, set time, persistent) of values set by VitalSign states
+        self._overrides: dict[str, tuple[Callable[[int], float], int, bool]] = {}
+        self.height_percentile = min(max(rng.random(), 0.01), 0.99)
+        self.weight_percentile = min(max(rng.random(), 0.01), 0.99)
+        # kg/year drift for adults: gain 20-49, loss from 60 (calibrated in issue 3)
+        self.adult_gain = 0.3 + 0.7 * rng.random()
+        self.elder_loss = 0.3 + 0.7 * rng.random()
+        self._drug_impact: dict[str, tuple[float, float]] = {}
+
+    # ------------------------------------------------------------ public
+
+    def override(self, name: str, source: Callable[[int], float], now: int) -> None:
+        self._overrides[name] = (source, now, name in _PERSISTENT_OVERRIDE)
+
+    def read(self, name: str, now: int) -> float:
+        value = self.raw(name, now)
+        if name in _ROUND0:
+            return round_half_up(value, 0)
+        if name in _ROUND1:
+            return round_half_up(value, 1)
+        return round_half_up(value, 2)
+
+    def raw(self, name: str, now: int) -> float:
+        ov = self._overrides.get(name)
+        if ov is not None:
+            source, since, persistent = ov
+            if persistent or now < since + tu.STEP:
+                return source(now)
+            del self._overrides[name]
+        group = _GROUP_OF.get(name)
+        if group is None:
+            raise VitalNotSet(f"vital sign {name!r} has not been set")
+        cached = self._cache.get(group)
+        if cached is None or cached[0] != now:
+            cached = (now, _COMPUTE[group](self, now))
+            self._cache[group] = cached
+        return cached[1][name]
+
+    # ------------------------------------------------------------ groups
+
+    def _age(self, now: int) -> float:
+        return (now - self.person.birth) / tu.YEAR_365
+
+    def _severity(self) -> int:
+        try:
+            k = int(self.person.get("diabetes_severity", 0) or 0)
+        except (TypeError, ValueError):
+            k = 0
+        return min(max(k, 0), 4)
+
+    def _growth(self, now: int) -> dict[str, float]:
+        sex = "F" if self.person.gender == "F" else "M"
+        age = self._age(now)
+        zh = _Z.inv_cdf(self.height_percentile)
+        zw = _Z.inv_cdf(self.weight_percentile)
+        height = _interp(_MEDIAN_HEIGHT[sex], min(age, 20.0)) * (1.0 + 0.04 * zh)
+        bmi = _interp(_MEDIAN_BMI, min(age, 20.0)) * math.exp(0.12 * zw)
+        weight = bmi * (height / 100.0) ** 2
+        if age > 20:
+            weight += self.adult_gain * (min(age, 50.0) - 20.0)
+            if age > 60:
+                weight -= self.elder_loss * (age - 60.0)
+            weight = max(weight, 35.0)
+        bmi = weight / (height / 100.0) ** 2
+        months = age * 12
+        head = 0.0
+        for (m0, h0), (m1, h1) in zip(_HEAD, _HEAD[1:], strict=False):
+            if months <= m1:
+                head = h0 + (h1 - h0) * max(months - m0, 0) / (m1 - m0)
+                break
+        else:
+            head = _HEAD[-1][1]
+        head = (head - (1.0 if sex == "F" else 0.0)) * (1.0 + 0.03 * zh)
+        return {
+            "Height": height,
+            "Weight": weight,
+            "BMI": bmi,
+            "Height Percentile": self.height_percentile,
+            "Weight Percentile": self.weight_percentile,
+            "Head Circumference": head,
+            "Head Circumference Percentile": self.height_percentile * 100.0,
+        }
+
+    def _lipids(self, now: int) -> dict[str, float]:
+        p = self.person
+        rng = p.rng
+        k = self._severity()
+        trig = _T[k] + (_T[k + 1] - _T[k]) * rng.random()
+        if k == 0:
+            low = p.get("low_hdl")
+            if low is None:
+                low = rng.random() < (0.085 if p.gender == "F" else 0.266)
+                p.set("low_hdl", low)
+            high = p.get("high_total_chol")
+            if high is None:
+                high = rng.random() < 0.114
+                p.set("high_total_chol", high)
+            hdl = rng.gauss(30, 3) if low else rng.gauss(55, 5)
+            total = rng.gauss(280, 20) if high else rng.gauss(170, 30)
+        else:
+            total = _C[k] + (_C[k + 1] - _C[k]) * rng.random()
+            hdl = _H[k] + (_H[k + 1] - _H[k]) * rng.random()
+        return {
+            "Total Cholesterol": total,
+            "Triglycerides": trig,
+            "HDL": hdl,
+            "LDL": total - hdl - 0.2 * trig,
+        }
+
+    def _glucose(self, now: int) -> dict[str, float]:
+        p = self.person
+        rng = p.rng
+        diabetic = p.get("diabetes") is True
+        prediabetic = p.get("prediabetes") is True
+        if diabetic:
+            bmi = self.raw("BMI", now)
+            a1c = 12.0 if bmi > 48 else 6.6 if bmi <= 27 else bmi / 4.0
+        elif prediabetic:
+            a1c = 5.8 + 0.6 * rng.random()
+        else:
+            a1c = 5.0 + 0.7 * rng.random()
+        if diabetic or prediabetic:
+            for code, impact in DIABETES_DRUG_IMPACT.items():
+                med = p.present.get(code)
+                if med is not None and med.stop is None:
+                    a1c += impact
+        k = min(self._severity(), 2)
+        glucose = _G[k] + (_G[k + 1] - _G[k]) * rng.random()
+        return {"Blood Glucose": a1c, "Glucose": glucose}
+
+    def _oxygen(self, now: int) -> dict[str, float]:
+        rng = self.person.rng
+        if self.person.get("chf") is not None:
+            return {"Oxygen Saturation": float(int(75 + 14 * rng.random()))}
+        return {"Oxygen Saturation": float(int(90 + 9 * rng.random()))}
+
+    def _kidney(self, now: int) -> dict[str, float]:
+        p = self.person
+        rng = p.rng
+        ckd = p.get("ckd")
+        ranges = {1: (60, 90), 2: (30, 59), 3: (15, 29), 4: (1, 15)}
+        try:
+            stage = int(ckd) if ckd is not None else 0
+        except (TypeError, ValueError):
+            stage = 0
+        lo, hi = ranges.get(stage, (56, 161) if p.gender == "F" else (77, 160))
+        egfr = lo + (hi - lo) * rng.random()
+        mcr_ranges = {1: (17, 30), 2: (30, 300), 3: (300, 600), 4: (300, 600)}
+        mlo, mhi = mcr_ranges.get(stage, (0, 17))
+        mcr = mlo + (mhi - mlo) * rng.random()
+        age = self._age(now)
+        weight = self.raw("Weight", now)
+        creat = (140 - age) * weight / (72 * min(max(egfr, 1.0), 100.0))
+        if p.gender == "F":
+            creat *= 0.85
+        return {"EGFR": egfr, "Microalbumin Creatinine Ratio": mcr, "Creatinine": max(creat, 0.1)}
+
+    def _metabolic(self, now: int) -> dict[str, float]:
+        rng = self.person.rng
+        return {
+            "Urea Nitrogen": 7 + 13 * rng.random(),
+            "Calcium": 8.5 + 1.7 * rng.random(),
+            "Chloride": 101 + 10 * rng.random(),
+            "Potassium": 3.7 + 1.5 * rng.random(),
+            "Carbon Dioxide": 20 + 9 * rng.random(),
+            "Sodium": 136 + 8 * rng.random(),
+        }
+
+    def _rates(self, now: int) -> dict[str, float]:
+        rng = self.person.rng
+
+        def bounded(lo: float, hi: float) -> float:
+            mean = lo + (hi - lo) * rng.random()
+            for _ in range(20):
+                v = rng.gauss(mean, 1.0)
+                if lo <= v <= hi:
+                    return v
+            return mean
+
+        return {"Heart Rate": bounded(60, 100), "Respiration Rate": bounded(12, 16)}
+
+    def _blood_pressure(self, now: int) -> dict[str, float]:
+        p = self.person
+        rng = p.rng
+        hyper = p.get("hypertension") is True
+        severe = p.get("hypertension_severe") is True
+        sex_shift = 1.0 if p.gender == "M" else -1.0
+        values = {}
+        for which, normal, high, very_high, amp in (
+            ("SYSTOLIC", (100, 139), (140, 160), (160, 200), 8.0),
+            ("DIASTOLIC", (70, 89), (90, 120), (90, 120), 5.0),
+        ):
+            key = f"bp_baseline_{'true' if hyper else 'false'}_{which}"
+            base = p.get(key)
+            if base is None:
+                lo, hi = (very_high if severe else high) if hyper else normal
+                base = lo + (hi - lo) * rng.random() + sex_shift
+                p.attributes[key] = base
+            drug = 0.0
+            for code in ANTIHYPERTENSIVES:
+                med = p.present.get(code)
+                if med is not None and med.stop is None:
+                    impact = self._drug_impact.get(code)
+                    if impact is None:
+                        impact = (5 + 8 * rng.random(), 3 + 5 * rng.random())
+                        self._drug_impact[code] = impact
+                    drug -= impact[0] if which == "SYSTOLIC" else impact[1]
+            sign = 1.0 if (now // (12 * tu.HOUR)) % 2 == 0 else -1.0
+            values[which] = max(base + drug + sign * abs(rng.gauss(0, 1)) * amp, 40.0)
+        return {
+            "Systolic Blood Pressure": values["SYSTOLIC"],
+            "Diastolic Blood Pressure": values["DIASTOLIC"],
+        }
+
+
+_COMPUTE: dict[str, Callable[[Vitals, int], dict[str, float]]] = {
+    "growth": Vitals._growth,
+    "lipids": Vitals._lipids,
+    "glucose": Vitals._glucose,
+    "oxygen": Vitals._oxygen,
+    "kidney": Vitals._kidney,
+    "metabolic": Vitals._metabolic,
+    "rates": Vitals._rates,
+    "bp": Vitals._blood_pressure,
+}
+_GROUP_OF = {
+    **dict.fromkeys(
+        ("Height", "Weight", "BMI", "Height Percentile", "Weight Percentile", "Head Circumference",
+         "Head Circumference Percentile"),
+        "growth",
+    ),
+    **dict.fromkeys(("Total Cholesterol", "Triglycerides", "HDL", "LDL"), "lipids"),
+    **dict.fromkeys(("Blood Glucose", "Glucose"), "glucose"),
+    "Oxygen Saturation": "oxygen",
+    **dict.fromkeys(("EGFR", "Microalbumin Creatinine Ratio", "Creatinine"), "kidney"),
+    **dict.fromkeys(
+        ("Urea Nitrogen", "Calcium", "Chloride", "Potassium", "Carbon Dioxide", "Sodium"), "metabolic"
+    ),
+    **dict.fromkeys(("Heart Rate", "Respiration Rate"), "rates"),
+    **dict.fromkeys(("Systolic Blood Pressure", "Diastolic Blood Pressure"), "bp"),
+}

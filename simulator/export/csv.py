@@ -1,0 +1,599 @@
+"""Synthea-compatible CSV exporter (``/work/shared/reference/csv-export.md``).
+
+One set of table-like files per run; each patient's rows are appended as the patient finishes.
+Values are never quoted: free text in the columns the reference marks "clean" has every CR LF,
+CR, LF and comma replaced by a single space and is trimmed. Dates are ``yyyy-MM-dd`` and
+date-times ``yyyy-MM-ddTHH:mm:ssZ``, both in UTC; money is ``%.2f`` rounded half-up.
+
+Currently produced: patients, encounters, conditions, allergies, medications, observations,
+procedures, immunizations, careplans, imaging_studies, devices, supplies. Further files
+(claims, payers, organizations, ...) are added by extending :data:`CSV_FILES` and
+:func:`record_rows` (or a run-level writer for the once-per-run files).
+
+Usage::
+
+    with CsvWriter(out_dir / "csv") as writer:
+        for record in records:
+            writer.write_lines(record_rows(record))
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import pathlib
+import threading
+from collections.abc import Iterable
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+from types import TracebackType
+from typing import Any
+
+from simulator.record import (
+    Allergy,
+    Code,
+    Encounter,
+    HealthRecord,
+    Medication,
+    Observation,
+    Patient,
+)
+
+__all__ = ["CSV_FILES", "CsvWriter", "record_rows"]
+
+# --------------------------------------------------------------------------------------------
+# Files and headers (reference §3), in export order.
+# --------------------------------------------------------------------------------------------
+
+CSV_FILES: dict[str, tuple[str, ...]] = {
+    "patients": (
+        "Id", "BIRTHDATE", "DEATHDATE", "SSN", "DRIVERS", "PASSPORT", "PREFIX", "FIRST",
+        "MIDDLE", "LAST", "SUFFIX", "MAIDEN", "MARITAL", "RACE", "ETHNICITY", "GENDER",
+        "BIRTHPLACE", "ADDRESS", "CITY", "STATE", "COUNTY", "FIPS", "ZIP", "LAT", "LON",
+        "HEALTHCARE_EXPENSES", "HEALTHCARE_COVERAGE", "INCOME",
+    ),
+    "encounters": (
+        "Id", "START", "STOP", "PATIENT", "ORGANIZATION", "PROVIDER", "PAYER",
+        "ENCOUNTERCLASS", "CODE", "DESCRIPTION", "BASE_ENCOUNTER_COST", "TOTAL_CLAIM_COST",
+        "PAYER_COVERAGE", "REASONCODE", "REASONDESCRIPTION",
+    ),
+    "conditions": ("START", "STOP", "PATIENT", "ENCOUNTER", "SYSTEM", "CODE", "DESCRIPTION"),
+    "allergies": (
+        "START", "STOP", "PATIENT", "ENCOUNTER", "CODE", "SYSTEM", "DESCRIPTION", "TYPE",
+        "CATEGORY", "REACTION1", "DESCRIPTION1", "SEVERITY1", "REACTION2", "DESCRIPTION2",
+        "SEVERITY2",
+    ),
+    "medications": (
+        "START", "STOP", "PATIENT", "PAYER", "ENCOUNTER", "CODE", "DESCRIPTION", "BASE_COST",
+        "PAYER_COVERAGE", "DISPENSES", "TOTALCOST", "REASONCODE", "REASONDESCRIPTION",
+    ),
+    "observations": (
+        "DATE", "PATIENT", "ENCOUNTER", "CATEGORY", "CODE", "DESCRIPTION", "VALUE", "UNITS",
+        "TYPE",
+    ),
+    "procedures": (
+        "START", "STOP", "PATIENT", "ENCOUNTER", "SYSTEM", "CODE", "DESCRIPTION", "BASE_COST",
+        "REASONCODE", "REASONDESCRIPTION",
+    ),
+    "immunizations": ("DATE", "PATIENT", "ENCOUNTER", "CODE", "DESCRIPTION", "BASE_COST"),
+    "careplans": (
+        "Id", "START", "STOP", "PATIENT", "ENCOUNTER", "CODE", "DESCRIPTION", "REASONCODE",
+        "REASONDESCRIPTION",
+    ),
+    "imaging_studies": (
+        "Id", "DATE", "PATIENT", "ENCOUNTER", "SERIES_UID", "BODYSITE_CODE",
+        "BODYSITE_DESCRIPTION", "MODALITY_CODE", "MODALITY_DESCRIPTION", "INSTANCE_UID",
+        "SOP_CODE", "SOP_DESCRIPTION", "PROCEDURE_CODE",
+    ),
+    "devices": ("START", "STOP", "PATIENT", "ENCOUNTER", "CODE", "DESCRIPTION", "UDI"),
+    "supplies": ("DATE", "PATIENT", "ENCOUNTER", "CODE", "DESCRIPTION", "QUANTITY"),
+}  # fmt: skip
+
+# --------------------------------------------------------------------------------------------
+# Code systems (reference §1.2, recommended default-configuration forms).
+# --------------------------------------------------------------------------------------------
+
+_SYSTEM_URIS: dict[str, str] = {
+    "SNOMED-CT": "http://snomed.info/sct",
+    "LOINC": "http://loinc.org",
+    "RxNorm": "http://www.nlm.nih.gov/research/umls/rxnorm",
+    "CVX": "http://hl7.org/fhir/sid/cvx",
+    "DICOM-DCM": "http://dicom.nema.org/medical/dicom/current/output/chtml/part16/sect_CID_29.html",
+    "CDT": "http://www.ada.org/cdt",
+    "ICD9": "http://hl7.org/fhir/sid/icd-9-cm",
+    "ICD10": "http://hl7.org/fhir/sid/icd-10",
+    "ICD10-CM": "http://hl7.org/fhir/sid/icd-10-cm",
+}
+# Short name for allergies: accepts the short name itself or its URI; anything else "Unknown".
+_SYSTEM_SHORT: dict[str, str] = {
+    **{s: s for s in _SYSTEM_URIS},
+    **{u: s for s, u in _SYSTEM_URIS.items()},
+}
+
+
+def _system_uri(system: str) -> str:
+    """conditions/procedures SYSTEM: URI for known short names, anything else unchanged."""
+    return _SYSTEM_URIS.get(system, system)
+
+
+def _system_short(system: str) -> str:
+    """allergies SYSTEM: short name, ``Unknown`` for unrecognised systems."""
+    return _SYSTEM_SHORT.get(system, "Unknown")
+
+
+# --------------------------------------------------------------------------------------------
+# Text cleaning (§1 Quoting).
+# --------------------------------------------------------------------------------------------
+
+# Java's String.trim() strips every char <= U+0020 (and nothing else).
+_TRIM_CHARS = "".join(chr(i) for i in range(33))
+_CACHE_LIMIT = 1 << 16
+_clean_cache: dict[str, str] = {}
+
+
+def clean(text: str | None) -> str:
+    """CR LF / CR / LF / comma -> one space each, then trim; ``None`` -> empty."""
+    if not text:
+        return ""
+    out = _clean_cache.get(text)
+    if out is None:
+        out = (
+            text.replace("\r\n", " ")
+            .replace("\r", " ")
+            .replace("\n", " ")
+            .replace(",", " ")
+            .strip(_TRIM_CHARS)
+        )
+        if len(_clean_cache) >= _CACHE_LIMIT:
+            _clean_cache.clear()
+        _clean_cache[text] = out
+    return out
+
+
+def _text(text: str | None) -> str:
+    """Uncleaned text column: ``None`` -> empty."""
+    return text or ""
+
+
+# --------------------------------------------------------------------------------------------
+# Dates and times (UTC; epoch milliseconds, negative before 1970).
+# --------------------------------------------------------------------------------------------
+
+_MS_PER_DAY = 86_400_000
+_EPOCH_ORDINAL = _dt.date(1970, 1, 1).toordinal()
+_day_cache: dict[int, str] = {}
+_tod_cache: dict[int, str] = {}
+
+
+def _day_text(day: int) -> str:
+    out = _day_cache.get(day)
+    if out is None:
+        out = _dt.date.fromordinal(_EPOCH_ORDINAL + day).isoformat()
+        if len(_day_cache) >= _CACHE_LIMIT:
+            _day_cache.clear()
+        _day_cache[day] = out
+    return out
+
+
+def format_date(ms: int) -> str:
+    """``yyyy-MM-dd`` (UTC)."""
+    return _day_text(ms // _MS_PER_DAY)
+
+
+def format_datetime(ms: int) -> str:
+    """``yyyy-MM-ddTHH:mm:ssZ`` (UTC, milliseconds dropped, floor for pre-1970 times)."""
+    day, sod = divmod(ms // 1000, 86_400)
+    tod = _tod_cache.get(sod)
+    if tod is None:
+        hours, rest = divmod(sod, 3600)
+        minutes, seconds = divmod(rest, 60)
+        tod = _tod_cache[sod] = f"T{hours:02d}:{minutes:02d}:{seconds:02d}Z"
+    return _day_text(day) + tod
+
+
+def _opt_date(ms: int | None) -> str:
+    return "" if ms is None else _day_text(ms // _MS_PER_DAY)
+
+
+def _opt_datetime(ms: int | None) -> str:
+    return "" if ms is None else format_datetime(ms)
+
+
+# --------------------------------------------------------------------------------------------
+# Numbers.
+# --------------------------------------------------------------------------------------------
+
+_NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+_CENT = Decimal("0.01")
+_TENTH = Decimal("0.1")
+
+
+def _half_up(x: float, text: str, tie_scale: float, quantum: Decimal) -> str:
+    # `text` is Python's correctly rounded (half-even on the exact binary value) result. The two
+    # only differ on exact ties, which for n fraction digits are the values with x*2**(n+1) an
+    # odd integer (the multiplication is exact in binary floating point).
+    t = x * tie_scale
+    if t.is_integer() and t % 2.0 == 1.0:
+        return f"{Decimal(x).quantize(quantum, ROUND_HALF_UP):f}"
+    if text[-1] in "nf":  # nan / inf
+        return _NON_FINITE.get(text, text)
+    return text
+
+
+def format_money(x: float) -> str:
+    """``%.2f`` with half-up rounding of the exact value."""
+    return _half_up(x, f"{x:.2f}", 8.0, _CENT)
+
+
+def format_decimal1(x: float) -> str:
+    """``%.1f`` with half-up rounding of the exact value (98.25 -> ``98.3``)."""
+    return _half_up(x, f"{x:.1f}", 4.0, _TENTH)
+
+
+def _truncate_cents(cost: float, factor: int) -> str:
+    """``cost × factor`` truncated (not rounded) to cents; the cost is taken as its decimal
+    repr (as a Java BigDecimal.valueOf would)."""
+    if not math.isfinite(cost):
+        return format_money(cost * factor)
+    return f"{(Decimal(repr(float(cost))) * factor).quantize(_CENT, ROUND_DOWN):f}"
+
+
+# --------------------------------------------------------------------------------------------
+# Medications: DISPENSES (§3.5).
+# --------------------------------------------------------------------------------------------
+
+# Integer time routine (module-format §5.4): years = 365 days, months = 30 days.
+_UNIT_MS: dict[str, int] = {
+    "seconds": 1000,
+    "minutes": 60_000,
+    "hours": 3_600_000,
+    "days": _MS_PER_DAY,
+    "weeks": 7 * _MS_PER_DAY,
+    "months": 30 * _MS_PER_DAY,
+    "years": 365 * _MS_PER_DAY,
+}
+_MONTH_MS = _UNIT_MS["months"]
+
+
+def _convert_time_int(unit: str, quantity: Any) -> int:
+    try:
+        return _UNIT_MS[unit] * int(quantity)
+    except KeyError:
+        raise ValueError(f"unknown time unit {unit!r}") from None
+
+
+def dispenses(medication: Medication, end_time: int) -> int:
+    """Number of dispenses: ``refills``; else active time / ``duration`` (integer time
+    routine); else active time / 30 days; at least 1. Active time = (stop, or ``end_time``
+    when still active) − start; an administration without a stop counts as stop = start."""
+    stop = medication.stop
+    if stop is None:
+        stop = medication.start if medication.administration else end_time
+    active = stop - medication.start
+    details = medication.prescription
+    count: int
+    if details and details.get("refills") is not None:
+        count = int(details["refills"])
+    elif details and details.get("duration") is not None:
+        duration = details["duration"]
+        period = _convert_time_int(duration.get("unit", ""), duration.get("quantity", 0))
+        count = active // period if period > 0 else 1
+    else:
+        count = active // _MONTH_MS
+    return count if count > 1 else 1
+
+
+# --------------------------------------------------------------------------------------------
+# Row builders.
+# --------------------------------------------------------------------------------------------
+
+_NO_CODE = Code("", "", "")
+_SEVERITY_ORDER = {"SEVERE": 0, "MODERATE": 1, "MILD": 2}
+
+
+def _first(codes: list[Code]) -> Code:
+    return codes[0] if codes else _NO_CODE
+
+
+def _reason(reasons: list[Code]) -> str:
+    """``REASONCODE,REASONDESCRIPTION`` for the first reason, or ``,``."""
+    if not reasons:
+        return ","
+    r = reasons[0]
+    return f"{r.code},{clean(r.display)}"
+
+
+def _patient_line(p: Patient) -> str:
+    return ",".join(
+        (
+            p.id,
+            _opt_date(p.birthdate),
+            _opt_date(p.deathdate),
+            clean(p.ssn),
+            clean(p.drivers),
+            clean(p.passport),
+            clean(p.prefix),
+            clean(p.first),
+            clean(p.middle),
+            clean(p.last),
+            clean(p.suffix),
+            clean(p.maiden),
+            clean(p.marital),
+            clean(p.race),
+            clean(p.ethnicity),
+            clean(p.gender),
+            clean(p.birthplace),
+            clean(p.address),
+            clean(p.city),
+            clean(p.state),
+            clean(p.county),
+            clean(p.fips),
+            clean(p.zip),
+            "" if p.lat is None else repr(p.lat),
+            "" if p.lon is None else repr(p.lon),
+            format_money(p.healthcare_expenses),
+            format_money(p.healthcare_coverage),
+            "" if p.income is None else str(p.income),
+        )
+    )
+
+
+def _encounter_line(e: Encounter, pid: str) -> str:
+    total = e.base_cost
+    for p in e.procedures:
+        total += p.cost
+    for i in e.immunizations:
+        total += i.cost
+    for r in e.reports:
+        total += r.cost
+    c = _first(e.codes)
+    reason = e.reason
+    reason_text = "," if reason is None else f"{reason.code},{clean(reason.display)}"
+    return (
+        f"{e.id},{format_datetime(e.start)},{_opt_datetime(e.stop)},{pid},"
+        f"{e.organization_id or ''},{e.clinician_id or ''},{e.payer_id or ''},"
+        f"{e.encounter_class or ''},{c.code},{clean(c.display)},"
+        f"{format_money(e.base_cost)},{format_money(total)},0.00,{reason_text}"
+    )
+
+
+def _allergy_line(a: Allergy, prefix: str) -> str:
+    c = _first(a.codes)
+    reactions = a.reactions
+    if len(reactions) > 1:
+        reactions = sorted(
+            reactions, key=lambda r: _SEVERITY_ORDER.get((r.severity or "").upper(), 3)
+        )
+    parts = []
+    for r in reactions[:2]:
+        parts.append(f"{r.code.code},{clean(r.code.display)},{(r.severity or '').upper()}")
+    while len(parts) < 2:
+        parts.append(",,")
+    return (
+        f"{_opt_date(a.start)},{_opt_date(a.stop)},{prefix}{c.code},{_system_short(c.system)},"
+        f"{clean(c.display)},{a.allergy_type or ''},{a.category or ''},{parts[0]},{parts[1]}"
+    )
+
+
+def _observation_value(value: Any) -> tuple[str, str]:
+    """(VALUE, TYPE) by value kind (§3.7)."""
+    t = type(value)
+    if t is float:
+        return format_decimal1(value), "numeric"
+    if t is str:
+        return clean(value), "text"
+    if t is bool:
+        return ("true" if value else "false"), "boolean"
+    if t is int:
+        return str(value), "text"
+    if isinstance(value, Code):
+        return clean(value.display), "text"
+    if isinstance(value, bool):
+        return ("true" if value else "false"), "boolean"
+    if isinstance(value, float):
+        return format_decimal1(value), "numeric"
+    if isinstance(value, list | tuple):
+        return clean(" ".join(str(v) for v in value)), "text"
+    return clean(str(value)), "text"
+
+
+def _observation_line(o: Observation, prefix: str) -> str:
+    c = _first(o.codes)
+    value, kind = _observation_value(o.value)
+    return (
+        f"{format_datetime(o.start)},{prefix}{o.category or ''},{c.code},{clean(c.display)},"
+        f"{value},{clean(o.unit)},{kind}"
+    )
+
+
+def record_rows(record: HealthRecord, end_time: int | None = None) -> dict[str, list[str]]:
+    """All CSV lines (without line terminator) of one patient, per file stem, in the
+    reference's per-patient row order (§1.1). ``end_time`` (default ``record.end_time``) is the
+    end of the simulation, used for open medications' dispense counts."""
+    if end_time is None:
+        end_time = record.end_time
+    pid = record.patient.id
+
+    encounters: list[str] = []
+    conditions: list[str] = []
+    allergies: list[str] = []
+    medications: list[str] = []
+    observations: list[str] = []
+    procedures: list[str] = []
+    immunizations: list[str] = []
+    careplans: list[str] = []
+    imaging: list[str] = []
+    devices: list[str] = []
+    supplies: list[str] = []
+
+    for e in record.encounters:
+        eid = e.id
+        pe = f"{pid},{eid},"  # "PATIENT,ENCOUNTER," prefix shared by most files
+        payer = e.payer_id or ""
+        encounters.append(_encounter_line(e, pid))
+
+        for x in e.conditions:
+            c = _first(x.codes)
+            conditions.append(
+                f"{_opt_date(x.start)},{_opt_date(x.stop)},{pe}{_system_uri(c.system)},"
+                f"{c.code},{clean(c.display)}"
+            )
+
+        for a in e.allergies:
+            allergies.append(_allergy_line(a, pe))
+
+        for o in e.observations:
+            if o.value is not None:
+                observations.append(_observation_line(o, pe))
+            else:
+                for child in o.children:
+                    if child.value is not None:
+                        observations.append(_observation_line(child, pe))
+
+        for p in e.procedures:
+            c = _first(p.codes)
+            procedures.append(
+                f"{format_datetime(p.start)},{_opt_datetime(p.stop)},{pe}"
+                f"{_system_uri(c.system)},{c.code},{clean(c.display)},{format_money(p.cost)},"
+                f"{_reason(p.reasons)}"
+            )
+
+        for m in e.medications:
+            c = _first(m.codes)
+            stop = m.stop
+            if stop is None and m.administration:
+                stop = m.start
+            n = dispenses(m, end_time)
+            medications.append(
+                f"{format_datetime(m.start)},{_opt_datetime(stop)},{pid},{payer},{eid},"
+                f"{c.code},{clean(c.display)},{format_money(m.cost)},0.00,{n},"
+                f"{_truncate_cents(m.cost, n)},{_reason(m.reasons)}"
+            )
+
+        for i in e.immunizations:
+            c = _first(i.codes)
+            immunizations.append(
+                f"{format_datetime(i.start)},{pe}{c.code},{clean(c.display)},{format_money(i.cost)}"
+            )
+
+        for cp in e.careplans:
+            c = _first(cp.codes)
+            careplans.append(
+                f"{cp.id},{_opt_date(cp.start)},{_opt_date(cp.stop)},{pe}{c.code},"
+                f"{_text(c.display)},{_reason(cp.reasons)}"
+            )
+
+        for s in e.imaging_studies:
+            head = f"{s.id},{format_datetime(s.start)},{pe}"
+            proc = _first(s.codes).code
+            for series in s.series:
+                site = series.body_site
+                mod = series.modality
+                mid = (
+                    f"{series.uid},{site.code},{_text(site.display)},{mod.code},"
+                    f"{_text(mod.display)},"
+                )
+                for inst in series.instances:
+                    sop = inst.sop_class
+                    imaging.append(f"{head}{mid}{inst.uid},{sop.code},{_text(sop.display)},{proc}")
+
+        for d in e.devices:
+            c = _first(d.codes)
+            devices.append(
+                f"{format_datetime(d.start)},{_opt_datetime(d.stop)},{pe}{c.code},"
+                f"{clean(c.display)},{_text(d.udi)}"
+            )
+
+        for s in e.supplies:
+            c = _first(s.codes)
+            supplies.append(f"{_opt_date(s.start)},{pe}{c.code},{clean(c.display)},{s.quantity}")
+
+    return {
+        "patients": [_patient_line(record.patient)],
+        "encounters": encounters,
+        "conditions": conditions,
+        "allergies": allergies,
+        "medications": medications,
+        "observations": observations,
+        "procedures": procedures,
+        "immunizations": immunizations,
+        "careplans": careplans,
+        "imaging_studies": imaging,
+        "devices": devices,
+        "supplies": supplies,
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Writer.
+# --------------------------------------------------------------------------------------------
+
+
+def _stem(name: str) -> str:
+    stem = name.strip().lower()
+    if stem.endswith(".csv"):
+        stem = stem[:-4]
+    if stem not in CSV_FILES:
+        raise ValueError(f"unknown CSV file {name!r}; known: {', '.join(CSV_FILES)}")
+    return stem
+
+
+class CsvWriter:
+    """Creates ``directory`` and one ``<stem>.csv`` per selected file (header first; UTF-8, no
+    BOM, LF line endings), then appends patients' lines. ``files`` selects the files (names
+    case-insensitive, ``.csv`` optional; default: all of :data:`CSV_FILES`); lines for other
+    files are ignored. Thread-safe: one :meth:`write_lines` call is written contiguously."""
+
+    def __init__(self, directory: pathlib.Path, files: Iterable[str] | None = None) -> None:
+        self.directory = pathlib.Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        stems = list(CSV_FILES) if files is None else list(dict.fromkeys(map(_stem, files)))
+        self._lock = threading.Lock()
+        self._handles: dict[str, Any] = {}
+        self._closed = False
+        try:
+            for stem in stems:
+                fh = open(  # noqa: SIM115 - kept open until close()
+                    self.directory / f"{stem}.csv",
+                    "w",
+                    encoding="utf-8",
+                    newline="\n",
+                    buffering=1 << 16,
+                )
+                self._handles[stem] = fh
+                fh.write(",".join(CSV_FILES[stem]) + "\n")
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        return tuple(self._handles)
+
+    def write_lines(self, rows: dict[str, list[str]]) -> None:
+        with self._lock:
+            if self._closed:
+                raise ValueError("write to a closed CsvWriter")
+            handles = self._handles
+            for stem, lines in rows.items():
+                if lines:
+                    fh = handles.get(stem)
+                    if fh is not None:
+                        fh.write("\n".join(lines) + "\n")
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            handles, self._handles = self._handles, {}
+            for fh in handles.values():
+                fh.close()
+
+    def __enter__(self) -> CsvWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

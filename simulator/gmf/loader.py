@@ -1,0 +1,336 @@
+"""Loading modules is validating them.
+
+`load_modules(root)` reads every `*.json` under a modules root (top-level modules in the root,
+submodules in sub-folders) and the `lookup_tables/` folder, parses each file into the pydantic
+schema and cross-checks the result. Every problem in every file is collected and reported
+together as `file: JSON.path: message`.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from simulator.errors import UserError
+from simulator.gmf import schema as s
+from simulator.gmf.coerce import JsonFloat
+from simulator.gmf.lookup import LookupTable, LookupTableError, load_lookup_table
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    file: str
+    path: str
+    message: str
+    severity: str = "error"
+
+    def __str__(self) -> str:
+        where = f"{self.file}: {self.path}: " if self.path else f"{self.file}: "
+        return where + self.message
+
+
+class ModuleLoadError(UserError):
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = list(problems)
+        shown = "\n".join(f"  {p}" for p in self.problems[:50])
+        more = f"\n  ... and {len(self.problems) - 50} more" if len(self.problems) > 50 else ""
+        count = len(self.problems)
+        super().__init__(
+            f"{count} problem{'s' if count != 1 else ''} found while loading modules:\n{shown}{more}"
+        )
+
+
+@dataclass(slots=True)
+class Module:
+    """A loaded, validated module. `key` is its path key, e.g. `medications/insulin`."""
+
+    key: str
+    file: str
+    schema: s.ModuleSchema
+    submodule: bool
+
+    @property
+    def name(self) -> str:
+        """Runtime name: progress, encounter ownership and symptoms are keyed by it."""
+        return self.schema.name + " Module"
+
+    @property
+    def states(self) -> dict[str, s.State]:
+        return self.schema.states
+
+
+@dataclass(slots=True)
+class ModuleSet:
+    root: Path
+    modules: dict[str, Module] = field(default_factory=dict)
+    lookup_tables: dict[str, LookupTable] = field(default_factory=dict)
+
+    def top_level(self, patterns: Iterable[str] | None = None) -> list[Module]:
+        """Top-level modules in code-point order of their keys, filtered by `-m` globs."""
+        pats = [p.lower() for p in patterns or [] if p]
+        chosen = [
+            m
+            for m in self.modules.values()
+            if not m.submodule
+            and (not pats or any(fnmatch.fnmatchcase(m.key.lower(), p) for p in pats))
+        ]
+        return sorted(chosen, key=lambda m: m.key)
+
+
+def _parse_json(text: str) -> Any:
+    return json.loads(text, parse_float=JsonFloat)
+
+
+def format_loc(loc: Iterable[Any]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif isinstance(part, str) and part.startswith(s.TAG):
+            continue
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _describe(err: dict[str, Any]) -> str:
+    kind = err["type"]
+    value = err.get("input")
+    if kind == "unknown_condition_type":
+        if isinstance(value, dict) and "condition_type" in value:
+            return f"unknown condition_type {value['condition_type']!r}"
+        return "missing 'condition_type'"
+    if kind == "unknown_state_type":
+        if isinstance(value, dict) and "type" in value:
+            return f"unknown state type {value['type']!r}"
+        return "state has no 'type'"
+    msg = err["msg"]
+    if kind == "missing":
+        return "required member is missing"
+    if kind in ("literal_error", "enum"):
+        return f"{msg}, got {value!r}"
+    if kind.startswith("value_error"):
+        return msg.removeprefix("Value error, ")
+    if kind == "extra_forbidden":
+        return "unexpected member"
+    return f"{msg} (got {value!r})" if not isinstance(value, dict | list) else msg
+
+
+def _schema_problems(file: str, exc: ValidationError) -> list[Problem]:
+    problems: list[Problem] = []
+    seen: set[tuple[str, str]] = set()
+    for err in exc.errors():
+        path = format_loc(err["loc"])
+        msg = _describe(err)
+        if (path, msg) not in seen:
+            seen.add((path, msg))
+            problems.append(Problem(file, path, msg))
+    return problems
+
+
+def _targets(state: s.State) -> list[tuple[str, str]]:
+    """(JSON path suffix, target state name) for every transition target of a state."""
+    out: list[tuple[str, str]] = []
+    key = state.transition_key()
+    if key == "direct_transition":
+        out.append((key, state.direct_transition or ""))
+    elif key == "distributed_transition":
+        for i, opt in enumerate(state.distributed_transition or []):
+            out.append((f"{key}[{i}].transition", opt.transition))
+    elif key == "conditional_transition":
+        for i, opt in enumerate(state.conditional_transition or []):
+            out.append((f"{key}[{i}].transition", opt.transition))
+    elif key == "complex_transition":
+        for i, opt in enumerate(state.complex_transition or []):
+            if opt.transition is not None:
+                out.append((f"{key}[{i}].transition", opt.transition))
+            else:
+                for j, d in enumerate(opt.distributions or []):
+                    out.append((f"{key}[{i}].distributions[{j}].transition", d.transition))
+    elif key == "lookup_table_transition":
+        for i, opt in enumerate(state.lookup_table_transition or []):
+            out.append((f"{key}[{i}].transition", opt.transition))
+    elif key == "type_of_care_transition" and state.type_of_care_transition:
+        toc = state.type_of_care_transition
+        for member in ("ambulatory", "emergency", "telemedicine"):
+            out.append((f"{key}.{member}", getattr(toc, member)))
+    if isinstance(state, s.Physiology):
+        out.append(("alt_direct_transition", state.alt_direct_transition))
+    return out
+
+
+def _check_structure(file: str, mod: s.ModuleSchema) -> list[Problem]:
+    problems: list[Problem] = []
+    states = mod.states
+    initials = [n for n, st in states.items() if isinstance(st, s.Initial)]
+    # Synthea starts at the state named "Initial" whatever its type (encounter/vitals.json
+    # starts with an Observation); a state of type Initial under any other name is a mistake.
+    if "Initial" not in states:
+        problems.append(Problem(file, "states", "no state named 'Initial' (the entry point)"))
+    for name in initials:
+        if name != "Initial":
+            problems.append(
+                Problem(file, f"states.{name}", "a state of type Initial must be named 'Initial'")
+            )
+    for name, st in states.items():
+        if isinstance(st, s.Terminal):
+            continue
+        if st.transition_key() is None:
+            problems.append(Problem(file, f"states.{name}", "state has no transition"))
+            continue
+        for suffix, target in _targets(st):
+            if target not in states:
+                problems.append(
+                    Problem(file, f"states.{name}.{suffix}", f"transition to missing state {target!r}")
+                )
+    return problems
+
+
+def _check_links(
+    module: Module, modules: dict[str, Module], tables: dict[str, LookupTable | LookupTableError]
+) -> list[Problem]:
+    problems: list[Problem] = []
+    for name, st in module.states.items():
+        if isinstance(st, s.CallSubmodule) and st.submodule not in modules:
+            problems.append(
+                Problem(
+                    module.file,
+                    f"states.{name}.submodule",
+                    f"submodule {st.submodule!r} not found (expected {st.submodule}.json in a sub-folder of the modules root)",
+                )
+            )
+        elif isinstance(st, s.CallSubmodule) and not modules[st.submodule].submodule:
+            problems.append(
+                Problem(
+                    module.file,
+                    f"states.{name}.submodule",
+                    f"{st.submodule!r} is a top-level module, not a submodule",
+                )
+            )
+        if st.transition_key() == "lookup_table_transition":
+            options = st.lookup_table_transition or []
+            table_name = options[0].lookup_table_name
+            path = f"states.{name}.lookup_table_transition[0].lookup_table_name"
+            table = tables.get(table_name)
+            if table is None:
+                problems.append(
+                    Problem(module.file, path, f"lookup table {table_name!r} not found in lookup_tables/")
+                )
+            elif isinstance(table, LookupTableError):
+                problems.append(Problem(module.file, path, f"lookup table {table_name!r}: {table}"))
+            else:
+                wanted = [o.transition for o in options]
+                if len(table.probability_columns) != len(wanted):
+                    problems.append(
+                        Problem(
+                            module.file,
+                            path,
+                            f"lookup table {table_name!r} has {len(table.probability_columns)} probability "
+                            f"columns {table.probability_columns} but the state has {len(wanted)} options",
+                        )
+                    )
+                else:
+                    for col in table.probability_columns:
+                        if col not in wanted:
+                            problems.append(
+                                Problem(
+                                    module.file,
+                                    path,
+                                    f"lookup table {table_name!r} column {col!r} is not one of the "
+                                    f"state's transitions {wanted}",
+                                )
+                            )
+    return problems
+
+
+def module_key(root: Path, file: Path) -> str:
+    return file.relative_to(root).with_suffix("").as_posix()
+
+
+def load_modules(root: Path | str, lookup_dir: Path | str | None = None) -> ModuleSet:
+    """Load and validate every module under `root`. Raises ModuleLoadError with all problems."""
+    root = Path(root)
+    if not root.is_dir():
+        raise UserError(f"modules folder {str(root)!r} does not exist or is not a folder")
+    lookup_root = Path(lookup_dir) if lookup_dir else root / "lookup_tables"
+    problems: list[Problem] = []
+    modules: dict[str, Module] = {}
+    files = sorted(
+        p for p in root.rglob("*.json") if "lookup_tables" not in p.relative_to(root).parts
+    )
+    if not files:
+        raise UserError(f"modules folder {str(root)!r} contains no .json modules")
+    for path in files:
+        rel = path.relative_to(root).as_posix()
+        try:
+            raw = _parse_json(path.read_text(encoding="utf-8-sig"))
+        except json.JSONDecodeError as exc:
+            problems.append(Problem(rel, "", f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"))
+            continue
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(Problem(rel, "", f"cannot read file: {exc}"))
+            continue
+        if not isinstance(raw, dict):
+            problems.append(Problem(rel, "", "a module must be a JSON object"))
+            continue
+        try:
+            parsed = s.ModuleSchema.model_validate(raw)
+        except ValidationError as exc:
+            problems.extend(_schema_problems(rel, exc))
+            continue
+        structural = _check_structure(rel, parsed)
+        problems.extend(structural)
+        key = module_key(root, path)
+        modules[key] = Module(key=key, file=rel, schema=parsed, submodule="/" in key)
+
+    tables: dict[str, LookupTable | LookupTableError] = {}
+    wanted_tables: dict[str, int] = {}
+    for m in modules.values():
+        for st in m.states.values():
+            if st.transition_key() == "lookup_table_transition" and st.lookup_table_transition:
+                options = st.lookup_table_transition
+                wanted_tables.setdefault(options[0].lookup_table_name, len(options))
+    for table_name, option_count in sorted(wanted_tables.items()):
+        table_path = lookup_root / table_name
+        if table_path.is_file():
+            try:
+                tables[table_name] = load_lookup_table(table_path, option_count)
+            except LookupTableError as exc:
+                tables[table_name] = exc
+    for module in modules.values():
+        problems.extend(_check_links(module, modules, tables))
+    if problems:
+        raise ModuleLoadError(problems)
+    return ModuleSet(
+        root=root,
+        modules=modules,
+        lookup_tables={k: v for k, v in tables.items() if isinstance(v, LookupTable)},
+    )
+
+
+def load_module_file(path: Path | str, name_hint: str | None = None) -> Module:
+    """Load one stand-alone module file (e.g. a keep module) with structural checks only."""
+    path = Path(path)
+    rel = path.name
+    try:
+        raw = _parse_json(path.read_text(encoding="utf-8-sig"))
+    except json.JSONDecodeError as exc:
+        raise ModuleLoadError(
+            [Problem(rel, "", f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}")]
+        ) from None
+    except OSError as exc:
+        raise ModuleLoadError([Problem(rel, "", f"cannot read file: {exc}")]) from None
+    try:
+        parsed = s.ModuleSchema.model_validate(raw)
+    except ValidationError as exc:
+        raise ModuleLoadError(_schema_problems(rel, exc)) from None
+    problems = _check_structure(rel, parsed)
+    if problems:
+        raise ModuleLoadError(problems)
+    return Module(key=name_hint or path.stem, file=rel, schema=parsed, submodule=False)
