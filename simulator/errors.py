@@ -10,14 +10,18 @@ class UserError(Exception):
 
 
 class SimulationError(UserError):
-    """A module did something the engine cannot execute (named with module and state)."""
+    """A module did something the engine cannot execute (named with module and state).
 
-    def __init__(self, module: str, state: str, message: str, person: int | None = None) -> None:
+    SimPy and multiprocessing rebuild exceptions from their `args`, so the whole message is
+    the only argument the exception keeps.
+    """
+
+    def __init__(
+        self, module: str, state: str | None = None, message: str | None = None,
+        person: int | None = None,
+    ) -> None:
+        if state is None or message is None:
+            super().__init__(module)
+            return
         who = f" (person {person})" if person is not None else ""
         super().__init__(f"{module}: state {state!r}{who}: {message}")
-        self.module = module
-        self.state = state
-
-    def __reduce__(self) -> tuple[type, tuple[str]]:
-        # Crossing a process boundary as a plain UserError keeps the message intact.
-        return (UserError, (str(self),))
