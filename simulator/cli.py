@@ -114,7 +114,13 @@ def _run_with_progress(config: RunConfig) -> Any:
 
     if not sys.stderr.isatty() or os.environ.get("CI"):
         return run(config)
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
     with Progress(
         TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import math
 import random
-import uuid
 
 from simulator.gmf.schema import Distribution
 
@@ -19,11 +18,18 @@ def person_seed(run_seed: int, index: int, attempt: int = 0) -> int:
     return int.from_bytes(digest, "little")
 
 
+_UUID_CLEAR = ~((0xF000 << 64) | (0xC000 << 48)) & ((1 << 128) - 1)
+_UUID_SET = (0x4000 << 64) | (0x8000 << 48)
+
+
 class PersonRandom(random.Random):
     """Python's Mersenne Twister, with the few helpers the engine needs."""
 
     def uuid(self) -> str:
-        return str(uuid.UUID(int=self.getrandbits(128), version=4))
+        """A random version-4 UUID string (what uuid.UUID(int=..., version=4) gives, faster)."""
+        n = (self.getrandbits(128) & _UUID_CLEAR) | _UUID_SET
+        h = f"{n:032x}"
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
     def int_between(self, low: int, high: int) -> int:
         """Uniform integer in [low, high] inclusive."""

@@ -20,7 +20,7 @@ from simpy.core import URGENT
 from simulator.engine import timeutil as tu
 from simulator.engine.person import CHRONIC, ENGINE_ENCOUNTER, LOCK, PRESENT, SYMPTOM_ANY, Person
 from simulator.engine.program import CompiledModule, CompiledState, Program
-from simulator.engine.vitals import Vitals, VitalNotSet
+from simulator.engine.vitals import VitalNotSet, Vitals
 from simulator.errors import SimulationError
 from simulator.record import (
     Code,
@@ -166,15 +166,17 @@ class PersonSim:
     def run_frame(self, frame: Frame) -> Generator[Any, Any, bool]:
         """Walk a module's states. Returns True when a Terminal was reached, False on death."""
         person = self.person
+        env = self.env
         states = frame.module.states
         executors = self.executors
         stats = self.stats
         history = frame.history
         state = states["Initial"]
-        loop_time, loop_count = self.env.now, 0
+        loop_time, loop_count = env._now, 0
         while True:
-            if self.env.now != loop_time:
-                loop_time, loop_count = self.env.now, 0
+            now = env._now
+            if now != loop_time:
+                loop_time, loop_count = now, 0
             loop_count += 1
             if loop_count > MAX_STATES_PER_INSTANT:
                 raise self.error(
@@ -182,26 +184,34 @@ class PersonSim:
                     f"more than {MAX_STATES_PER_INSTANT} states entered at one instant: the module "
                     "loops without a blocking state (Delay, Guard, Encounter) on the way",
                 )
-            if person.deathdate is not None and person.deathdate <= self.env.now:
+            death = person.deathdate
+            if death is not None and death <= now:
                 return False
-            visit = Visit(state.name, state, self.env.now)
-            history.append(visit)
+            visit = Visit(state.name, state, now)
+            if history and history[-1].state is state and state.type == "Delay":
+                # A Delay looping on itself: only the newest of consecutive identical visits
+                # can ever be reached by PriorState, so keep just that one.
+                history[-1] = visit
+            else:
+                history.append(visit)
             stats[state.type] += 1
             result = executors[state.type](self, frame, visit)
             if result is not None:
-                yield from result
-            if person.deathdate is not None and person.deathdate <= self.env.now:
+                if isinstance(result, simpy.Event):
+                    yield result
+                else:
+                    yield from result
+                death = person.deathdate
+            if death is not None and death <= env._now:
                 return False
             if visit.exited is None:
-                visit.exited = self.env.now
+                visit.exited = env._now
             if state.next is None:  # Terminal
                 if frame.top and person.lock_owner == frame.owner:
                     self.end_module_encounter(frame.owner, None)
                 return True
             try:
                 target = state.next(self, frame)
-            except SimulationError:
-                raise
             except VitalNotSet as exc:
                 raise self.error(frame, str(exc)) from None
             state = states[target]

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Generator
 from typing import Any
 
+import simpy
+
 from simulator.engine import timeutil as tu
 from simulator.engine.expressions_runtime import evaluate_expression
 from simulator.engine.person import ENGINE_ENCOUNTER, LOCK
@@ -43,7 +45,7 @@ from simulator.record import (
     Supply,
 )
 
-Executor = Callable[[PersonSim, Frame, Visit], Generator[Any, Any, None] | None]
+Executor = Callable[[PersonSim, Frame, Visit], Generator[Any, Any, None] | simpy.Event | None]
 
 STOPPED_MEDICAL_ADVICE = Code("SNOMED-CT", "182840001", "Drug treatment stopped - medical advice")
 CAREPLAN_DONE = Code("SNOMED-CT", "385658003", "Done")
@@ -97,7 +99,7 @@ def _guard_wait(sim: PersonSim, fr: Frame, visit: Visit) -> Generator[Any, Any, 
             return
 
 
-def delay(sim: PersonSim, fr: Frame, visit: Visit) -> Generator[Any, Any, None] | None:
+def delay(sim: PersonSim, fr: Frame, visit: Visit) -> simpy.Event | None:
     st: s.Delay = _model(visit)
     rng = sim.person.rng
     if st.exact is not None:
@@ -110,11 +112,7 @@ def delay(sim: PersonSim, fr: Frame, visit: Visit) -> Generator[Any, Any, None] 
         duration = tu.integer_ms(sample_distribution(st.distribution, rng), st.unit)
     if duration <= 0:
         return None
-    return _sleep(sim, duration)
-
-
-def _sleep(sim: PersonSim, duration: int) -> Generator[Any, Any, None]:
-    yield sim.env.timeout(duration)
+    return sim.env.timeout(duration)
 
 
 def set_attribute(sim: PersonSim, fr: Frame, visit: Visit) -> None:
@@ -461,7 +459,7 @@ def careplan_end(sim: PersonSim, fr: Frame, visit: Visit) -> None:
 # ---------------------------------------------------------------- procedures, observations
 
 
-def procedure(sim: PersonSim, fr: Frame, visit: Visit) -> Generator[Any, Any, None] | None:
+def procedure(sim: PersonSim, fr: Frame, visit: Visit) -> simpy.Event | None:
     st: s.Procedure = _model(visit)
     rng = sim.person.rng
     duration: int | None = None
@@ -477,7 +475,7 @@ def procedure(sim: PersonSim, fr: Frame, visit: Visit) -> Generator[Any, Any, No
     if st.assign_to_attribute:
         sim.person.set(st.assign_to_attribute, proc)
     if duration is not None and duration > 0:
-        return _sleep(sim, duration)
+        return sim.env.timeout(duration)
     return None
 
 
