@@ -30,6 +30,8 @@ class CompiledState:
     next: NextState | None
     allow: Test | None = None  # Guard
     deps: Dependencies | None = None  # Guard
+    profile: Callable[[PersonSim, Frame], Profile | None] | None = None  # fixed-length Delay
+    period: int = 0  # fixed Delay length in ms
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -175,6 +177,15 @@ def compile_module(module: Module, tables: dict[str, LookupTable]) -> CompiledMo
         if isinstance(st, s.Guard):
             cs.allow = compile_condition(st.allow)
             cs.deps = dependencies(st.allow)
+        cs.profile = compile_profile(st, tables)
+        if cs.profile is not None and isinstance(st, s.Delay):
+            if st.exact is not None:
+                cs.period = tu.fractional_ms(st.exact.quantity, st.exact.unit)
+            else:
+                assert st.distribution is not None and st.unit is not None
+                cs.period = tu.integer_ms(st.distribution.parameters["value"], st.unit)
+            if cs.period <= 0:
+                cs.profile = None
         states[name] = cs
     return CompiledModule(
         key=module.key,
@@ -190,3 +201,136 @@ def compile_program(module_set: ModuleSet, patterns: list[str] | None = None) ->
     compiled = {k: compile_module(m, module_set.lookup_tables) for k, m in module_set.modules.items()}
     top = [compiled[m.key] for m in module_set.top_level(patterns)]
     return Program(modules=compiled, top_level=top, lookup_tables=module_set.lookup_tables)
+
+
+# ------------------------------------------------------------------ hazard-loop fast-forward
+#
+# A Delay of fixed length whose transition returns to the same Delay is a hazard loop
+# ("each month, 1% chance of infection"). While the transition's probabilities cannot change
+# (no Age/Date flip, lookup-row boundary or change of an attribute it reads), the number of
+# returns before leaving is geometric, so one draw replaces thousands of iterations.
+
+Profile = tuple[list[tuple[str, float]], int | None, list[str]]
+
+
+def outcome_probabilities(
+    options: list[tuple[str, float]],
+) -> list[tuple[str, float]]:
+    """Effective probability of each option under the cumulative walk of §7.2 (first option
+    whose running total exceeds u; the last option takes whatever is left)."""
+    covered = 0.0
+    total = 0.0
+    out = [[target, 0.0] for target, _ in options]
+    for i, (_, p) in enumerate(options):
+        total += p
+        hi = min(total, 1.0)
+        if hi > covered:
+            out[i][1] += hi - covered
+            covered = hi
+    out[-1][1] += max(1.0 - covered, 0.0)
+    return [(t, p) for t, p in out]
+
+
+def _named(sim: PersonSim, options: list[tuple[str, Any]]) -> tuple[list[tuple[str, float]], list[str]]:
+    attrs = sim.person.attributes
+    values: list[tuple[str, float]] = []
+    signals: list[str] = []
+    for target, p in options:
+        if isinstance(p, s.NamedDistribution):
+            signals.append("a:" + p.attribute)
+            v = attrs.get(p.attribute)
+            p = float(v) if isinstance(v, int | float) and not isinstance(v, bool) else p.default
+        values.append((target, p))
+    return values, signals
+
+
+def _earliest(flips: list[Callable[[int, int], int | None]], birth: int, now: int) -> int | None:
+    best: int | None = None
+    for flip in flips:
+        t = flip(birth, now)
+        if t is not None and (best is None or t < best):
+            best = t
+    return best
+
+
+def compile_profile(st: s.State, tables: dict[str, LookupTable]) -> Callable[[PersonSim, Frame], Profile | None] | None:
+    """For a fixed-length Delay: a function giving (probabilities, horizon, signals), or None."""
+    if not isinstance(st, s.Delay):
+        return None
+    if st.exact is None and not (
+        st.range is None and st.distribution is not None and st.distribution.kind == "EXACT"
+    ):
+        return None
+    key = st.transition_key()
+    if key == "direct_transition":
+        target = st.direct_transition or ""
+        return lambda sim, fr: ([(target, 1.0)], None, [])
+    if key == "distributed_transition":
+        raw = [(o.transition, o.distribution) for o in st.distributed_transition or []]
+
+        def distributed(sim: PersonSim, fr: Frame) -> Profile | None:
+            values, signals = _named(sim, raw)
+            return values, None, signals
+
+        return distributed
+    if key in ("conditional_transition", "complex_transition"):
+        if key == "conditional_transition":
+            opts = [(o.condition, o.transition, None) for o in st.conditional_transition or []]
+        else:
+            opts = [
+                (o.condition, o.transition, [(d.transition, d.distribution) for d in o.distributions or []])
+                for o in st.complex_transition or []
+            ]
+        tests = [compile_condition(c) if c is not None else None for c, _, _ in opts]
+        deps = Dependencies()
+        for c, _, _ in opts:
+            if c is not None:
+                dependencies(c, deps)
+        if deps.poll:
+            return None
+        signals = sorted(deps.signals)
+
+        def conditional(sim: PersonSim, fr: Frame) -> Profile | None:
+            chosen = len(opts) - 1
+            for i, test in enumerate(tests):
+                if test is None or test(sim, fr):
+                    chosen = i
+                    break
+            _, target, dists = opts[chosen]
+            horizon = _earliest(deps.flips, sim.person.birth, sim.now)
+            if target is not None:
+                return [(target, 1.0)], horizon, signals
+            if not dists:
+                return None
+            values, more = _named(sim, dists)
+            return values, horizon, signals + more
+
+        return conditional
+    if key == "lookup_table_transition":
+        options_l = st.lookup_table_transition or []
+        table = tables[options_l[0].lookup_table_name]
+        defaults = [(o.transition, o.default_probability) for o in options_l]
+        columns = table.probability_columns
+        signals_l = ["a:" + c for c in table.attribute_columns]
+
+        def lookup(sim: PersonSim, fr: Frame) -> Profile | None:
+            attrs = sim.person.attributes
+            if any(c not in attrs for c in table.attribute_columns):
+                return None
+            key_parts = tuple(java_text(attrs[c]) for c in table.attribute_columns)
+            now = sim.now
+            birth = sim.person.birth
+            horizon: int | None = None
+            if table.has_age:
+                horizon = tu.age_reached_ms(birth, (tu.age_years(birth, now) + 1) * 12)
+            if table.has_time:
+                nxt = table.next_time_boundary(key_parts, now)
+                if nxt is not None and (horizon is None or nxt < horizon):
+                    horizon = nxt
+            row = table.find(key_parts, tu.age_years(birth, now), now)
+            if row is None:
+                return defaults, horizon, signals_l
+            return list(zip(columns, row.probabilities, strict=True)), horizon, signals_l
+
+        return lookup
+    return None

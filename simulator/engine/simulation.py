@@ -9,6 +9,8 @@ as processes beside the modules in the same environment.
 
 from __future__ import annotations
 
+import math
+import os
 from collections import Counter
 from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
@@ -19,7 +21,12 @@ from simpy.core import URGENT
 
 from simulator.engine import timeutil as tu
 from simulator.engine.person import CHRONIC, ENGINE_ENCOUNTER, LOCK, PRESENT, SYMPTOM_ANY, Person
-from simulator.engine.program import CompiledModule, CompiledState, Program
+from simulator.engine.program import (
+    CompiledModule,
+    CompiledState,
+    Program,
+    outcome_probabilities,
+)
 from simulator.engine.vitals import VitalNotSet, Vitals
 from simulator.errors import SimulationError
 from simulator.record import (
@@ -36,6 +43,7 @@ from simulator.record import (
 )
 
 MAX_STATES_PER_INSTANT = 20_000
+FAST_FORWARD = os.environ.get("SIMULATOR_NO_FAST_FORWARD", "") == ""
 LATE = 2  # priority of "end of instant" events: after everything else at the same time
 
 WELL_CHILD = Code("SNOMED-CT", "410620009", "Well child visit (procedure)")
@@ -112,6 +120,7 @@ class PersonSim:
         self.stop = self.env.event()
         self.lifecycle = list(lifecycle)
         self._current_module: CompiledModule | None = None
+        self.fast_forward = FAST_FORWARD
 
     @property
     def now(self) -> int:
@@ -212,9 +221,74 @@ class PersonSim:
                 return True
             try:
                 target = state.next(self, frame)
+                while target == state.name and state.profile is not None and self.fast_forward:
+                    skipped = yield from self._skip_hazard_loop(frame, state, visit)
+                    if person.deathdate is not None and person.deathdate <= env._now:
+                        return False
+                    if skipped is None:
+                        target = state.next(self, frame)
+                    else:
+                        target = skipped
+                        break
             except VitalNotSet as exc:
                 raise self.error(frame, str(exc)) from None
             state = states[target]
+
+    def _skip_hazard_loop(
+        self, frame: Frame, state: CompiledState, visit: Visit
+    ) -> Generator[Any, Any, str | None]:
+        """Fast-forward a fixed-length Delay that has just chosen itself again (see
+        program.compile_profile). Returns the next state, or None to evaluate the transition
+        normally at the current instant."""
+        assert state.profile is not None
+        profile = state.profile(self, frame)
+        if profile is None:
+            return state.name
+        options, horizon, signals = profile
+        probs = outcome_probabilities(options)
+        p_self = sum(p for target, p in probs if target == state.name)
+        d = state.period
+        t1 = self.now
+        # evaluations happen at t1 + j·d (j ≥ 1); those before `horizon` see the same odds
+        limit = None if horizon is None else (horizon - t1 - 1) // d
+        if limit is not None and limit <= 0:
+            return state.name
+        q = 1.0 - p_self
+        if q <= 1e-12:
+            returns = None  # never leaves while the odds stay the same
+        elif q >= 1.0:
+            returns = 0
+        else:
+            returns = int(math.log(1.0 - self.person.rng.random()) / math.log1p(-q))
+        if returns is not None and (limit is None or returns + 1 <= limit):
+            steps, leaving = returns + 1, True
+        else:
+            steps, leaving = limit, False
+        wake_at = None if steps is None else t1 + steps * d
+        if wake_at is None and not signals:
+            yield self.env.event()  # nothing can change the odds: loop until the end of life
+        yield self.wait_for(signals, at=wake_at)
+        now = self.now
+        if wake_at is None or now < wake_at:
+            # Something the odds depend on changed: go on from the next iteration boundary.
+            j = max(-(-(now - t1) // d), 1)
+            boundary = t1 + j * d
+            if boundary > now:
+                yield self.env.timeout(boundary - now)
+            self.stats["Delay"] += j - 1
+            visit.entered, visit.exited = boundary - d, boundary
+            return None
+        self.stats["Delay"] += steps - 1 if leaving else steps
+        visit.entered, visit.exited = now - d, now
+        if not leaving:
+            return state.name
+        others = [(target, p) for target, p in probs if target != state.name and p > 0]
+        u = self.person.rng.random() * sum(p for _, p in others)
+        for target, p in others:
+            u -= p
+            if u < 0:
+                return target
+        return others[-1][0]
 
     # ------------------------------------------------------------ waiting
 

@@ -50,6 +50,23 @@ class LookupTable:
                     max_end.append(running)
                 self._time_index[key] = (starts, max_end)
 
+    def next_time_boundary(self, key: tuple[str, ...], time: int) -> int | None:
+        """The first instant after `time` at which a row of this key starts or ends."""
+        index = self._time_index.get(key)
+        if index is None:
+            return None
+        starts, _ = index
+        i = bisect_right(starts, time)
+        best = starts[i] if i < len(starts) else None
+        rows = self.rows_by_key[key]
+        j = i - 1
+        while j >= 0 and index[1][j] >= time:
+            end = rows[j].time[1] + 1  # type: ignore[index]
+            if end > time and (best is None or end < best):
+                best = end
+            j -= 1
+        return best
+
     def find(self, key: tuple[str, ...], age: int, time: int) -> LookupRow | None:
         rows = self.rows_by_key.get(key)
         if not rows:
