@@ -81,6 +81,8 @@ def _pick(sim: PersonSim, options: list[tuple[str, float | s.NamedDistribution]]
 
 def _compile_transition(st: s.State, tables: dict[str, LookupTable]) -> NextState | None:
     key = st.transition_key()
+    if isinstance(st, s.Terminal):
+        return None  # transitions on a Terminal are parsed but never followed (§4 rule 3)
     if isinstance(st, s.Physiology):
         # Physiology simulation is off (as in Synthea's default): take the alternative path.
         target = st.alt_direct_transition

@@ -63,8 +63,6 @@ def test_initial_simple_terminal_pass_in_one_instant():
     assert counts["SetAttribute"] == 5
 
 
-@pytest.mark.xfail(strict=True, reason="ENGINE BUG: a Terminal state's transition is followed "
-                   "(module-format.md §4 rule 3, §6.2: parsed but never followed)")
 def test_terminal_ignores_its_transition():
     m = module({
         "Initial": initial("Done"),
