@@ -632,3 +632,16 @@ def test_condition_type_is_case_sensitive(spelling):
     with pytest.raises(ModuleLoadError):
         check_condition({"condition_type": spelling, "codes": [code("1")], "name": "x",
                          "conditions": []}, population=1)
+
+
+def test_guard_on_prior_state_within_polls_weekly():
+    m = module({
+        "Initial": initial("A"),
+        "A": simple("Wait"),
+        "Wait": guard({"condition_type": "Not", "condition": _prior(
+            "A", within={"quantity": 10, "unit": "days"})}, "Hit"),
+        "Hit": mark("hit", "Terminal"),
+    })
+    for person, record in pairs(run(m, population=3)):
+        t = mark_time(record, "hit") - person.birth
+        assert 10 * DAY <= t <= 17 * DAY and t % WEEK == 0

@@ -688,3 +688,34 @@ def test_encounters_of_several_modules_are_not_confused():
         assert b_visit.start == person.birth + DAY  # lock freed by A's EncounterEnd at once
         assert b_visit.stop == person.birth + DAY + HOUR
         assert len(encounters_named(record, "A_Visit")) == 1
+
+
+def test_wellness_encounter_also_joins_a_symptom_driven_visit():
+    sick = module({"Initial": initial("Wait"), "Wait": delay_days(3, "S"),
+                   "S": {"type": "Symptom", "symptom": "Pain", "exact": {"quantity": 400},
+                         "direct_transition": "Terminal"}}, name="Sick")
+    waiting = module({
+        "Initial": initial("Wait"),
+        "Wait": delay_days(1, "Checkup"),
+        "Checkup": wellness("Probe"),
+        "Probe": mark("joined", "End"),
+        "End": encounter_end("Terminal"),
+    }, name="Waiting")
+    for person, record in pairs(run({"sick": sick, "waiting": waiting}, population=3)):
+        t = mark_time(record, "joined")
+        assert t == person.birth + 3 * DAY
+        (visit,) = [e for e in record.encounters if e.start == t]
+        assert visit.owner == ENGINE and visit.encounter_class == "urgentcare"
+
+
+def test_engine_wellness_visits_wait_while_a_module_holds_the_lock():
+    m = module({
+        "Initial": initial("Wait"),
+        "Wait": delay_days(20, "Stay_Visit"),
+        "Stay_Visit": encounter("Stay", cls="inpatient"),
+        "Stay": delay_days(30, "End"),  # holds the lock over the day-30 wellness visit
+        "End": encounter_end("Terminal"),
+    })
+    for person, record in pairs(run(m, population=3)):
+        starts = [e.start - person.birth for e in engine_wellness_visits(record)]
+        assert starts[:2] == [0, 50 * DAY]
