@@ -561,7 +561,7 @@ def test_imaging_study_with_random_series_and_instance_counts():
                    _series("12345", "DX", ["Other"])],
         "direct_transition": "End"}}, "Xray")
     series_counts, instance_counts = [], []
-    for person, record in pairs(run(m, population=200)):
+    for person, record in pairs(run(m, population=400)):
         visit = the_encounter(record, "Visit")
         (study,) = visit.imaging_studies
         t = person.birth + DAY
@@ -853,3 +853,19 @@ def test_observation_value_source_precedence():
         values = [o.value for o in entries(record, "observations")]
         assert values[:3] == [1.0, 2.0, None]
         assert isinstance(values[3], float) and 90 <= values[3] <= 99
+
+
+def test_symptom_driven_visit_bookkeeping():
+    m = module({
+        "Initial": initial("Wait"),
+        "Wait": delay_days(3, "S1"),
+        "S1": _symptom({"exact": {"quantity": 400}}, "Later"),
+        "Later": delay_days(7, "S2"),
+        # same source again, same total as at the last visit: no new visit
+        "S2": _symptom({"exact": {"quantity": 400}}, "Terminal"),
+    })
+    for person, record in pairs(run(m, population=3)):
+        visits = [e for e in record.encounters if e.owner == ENGINE and e.encounter_class != "wellness"]
+        assert [v.start - person.birth for v in visits] == [3 * DAY]
+        assert person.attributes["last_visit_symptom_total"] == 400
+        assert person.symptom("Cough") == 400  # set again: un-addressed

@@ -645,3 +645,23 @@ def test_guard_on_prior_state_within_polls_weekly():
     for person, record in pairs(run(m, population=3)):
         t = mark_time(record, "hit") - person.birth
         assert 10 * DAY <= t <= 17 * DAY and t % WEEK == 0
+
+
+def test_guard_on_a_symptom_wakes_when_it_is_set():
+    waiter = module({
+        "Initial": initial("Wait"),
+        "Wait": guard({"condition_type": "Symptom", "symptom": "Fatigue", "operator": ">=",
+                       "value": 30}, "Hit"),
+        "Hit": mark("hit", "Terminal"),
+    }, name="Waiter")
+    setter = module({
+        "Initial": initial("Later"),
+        "Later": delay(2 * 24 + 3, "hours", "Low"),
+        "Low": {"type": "Symptom", "symptom": "Fatigue", "exact": {"quantity": 10},
+                "direct_transition": "Later2"},
+        "Later2": delay(1, "hours", "High"),
+        "High": {"type": "Symptom", "symptom": "Fatigue", "exact": {"quantity": 35},
+                 "direct_transition": "Terminal"},
+    }, name="Setter")
+    for person, record in pairs(run({"waiter": waiter, "setter": setter}, population=3)):
+        assert mark_time(record, "hit") == person.birth + 2 * DAY + 4 * HOUR

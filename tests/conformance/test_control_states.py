@@ -651,3 +651,22 @@ def test_marks_are_not_double_counted():
     m = module({"Initial": initial("A"), "A": mark("x", "B"), "B": mark("x", "Terminal")})
     record = run(m, population=1).records[0]
     assert len(mark_times(record, "x")) == 2
+
+
+def test_call_submodule_state_is_pushed_again_on_top_of_the_merged_history():
+    main = module({
+        "Initial": initial("Call"),
+        "Call": {"type": "CallSubmodule", "submodule": "sub/step", "direct_transition": "Check"},
+        # history (newest first): Call, Terminal, Sub_Step, Initial (sub), Call, Initial
+        "Check": {"type": "Simple", "conditional_transition": [
+            {"condition": {"condition_type": "PriorState", "name": "Sub_Step", "since": "Call"},
+             "transition": "Wrong"},
+            {"condition": {"condition_type": "PriorState", "name": "Sub_Step", "since": "Initial"},
+             "transition": "Right"},
+            {"transition": "Wrong"}]},
+        "Right": set_attr("order", "right", "Terminal"),
+        "Wrong": set_attr("order", "wrong", "Terminal"),
+    })
+    sub = module({"Initial": initial("Sub_Step"), "Sub_Step": simple("Terminal")}, name="Step")
+    for person in run({"main": main, "sub/step": sub}, population=2).people:
+        assert person.attributes["order"] == "right"

@@ -719,3 +719,19 @@ def test_engine_wellness_visits_wait_while_a_module_holds_the_lock():
     for person, record in pairs(run(m, population=3)):
         starts = [e.start - person.birth for e in engine_wellness_visits(record)]
         assert starts[:2] == [0, 50 * DAY]
+
+
+def test_wellness_encounter_at_birth_joins_the_birth_visit():
+    m = module({"Initial": initial("Checkup"), "Checkup": wellness("Dx"),
+                "Dx": onset("1001", "End"), "End": encounter_end("Terminal")})
+    for person, record in pairs(run(m, population=3)):
+        (condition,) = entries(record, "conditions")
+        enc = encounter_of(record, condition)
+        assert enc.owner == ENGINE and enc.start == condition.start == person.birth
+
+
+def test_non_wellness_encounter_at_birth_follows_the_birth_visit():
+    m = module({"Initial": initial("Visit"), "Visit": encounter("End"), "End": encounter_end("Terminal")})
+    for person, record in pairs(run(m, population=3)):
+        assert record.encounters[0].owner == ENGINE and record.encounters[0].start == person.birth
+        assert the_encounter(record, "Visit").start == person.birth

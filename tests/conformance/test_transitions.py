@@ -12,12 +12,21 @@ from simulator.errors import SimulationError
 from simulator.gmf.loader import ModuleLoadError
 
 from .gmf import (
+    DAY,
+    WEEK,
+    age_cond,
+    assert_mean,
     assert_proportion,
     cond_attr,
+    delay,
     delay_days,
     guard,
     initial,
+    mark,
+    mark_time,
+    mark_times,
     module,
+    pairs,
     run,
     set_attr,
 )
@@ -256,7 +265,7 @@ def test_lookup_table_age_ranges_are_inclusive_and_defaults_apply_when_no_row_ma
     states = {"Initial": initial("Wait"), "Wait": guard(AT_2019_06, "Choose"),
               "Choose": _lookup("ages.csv", defaults=(0.25, 0.75))}
     all_states = {**states, "A": set_attr("path", "A", "Terminal"), "B": set_attr("path", "B", "Terminal")}
-    result = run(module(all_states), population=600, age=(29, 34), lookup_tables={"ages.csv": table})
+    result = run(module(all_states), population=700, age=(29, 40), lookup_tables={"ages.csv": table})
     at = tu.ymd_ms(2019, 6, 1)
     fallback = []
     for p in result.people:
@@ -267,6 +276,7 @@ def test_lookup_table_age_ranges_are_inclusive_and_defaults_apply_when_no_row_ma
             assert p.attributes["path"] == "B"
         else:
             fallback.append(p.attributes["path"])
+    assert len(fallback) >= 400
     assert_proportion(fallback.count("A"), len(fallback), 0.25)
 
 
@@ -341,8 +351,36 @@ def test_lookup_table_attribute_text_forms(setup, expected):
     assert set(_outcomes(states, 5, lookup_tables={"levels.csv": table})) == {expected}
 
 
-def test_lookup_table_with_byte_order_mark():
-    table = "\ufeffgender,A,B\nM,1.0,0.0\nF,1.0,0.0\n"
+_JAVA_TEXT_BUG = pytest.mark.xfail(
+    strict=True, reason="ENGINE BUG: doubles below 1e-3 or from 1e7 are not rendered in Java "
+    "Double.toString form (e.g. 1.0E-4, 1.2345678E7) for lookup-table matching "
+    "(module-format.md §5.6, §7.5)")
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (0.5, "0.5"),
+        (0.001, "0.001"),
+        (-2.25, "-2.25"),
+        (9999999.0, "9999999.0"),
+        pytest.param(0.0001, "1.0E-4", marks=_JAVA_TEXT_BUG),
+        pytest.param(10000000.0, "1.0E7", marks=_JAVA_TEXT_BUG),
+        pytest.param(12345678.0, "1.2345678E7", marks=_JAVA_TEXT_BUG),
+    ],
+)
+def test_lookup_table_matches_the_java_text_of_doubles(value, text):
+    # a distribution always stores a double (an integral literal would become an integer)
+    setup = {"type": "SetAttribute", "attribute": "level", "direct_transition": "Choose",
+             "distribution": {"kind": "EXACT", "parameters": {"value": value}}}
+    states = {"Initial": initial("Setup"), "Setup": setup,
+              "Choose": _lookup("java_text.csv", defaults=(0.0, 1.0))}
+    table = f"level,A,B\n{text},1.0,0.0\n"
+    assert set(_outcomes(states, 3, lookup_tables={"java_text.csv": table})) == {"A"}
+
+
+def test_lookup_table_with_byte_order_mark_and_quoted_cells():
+    table = '\ufeffgender,"A",B\n"M",1.0,0.0\nF,"1.0",0.0\n'
     paths = _outcomes({"Choose": _lookup("bom.csv", defaults=(0.0, 1.0))}, 10,
                       lookup_tables={"bom.csv": table})
     assert set(paths) == {"A"}
@@ -409,3 +447,146 @@ def test_delays_before_a_distributed_transition_do_not_change_it():
               "Choose": _distributed([("A", 0.5), ("B", 0.5)])}
     paths = _outcomes(states, 400)
     assert_proportion(paths.count("A"), len(paths), 0.5)
+
+
+# ---------------------------------------------------------------- hazard loops
+#
+# A fixed Delay whose transition comes back to itself ("each day, 10% chance to leave") must
+# behave exactly like the step-by-step loop, whether or not the engine fast-forwards it.
+
+
+@pytest.fixture(params=["fast-forward", "step-by-step"])
+def loop_mode(request, monkeypatch):
+    from simulator.engine import simulation
+
+    monkeypatch.setattr(simulation, "FAST_FORWARD", request.param == "fast-forward")
+    return request.param
+
+
+def _loop_module(loop: dict, extra: dict | None = None) -> dict:
+    return module({
+        "Initial": initial("Start"),
+        "Start": mark("start", "Loop"),
+        "Loop": loop,
+        "Exit": mark("exit", "Terminal"),
+        **(extra or {}),
+    })
+
+
+def _exit_offsets(result) -> list[int]:
+    return [mark_time(r, "exit") - mark_time(r, "start") for r in result.records]
+
+
+def test_hazard_loop_exit_time_is_geometric(loop_mode):
+    loop = {"type": "Delay", "exact": {"quantity": 1, "unit": "days"}, "distributed_transition": [
+        {"transition": "Loop", "distribution": 0.9}, {"transition": "Exit", "distribution": 0.1}]}
+    result = run(_loop_module(loop), population=500)
+    days = [t // DAY for t in _exit_offsets(result)]
+    assert all(t % DAY == 0 for t in _exit_offsets(result)) and min(days) >= 1
+    assert_proportion(days.count(1), len(days), 0.1)
+    assert_proportion(sum(d <= 5 for d in days), len(days), 1 - 0.9 ** 5)
+    assert_mean(days, 10, 0.9 ** 0.5 / 0.1)
+
+
+def _count_check():
+    loop = {"type": "Delay", "exact": {"quantity": 1, "unit": "days"}, "distributed_transition": [
+        {"transition": "Loop", "distribution": 0.9}, {"transition": "Exit", "distribution": 0.1}]}
+    result = run(_loop_module(loop), population=100)
+    days = [t // DAY for t in _exit_offsets(result)]
+    assert result.state_counts["Delay"] == sum(days)  # one Delay visit per iteration
+
+
+def test_hazard_loop_state_count_step_by_step(monkeypatch):
+    from simulator.engine import simulation
+
+    monkeypatch.setattr(simulation, "FAST_FORWARD", False)
+    _count_check()
+
+
+@pytest.mark.xfail(strict=True, reason="ENGINE BUG: hazard-loop fast-forward undercounts "
+                   "state_counts['Delay'] by one per loop that leaves (statistics only; "
+                   "PersonSim._skip_hazard_loop adds steps - 1 for steps further iterations)")
+def test_hazard_loop_state_count_fast_forward(monkeypatch):
+    from simulator.engine import simulation
+
+    monkeypatch.setattr(simulation, "FAST_FORWARD", True)
+    _count_check()
+
+
+def test_hazard_loop_with_distribution_exact_delay(loop_mode):
+    loop = {"type": "Delay", "distribution": {"kind": "EXACT", "parameters": {"value": 2.5}},
+            "unit": "days", "distributed_transition": [
+                {"transition": "Loop", "distribution": 0.5}, {"transition": "Exit", "distribution": 0.5}]}
+    days = [t / DAY for t in _exit_offsets(run(_loop_module(loop), population=400))]
+    assert all(d % 2 == 0 and d >= 2 for d in days)  # 2.5 → 2 whole days per iteration
+    assert_proportion(days.count(2), len(days), 0.5)
+
+
+def test_hazard_loop_leaves_when_an_attribute_it_reads_changes(loop_mode):
+    loop = {"type": "Delay", "exact": {"quantity": 1, "unit": "days"}, "conditional_transition": [
+        {"condition": cond_attr("go", "==", True), "transition": "Exit"}, {"transition": "Loop"}]}
+    setter = module({"Initial": initial("Wait"), "Wait": delay(5 * 24 + 6, "hours", "Go"),
+                     "Go": set_attr("go", True, "Terminal")}, name="Setter")
+    result = run({"loop": _loop_module(loop), "setter": setter}, population=5)
+    assert _exit_offsets(result) == [6 * DAY] * 5  # next iteration boundary after the change
+
+
+def test_hazard_loop_named_distribution_follows_the_attribute(loop_mode):
+    loop = {"type": "Delay", "exact": {"quantity": 1, "unit": "days"}, "distributed_transition": [
+        {"transition": "Exit", "distribution": {"attribute": "risk", "default": 0.0}},
+        {"transition": "Loop", "distribution": 1.0}]}
+    setter = module({"Initial": initial("Wait"), "Wait": delay(3 * 24 + 12, "hours", "Risk"),
+                     "Risk": set_attr("risk", 1.0, "Terminal")}, name="Setter")
+    result = run({"loop": _loop_module(loop), "setter": setter}, population=5)
+    assert _exit_offsets(result) == [4 * DAY] * 5
+
+
+def test_hazard_loop_on_age_leaves_at_the_first_iteration_after_the_birthday(loop_mode):
+    loop = {"type": "Delay", "exact": {"quantity": 1, "unit": "weeks"}, "conditional_transition": [
+        {"condition": age_cond(">=", 1), "transition": "Exit"}, {"transition": "Loop"}]}
+    result = run(_loop_module(loop), population=10, age=(2, 3))
+    for person, record in pairs(result):
+        birthday = tu.age_reached_ms(person.birth, 12)
+        weeks = -(-(birthday - person.birth) // WEEK)
+        assert mark_time(record, "exit") == person.birth + weeks * WEEK
+
+
+def test_hazard_loop_on_a_lookup_table_by_age_and_time(loop_mode):
+    by_age = "age,Loop,Exit\n0-0,1.0,0.0\n1-140,0.0,1.0\n"
+    loop = {"type": "Delay", "exact": {"quantity": 30, "unit": "days"}, "lookup_table_transition": [
+        {"transition": "Loop", "default_probability": 1, "lookup_table_name": "loop_age.csv"},
+        {"transition": "Exit", "default_probability": 0, "lookup_table_name": "loop_age.csv"}]}
+    result = run(_loop_module(loop), population=10, age=(2, 3), lookup_tables={"loop_age.csv": by_age})
+    for person, record in pairs(result):
+        birthday = tu.age_reached_ms(person.birth, 12)
+        periods = -(-(birthday - person.birth) // (30 * DAY))
+        assert mark_time(record, "exit") == person.birth + periods * 30 * DAY
+
+    by_time = "time,Loop,Exit\n1900-01-01-2018-12-31,1.0,0.0\n2019-01-01-2099-12-31,0.0,1.0\n"
+    loop["lookup_table_transition"] = [
+        {**o, "lookup_table_name": "loop_time.csv"} for o in loop["lookup_table_transition"]]
+    result = run(_loop_module(loop), population=10, age=(2, 3),
+                 lookup_tables={"loop_time.csv": by_time})
+    new_year = tu.ymd_ms(2019, 1, 1)
+    for person, record in pairs(result):
+        periods = -(-(new_year - person.birth) // (30 * DAY))
+        assert mark_time(record, "exit") == person.birth + periods * 30 * DAY
+
+
+def test_hazard_loop_that_never_leaves_ends_with_the_simulation(loop_mode):
+    loop = {"type": "Delay", "exact": {"quantity": 1, "unit": "days"}, "distributed_transition": [
+        {"transition": "Loop", "distribution": 1.0}, {"transition": "Exit", "distribution": 0.0}]}
+    result = run(_loop_module(loop), population=3)
+    assert all(mark_times(r, "exit") == [] for r in result.records)
+
+
+def test_hazard_loop_is_cut_short_by_death(loop_mode):
+    loop = {"type": "Delay", "exact": {"quantity": 1, "unit": "days"}, "distributed_transition": [
+        {"transition": "Loop", "distribution": 0.999}, {"transition": "Exit", "distribution": 0.001}]}
+    killer = module({"Initial": initial("Die"), "Die": {
+        "type": "Death", "exact": {"quantity": 10, "unit": "days"}, "direct_transition": "Terminal"}},
+        name="Killer")
+    result = run({"loop": _loop_module(loop), "killer": killer}, population=50)
+    for person, record in pairs(result):
+        assert person.deathdate == person.birth + 10 * DAY
+        assert all(t < person.deathdate for t in mark_times(record, "exit"))
