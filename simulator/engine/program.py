@@ -65,18 +65,31 @@ def java_text(value: Any) -> str:
     return str(value)
 
 
+def probability(attrs: dict[str, Any], p: float | s.NamedDistribution) -> float:
+    """A transition probability: a number, or a named attribute (its `default` when unset)."""
+    if isinstance(p, s.NamedDistribution):
+        v = attrs.get(p.attribute)
+        return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else p.default
+    return p
+
+
 def _pick(sim: PersonSim, options: list[tuple[str, float | s.NamedDistribution]]) -> str:
     u = sim.person.rng.random()
     total = 0.0
     attrs = sim.person.attributes
     for target, p in options:
-        if isinstance(p, s.NamedDistribution):
-            v = attrs.get(p.attribute)
-            p = float(v) if isinstance(v, int | float) and not isinstance(v, bool) else p.default
-        total += p
+        total += probability(attrs, p)
         if u < total:
             return target
     return options[-1][0]
+
+
+def lookup_key(attrs: dict[str, Any], table: LookupTable) -> tuple[str, ...] | None:
+    """The person's text key for a lookup table, or None when an attribute column is unset."""
+    try:
+        return tuple(java_text(attrs[c]) for c in table.attribute_columns)
+    except KeyError:
+        return None
 
 
 def _compile_transition(st: s.State, tables: dict[str, LookupTable]) -> NextState | None:
@@ -140,15 +153,14 @@ def _compile_transition(st: s.State, tables: dict[str, LookupTable]) -> NextStat
 
         def lookup(sim: PersonSim, fr: Frame) -> str:
             attrs = sim.person.attributes
-            key_parts = []
-            for col in table.attribute_columns:
-                if col not in attrs:
-                    raise sim.error(
-                        fr, f"lookup table {table.name!r} needs attribute {col!r}, which is not set"
-                    )
-                key_parts.append(java_text(attrs[col]))
+            key_parts = lookup_key(attrs, table)
+            if key_parts is None:
+                missing = next(c for c in table.attribute_columns if c not in attrs)
+                raise sim.error(
+                    fr, f"lookup table {table.name!r} needs attribute {missing!r}, which is not set"
+                )
             age = tu.age_years(sim.person.birth, sim.now)
-            row = table.find(tuple(key_parts), age, sim.now)
+            row = table.find(key_parts, age, sim.now)
             if row is None:
                 return _pick(sim, defaults)  # type: ignore[arg-type]
             return _pick(sim, list(zip(columns, row.probabilities, strict=True)))
@@ -235,14 +247,8 @@ def outcome_probabilities(
 
 def _named(sim: PersonSim, options: list[tuple[str, Any]]) -> tuple[list[tuple[str, float]], list[str]]:
     attrs = sim.person.attributes
-    values: list[tuple[str, float]] = []
-    signals: list[str] = []
-    for target, p in options:
-        if isinstance(p, s.NamedDistribution):
-            signals.append("a:" + p.attribute)
-            v = attrs.get(p.attribute)
-            p = float(v) if isinstance(v, int | float) and not isinstance(v, bool) else p.default
-        values.append((target, p))
+    values = [(target, probability(attrs, p)) for target, p in options]
+    signals = ["a:" + p.attribute for _, p in options if isinstance(p, s.NamedDistribution)]
     return values, signals
 
 
@@ -316,10 +322,9 @@ def compile_profile(st: s.State, tables: dict[str, LookupTable]) -> Callable[[Pe
         signals_l = ["a:" + c for c in table.attribute_columns]
 
         def lookup(sim: PersonSim, fr: Frame) -> Profile | None:
-            attrs = sim.person.attributes
-            if any(c not in attrs for c in table.attribute_columns):
+            key_parts = lookup_key(sim.person.attributes, table)
+            if key_parts is None:
                 return None
-            key_parts = tuple(java_text(attrs[c]) for c in table.attribute_columns)
             now = sim.now
             birth = sim.person.birth
             horizon: int | None = None

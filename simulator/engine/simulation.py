@@ -119,7 +119,6 @@ class PersonSim:
         self.renewed_at: set[str] = set()
         self.stop = self.env.event()
         self.lifecycle = list(lifecycle)
-        self._current_module: CompiledModule | None = None
         self.fast_forward = FAST_FORWARD
 
     @property
@@ -219,19 +218,16 @@ class PersonSim:
                 if frame.top and person.lock_owner == frame.owner:
                     self.end_module_encounter(frame.owner, None)
                 return True
-            try:
-                target = state.next(self, frame)
-                while target == state.name and state.profile is not None and self.fast_forward:
-                    skipped = yield from self._skip_hazard_loop(frame, state, visit)
-                    if person.deathdate is not None and person.deathdate <= env._now:
-                        return False
-                    if skipped is None:
-                        target = state.next(self, frame)
-                    else:
-                        target = skipped
-                        break
-            except VitalNotSet as exc:
-                raise self.error(frame, str(exc)) from None
+            target = state.next(self, frame)
+            while target == state.name and state.profile is not None and self.fast_forward:
+                skipped = yield from self._skip_hazard_loop(frame, state, visit)
+                if person.deathdate is not None and person.deathdate <= env._now:
+                    return False
+                if skipped is None:
+                    target = state.next(self, frame)
+                else:
+                    target = skipped
+                    break
             state = states[target]
 
     def _skip_hazard_loop(
@@ -344,7 +340,10 @@ class PersonSim:
         self.module_encounter[frame.owner] = enc
         return enc
 
-    def end_encounter(self, enc: Encounter, discharge: Code | None = None) -> None:
+    def end_encounter(
+        self, enc: Encounter, discharge: Code | None = None, at: int | None = None
+    ) -> None:
+        """End at `at` (default now), or later if entries recorded in it last longer."""
         if enc.ended:
             return
         stop = enc.start + DEFAULT_MINUTES.get(enc.encounter_class, 15) * tu.MINUTE
@@ -353,7 +352,7 @@ class PersonSim:
             for entry in group:
                 if entry.stop is not None and entry.stop > stop:
                     stop = entry.stop
-        enc.stop = max(stop, self.now)
+        enc.stop = max(stop, self.now if at is None else at)
         enc.ended = True
         if discharge is not None:
             enc.discharge = discharge
@@ -466,7 +465,7 @@ class PersonSim:
         return entry
 
     def record_observation(self, obs: Observation) -> None:
-        enc = self.record_entry(obs, "observations")
+        self.record_entry(obs, "observations")
         index = self.person.latest_observation
         code = obs.codes[0].code
         # newest encounter wins; within one encounter the first recorded observation wins
@@ -474,17 +473,15 @@ class PersonSim:
         prev = index.get(code)
         if prev is None or prev[0] < enc_pos:
             index[code] = (enc_pos, obs)
-        del enc
 
     def record_procedure(self, codes: list[Code], name: str, duration: int | None) -> Procedure:
-        person = self.person
         proc = Procedure(
-            id=person.rng.uuid(), start=self.now, codes=list(codes), name=name, cost=COST_PROCEDURE
+            id=self.person.rng.uuid(), start=self.now, codes=list(codes), name=name,
+            cost=COST_PROCEDURE,
         )
         proc.stop = self.now + (duration if duration is not None else 15 * tu.MINUTE)
         self.record_entry(proc, "procedures")
-        person.present[codes[0].code] = proc
-        person.notify(PRESENT)
+        self.present_add(proc)
         return proc
 
     def renew_chronic_medications(self, enc: Encounter) -> None:
@@ -532,11 +529,7 @@ class PersonSim:
         end = death if death is not None else now
         for enc in person.encounters:
             if not enc.ended:
-                stop_at = end
-                saved = self.env._now
-                self.env._now = max(stop_at, enc.start)
-                self.end_encounter(enc)
-                self.env._now = saved
+                self.end_encounter(enc, at=max(end, enc.start))
                 if death is not None and enc.stop is not None and enc.stop > death:
                     enc.stop = max(death, enc.start)
         encounters = [e for e in person.encounters if death is None or e.start <= death]

@@ -14,18 +14,18 @@ import simpy
 
 from simulator.engine import timeutil as tu
 from simulator.engine.expressions_runtime import evaluate_expression
-from simulator.engine.person import ENGINE_ENCOUNTER, LOCK
+from simulator.engine.person import CHRONIC, ENGINE_ENCOUNTER, LOCK
 from simulator.engine.randomness import sample_distribution, sample_range
 from simulator.engine.simulation import (
     COST_IMMUNIZATION,
     COST_MEDICATION,
     COST_REPORT,
+    STOPPED_MEDICAL_ADVICE,
     Frame,
     PersonSim,
     Visit,
     merge_codes,
 )
-from simulator.engine.vitals import VitalNotSet
 from simulator.gmf import schema as s
 from simulator.record import (
     Allergy,
@@ -47,7 +47,6 @@ from simulator.record import (
 
 Executor = Callable[[PersonSim, Frame, Visit], Generator[Any, Any, None] | simpy.Event | None]
 
-STOPPED_MEDICAL_ADVICE = Code("SNOMED-CT", "182840001", "Drug treatment stopped - medical advice")
 CAREPLAN_DONE = Code("SNOMED-CT", "385658003", "Done")
 SEVERITY_ORDER = ("mild", "moderate", "severe")
 
@@ -160,7 +159,7 @@ def call_submodule(sim: PersonSim, fr: Frame, visit: Visit) -> Generator[Any, An
     if completed:
         # The caller sees the submodule's states, then this state again marking the return.
         fr.history.extend(sub.history)
-        fr.history.append(type(visit)(visit.name, visit.state, visit.entered, sim.now))
+        fr.history.append(Visit(visit.name, visit.state, visit.entered, sim.now))
 
 
 def physiology(sim: PersonSim, fr: Frame, visit: Visit) -> None:
@@ -401,7 +400,7 @@ def medication_order(sim: PersonSim, fr: Frame, visit: Visit) -> None:
         if st.chronic:
             med.chronic = True
             person.chronic[med.codes[0].code] = med
-            person.notify("chronic")
+            person.notify(CHRONIC)
         entries.append(med)
     for med in entries:
         med.name = visit.name
@@ -760,4 +759,4 @@ EXECUTORS: dict[str, Executor] = {
     "Death": death,
 }
 
-__all__ = ["EXECUTORS", "VitalNotSet"]
+__all__ = ["EXECUTORS"]

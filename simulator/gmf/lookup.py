@@ -106,24 +106,14 @@ def _parse_age(cell: str) -> tuple[int, int]:
     return int(low), int(high)
 
 
-def parse_lookup_table(name: str, text: str, probability_count: int | None = None) -> LookupTable:
+def parse_lookup_table(name: str, text: str, probability_count: int) -> LookupTable:
+    """`probability_count` is the number of options of the state naming the table (§7.5): the
+    table's last that many columns hold their probabilities."""
     rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
     rows = [r for r in rows if any(c.strip() for c in r)]
     if not rows:
         raise LookupTableError("the table is empty")
     header = [h.strip() for h in rows[0]]
-    if probability_count is None:
-        # Probability columns are the trailing columns whose every cell parses as a number.
-        probability_count = 0
-        for col in range(len(header) - 1, -1, -1):
-            try:
-                for r in rows[1:]:
-                    float(r[col])
-            except (ValueError, IndexError):
-                break
-            if header[col] in ("age", "time"):
-                break
-            probability_count += 1
     if probability_count <= 0 or probability_count > len(header):
         raise LookupTableError("no probability columns found")
     n_attr = len(header) - probability_count
@@ -154,7 +144,7 @@ def parse_lookup_table(name: str, text: str, probability_count: int | None = Non
     )
 
 
-def load_lookup_table(path: Path, probability_count: int | None = None) -> LookupTable:
+def load_lookup_table(path: Path, probability_count: int) -> LookupTable:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
