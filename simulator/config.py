@@ -31,6 +31,7 @@ class RunConfig:
     reference_date: date = field(default_factory=lambda: datetime.now(UTC).date())
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     shard_size: int = 25
+    natural_death: bool = True
 
     @property
     def reference_time(self) -> int:

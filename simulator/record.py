@@ -157,6 +157,7 @@ class Encounter(Entry):
     clinician_id: str | None = None
     payer_id: str | None = None
     base_cost: float = 0.0
+    payer_coverage: float = 0.0  # amount of the encounter's claim the primary payer pays
     ended: bool = False
     observations: list[Observation] = field(default_factory=list)
     reports: list[Report] = field(default_factory=list)
@@ -207,6 +208,23 @@ class Patient:
 
 
 @dataclass(slots=True)
+class CoveragePeriod:
+    """One insurance plan period of a person (feeds payer_transitions.csv).
+
+    `payer_id` is the NO_INSURANCE payer's id when uninsured; `member_id` is empty then.
+    """
+
+    start: int
+    end: int
+    payer_id: str
+    plan_id: str = ""
+    secondary_payer_id: str = ""
+    member_id: str = ""
+    ownership: str = ""  # "Self", "Guardian", "Spouse" or ""
+    owner_name: str = ""
+
+
+@dataclass(slots=True)
 class HealthRecord:
     """One person's record: demographics plus encounters in creation order.
 
@@ -218,3 +236,4 @@ class HealthRecord:
     index: int = 0
     end_time: int = 0
     encounters: list[Encounter] = field(default_factory=list)
+    coverage: list[CoveragePeriod] = field(default_factory=list)

@@ -18,9 +18,9 @@ from typing import Any
 from simulator.builtin.lifecycle import DEFAULT_LIFECYCLE
 from simulator.engine.person import Person
 from simulator.engine.program import compile_program
-from simulator.engine.simulation import PersonSim
+from simulator.engine.simulation import PersonSim, World
 from simulator.gmf.loader import load_modules
-from simulator.population.basics import PopulationOptions, make_person
+from simulator.population.people import Population, PopulationOptions
 from simulator.record import HealthRecord
 
 
@@ -57,8 +57,13 @@ def run_modules(
     gender: str | None = None,
     lookup_tables: Mapping[str, str] | None = None,
     lifecycle: bool = True,
+    state: str = "Massachusetts",
 ) -> RunResult:
     """Simulate `population` people with the given module(s).
+
+    Without `lifecycle` people get no built-in life events, natural death or vaccinations, so
+    a module's own behaviour can be checked in isolation. Encounters carry no organization or
+    payer here (see `run.world` for a run's shared provider network and payers).
 
     `modules` is one module JSON object, or a mapping of path keys to module JSON objects
     (submodules use keys with a folder, e.g. `"meds/statin"`).
@@ -71,16 +76,20 @@ def run_modules(
         gender=gender,
         min_age=age[0] if age else None,
         max_age=age[1] if age else None,
+        state=state,
+        natural_death=lifecycle,
     )
+    people = Population(options)
     result = RunResult()
     with tempfile.TemporaryDirectory() as tmp:
         root = write_module_tree(Path(tmp), tree, lookup_tables)  # type: ignore[arg-type]
         program = compile_program(load_modules(root))
+    world = World(immunizations=lifecycle)
     for index in range(population):
-        person = make_person(options, index)
+        person = people.make(index)
         sim = PersonSim(
             program, person, reference_time, result.state_counts,
-            DEFAULT_LIFECYCLE if lifecycle else (),
+            DEFAULT_LIFECYCLE if lifecycle else (), world,
         )
         result.records.append(sim.run())
         result.people.append(person)

@@ -1,7 +1,8 @@
 """Life events the engine itself provides (engine-behaviour.md §4.3.2), as SimPy processes.
 
-Each event is scheduled for the instant it happens rather than checked weekly. The full
-lifecycle (growth charts, insurance, immunizations, natural death) arrives with issue 3.
+Each event is scheduled for the instant it happens rather than checked weekly. Growth and vital
+signs are computed on read (engine.vitals, builtin.body); insurance, COVID-19 vaccination and
+weight management are processes of their own modules, started with these (DEFAULT_LIFECYCLE).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
 from simulator.engine import timeutil as tu
+from simulator.record import Code
 
 if TYPE_CHECKING:
     from simulator.engine.simulation import PersonSim
@@ -19,6 +21,9 @@ QUIT_SMOKING_PER_STEP = 0.01  # lifecycle.quit_smoking.baseline (per 7-day step)
 QUIT_ALCOHOLISM_PER_STEP = 0.001  # lifecycle.quit_alcoholism.baseline
 ALCOHOLISM_PROBABILITY = 0.025
 MARRIAGE_PROBABILITY = 0.8
+PASSPORT_PROBABILITY = 0.5  # §4.3.2 step 1, age 20
+EMPLOYMENT_CHECK = 182 * tu.DAY  # every 6 months (§4.3.2 step 9)
+NATURAL_DEATH = Code("SNOMED-CT", "9855000", "Natural death with unknown cause")
 # (age, widowed, divorced) probabilities for married people (§4.3.2 step 1)
 MARRIAGE_CHANGES = [(35, 0.02, 0.18), (45, 0.03, 0.02), (55, 0.06, 0.05)]
 
@@ -45,7 +50,10 @@ def life_events(sim: PersonSim) -> Generator[Any, Any, None]:
     birth = person.birth
     events = [
         (tu.age_reached_ms(birth, 16 * 12), "smoking"),
+        (tu.age_reached_ms(birth, 16 * 12) + 1, "drivers"),
         (tu.age_reached_ms(birth, 18 * 12), "adult"),
+        (tu.age_reached_ms(birth, 20 * 12), "passport"),
+        (tu.age_reached_ms(birth, 30 * 12), "suffix"),
         (tu.age_reached_ms(birth, 25 * 12), "alcohol"),
         (tu.age_reached_ms(birth, 28 * 12), "marriage"),
     ] + [(tu.age_reached_ms(birth, age * 12), f"marriage-{age}") for age, _, _ in MARRIAGE_CHANGES]
@@ -59,8 +67,17 @@ def life_events(sim: PersonSim) -> Generator[Any, Any, None]:
             if smoker:
                 quit_at = sim.now + _geometric_steps(rng.random(), QUIT_SMOKING_PER_STEP) * tu.STEP
                 sim.env.process(_quit(sim, quit_at, "smoker", "quit smoking age"))
+        elif what == "drivers":
+            person.set("identifier_drivers", f"S999{rng.int_between(10000, 99999)}")
+        elif what == "passport":
+            if rng.random() < PASSPORT_PROBABILITY:
+                person.set("identifier_passport", f"X{rng.int_between(10000000, 99999999)}X")
+        elif what == "suffix":
+            if float(person.get("education_level", 0.0) or 0.0) >= 0.95:
+                person.set("name_suffix", ("PhD", "JD", "MD")[rng.int_between(0, 2)])
         elif what == "adult":
             person.set("name_prefix", "Mr." if person.gender == "M" else "Ms.")
+            sim.env.process(_employment(sim))
         elif what == "alcohol" and person.get("alcoholic") is None:
             alcoholic = rng.random() < ALCOHOLISM_PROBABILITY
             person.set("alcoholic", alcoholic)
@@ -73,6 +90,7 @@ def life_events(sim: PersonSim) -> Generator[Any, Any, None]:
             person.set("marital_status", "M" if married else "S")
             if married and person.gender == "F":
                 person.set("name_prefix", "Mrs.")
+                _take_married_name(person)
         elif what.startswith("marriage-") and person.get("marital_status") == "M":
             age = int(what.split("-")[1])
             _, widowed, divorced = next(c for c in MARRIAGE_CHANGES if c[0] == age)
@@ -83,6 +101,55 @@ def life_events(sim: PersonSim) -> Generator[Any, Any, None]:
                 person.set("marital_status", "D")
 
 
+def _take_married_name(person: Any) -> None:
+    """engine-behaviour.md §4.3.1: the maiden name is kept, a new family name drawn from the same
+    list, and `name` includes the middle name in this case only (a reference quirk)."""
+    from simulator.population.names import locale_names, numbered
+
+    last = person.get("last_name")
+    if not last:
+        return
+    names = locale_names("en_US").last.names
+    person.set("maiden_name", last)
+    new_last = numbered(names[person.rng.int_between(0, len(names) - 1)])
+    person.set("last_name", new_last)
+    parts = [person.get("first_name"), person.get("middle_name"), new_last]
+    person.set("name", " ".join(p for p in parts if p))
+
+
+def _employment(sim: PersonSim) -> Generator[Any, Any, None]:
+    """Employment checked every 6 months from 18 (§4.3.2 step 9): an unemployed person finds
+    work at the next check; an employed one loses it with the state's unemployment rate. The
+    wait until the next job loss is drawn at once (geometric) instead of checking each time."""
+    person = sim.person
+    rng = person.rng
+    from simulator.population.state_data import state_profile
+
+    try:
+        rate = float(state_profile(person.get("state") or "Massachusetts").sdoh.get("unemployed", 0.0))
+    except Exception:  # noqa: BLE001 - people made outside a population (tests)
+        rate = 0.0
+    if rate <= 0.0:
+        return
+    while True:
+        if person.get("unemployed"):
+            yield sim.env.timeout(EMPLOYMENT_CHECK)
+            person.set("unemployed", False)
+        checks = _geometric_steps(rng.random(), rate)
+        yield sim.env.timeout(checks * EMPLOYMENT_CHECK)
+        person.set("unemployed", True)
+
+
+def natural_death(sim: PersonSim) -> Generator[Any, Any, None]:
+    """Death from natural causes at the age the population sampler drew from the life table."""
+    when = sim.person.natural_death
+    if when is None or when >= sim.end_time:
+        return
+    yield _sleep_until(sim, when)
+    if sim.person.alive(sim.now):
+        sim.record_death(sim.now, NATURAL_DEATH)
+
+
 def _quit(sim: PersonSim, at: int, flag: str, age_attr: str) -> Generator[Any, Any, None]:
     yield _sleep_until(sim, at)
     if sim.person.get(flag) is True:
@@ -90,4 +157,12 @@ def _quit(sim: PersonSim, at: int, flag: str, age_attr: str) -> Generator[Any, A
         sim.person.set(age_attr, tu.age_years(sim.person.birth, sim.now))
 
 
-DEFAULT_LIFECYCLE = (life_events,)
+def _default_lifecycle() -> tuple[Any, ...]:
+    from simulator.builtin.covid19_immunization import covid19_immunization
+    from simulator.builtin.weight_management import weight_management
+    from simulator.payers.insurance import insurance_process
+
+    return (insurance_process, life_events, natural_death, covid19_immunization, weight_management)
+
+
+DEFAULT_LIFECYCLE = _default_lifecycle()

@@ -7,6 +7,7 @@ instead of re-checking every module every week.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from simulator.engine.randomness import PersonRandom
@@ -20,6 +21,27 @@ CHRONIC = "chronic"  # the chronic medication list changed
 SYMPTOM_ANY = "symptom"  # any symptom changed (symptom-driven visits)
 
 
+class Attributes(dict[str, Any]):
+    """The attribute map, plus attributes computed when read (`computed`): values such as the
+    cardiovascular risks or `days_until_death` that Synthea refreshes every week but that modules
+    only ever read at a transition."""
+
+    __slots__ = ("computed",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.computed: dict[str, Callable[[], Any]] = {}
+
+    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+        if key in self:
+            return self[key]
+        f = self.computed.get(key)
+        if f is not None:
+            value = f()
+            return default if value is None else value
+        return default
+
+
 class Person:
     def __init__(self, index: int, seed: int, birth: int, attributes: dict[str, Any]) -> None:
         self.index = index
@@ -27,7 +49,12 @@ class Person:
         self.rng = PersonRandom(seed)
         self.birth = birth
         self.deathdate: int | None = None
-        self.attributes: dict[str, Any] = attributes
+        self.attributes: Attributes = Attributes(attributes)
+        # set by the population sampler (population.people): the body trajectory, the bulk
+        # uniforms for blood pressure and lipids, and the natural-death instant
+        self.body: Any = None
+        self.bulk: tuple[float, ...] | None = None
+        self.natural_death: int | None = None
         self.attributes["birthdate"] = birth
         self.encounters: list[Encounter] = []
         self.present: dict[str, Entry] = {}

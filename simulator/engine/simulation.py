@@ -19,6 +19,8 @@ from typing import Any
 import simpy
 from simpy.core import URGENT
 
+from simulator.builtin.computed import computed_attributes
+from simulator.builtin.immunizations import give_immunizations
 from simulator.engine import timeutil as tu
 from simulator.engine.person import CHRONIC, ENGINE_ENCOUNTER, LOCK, PRESENT, SYMPTOM_ANY, Person
 from simulator.engine.program import (
@@ -32,9 +34,11 @@ from simulator.errors import SimulationError
 from simulator.record import (
     Code,
     Condition,
+    CoveragePeriod,
     Encounter,
     Entry,
     HealthRecord,
+    Immunization,
     Medication,
     Observation,
     Patient,
@@ -54,6 +58,9 @@ CHECKUP_VISIT = Code("SNOMED-CT", "185349003", "Encounter for check up (procedur
 DEATH_CERTIFICATION = Code("SNOMED-CT", "308646001", "Death Certification")
 CAUSE_OF_DEATH = Code("LOINC", "69453-9", "Cause of Death [US Standard Certificate of Death]")
 DEATH_CERTIFICATE = Code("LOINC", "69409-1", "U.S. standard certificate of death - 2003 revision")
+VACCINATION_VISIT = Code("SNOMED-CT", "33879002",
+                         "Administration of vaccine to produce active immunity (procedure)")
+GENERAL_PRACTICE = "GENERAL PRACTICE"
 STOPPED_MEDICAL_ADVICE = Code("SNOMED-CT", "182840001", "Drug treatment stopped - medical advice")
 
 ENGINE_OWNER = "Encounter"
@@ -95,6 +102,16 @@ class PersonDied(Exception):
     pass
 
 
+@dataclass
+class World:
+    """What people share in a run: the state's provider network and the payers. Either may be
+    absent (module tests), and then encounters carry no organization, clinician or payer."""
+
+    network: Any = None  # providers.network.ProviderNetwork
+    payers: Any = None  # payers.plans.PayerCatalog
+    immunizations: bool = True  # give scheduled vaccines at engine visits (§4.7)
+
+
 class PersonSim:
     def __init__(
         self,
@@ -103,6 +120,7 @@ class PersonSim:
         end_time: int,
         stats: Counter[str] | None = None,
         lifecycle: Iterable[Callable[[PersonSim], Generator[Any, Any, None]]] = (),
+        world: World | None = None,
     ) -> None:
         from simulator.engine.states import EXECUTORS  # circular: states use PersonSim
 
@@ -120,6 +138,12 @@ class PersonSim:
         self.stop = self.env.event()
         self.lifecycle = list(lifecycle)
         self.fast_forward = FAST_FORWARD
+        self.world = world or World()
+        self.coverage: list[CoveragePeriod] = []
+        self.current_plan: Any = None
+        self.preferred: dict[str, Any] = {}  # encounter class -> Organization
+        self._deductible: tuple[Any, float] = (None, 0.0)  # (plan, deductible left this plan-year)
+        computed_attributes(self)
 
     @property
     def now(self) -> int:
@@ -132,9 +156,9 @@ class PersonSim:
         if self.end_time > self.person.birth:
             end = env.timeout(self.end_time - self.person.birth)
             end.callbacks.append(lambda _: self._trigger_stop())
-            env.process(self._engine_encounters())
-            for proc in self.lifecycle:
+            for proc in self.lifecycle:  # insurance first: the first visit needs a payer
                 env.process(proc(self))
+            env.process(self._engine_encounters())
             for module in self.program.top_level:
                 env.process(self._run_top(module))
             env.run(until=self.stop)
@@ -329,8 +353,50 @@ class PersonSim:
             owner=owner,
             base_cost=COST_ENCOUNTER,
         )
+        self._assign_provider(enc)
         person.encounters.append(enc)
         return enc
+
+    def _assign_provider(self, enc: Encounter) -> None:
+        """The person's preferred provider for the class (the nearest, found once), a clinician
+        there, and the payer of the current plan (engine-behaviour.md §4.2, §7)."""
+        world = self.world
+        if world.network is not None:
+            org = self.preferred.get(enc.encounter_class)
+            if org is None:
+                a = self.person.attributes
+                org = world.network.nearest(a.get("lat", 0.0), a.get("lon", 0.0), enc.encounter_class)
+                self.preferred[enc.encounter_class] = org
+            enc.organization_id = org.id
+            enc.clinician_id = world.network.clinician(org, GENERAL_PRACTICE, self.person.rng.random()).id
+        if world.payers is not None:
+            plan = self.current_plan
+            enc.payer_id = plan.payer.id if plan is not None else world.payers.no_insurance.id
+
+    def _adjudicate(self, enc: Encounter) -> None:
+        plan = self.current_plan
+        if plan is None or self.world.payers is None:
+            return
+        from simulator.payers.insurance import cost_sharing
+
+        total = enc.base_cost + sum(p.cost for p in enc.procedures) + sum(
+            i.cost for i in enc.immunizations) + sum(r.cost for r in enc.reports)
+        current, left = self._deductible
+        if current is not plan:
+            left = float(plan.deductible)
+        paid, _, left = cost_sharing(plan, total, left, "encounter")
+        self._deductible = (plan, left)
+        enc.payer_coverage = paid
+
+    def record_engine_immunization(self, vaccine: Code, series: int) -> None:
+        """A vaccination outside the wellness schedule (COVID-19 doses): a short ambulatory visit
+        of its own, which does not take the encounter lock."""
+        enc = self._new_encounter("ambulatory", [VACCINATION_VISIT], ENGINE_OWNER, "Vaccination")
+        enc.immunizations.append(Immunization(
+            id=self.person.rng.uuid(), start=self.now, codes=[vaccine], name="covid19", series=series,
+            cost=COST_IMMUNIZATION,
+        ))
+        self.end_encounter(enc)
 
     def start_module_encounter(
         self, frame: Frame, cls: str, codes: list[Code], name: str
@@ -354,6 +420,7 @@ class PersonSim:
                     stop = entry.stop
         enc.stop = max(stop, self.now if at is None else at)
         enc.ended = True
+        self._adjudicate(enc)
         if discharge is not None:
             enc.discharge = discharge
 
@@ -404,7 +471,9 @@ class PersonSim:
             if person.lock_owner is None:
                 if due <= now:
                     code = WELL_CHILD if tu.age_years(person.birth, now) < 18 else GENERAL_EXAM
-                    self.start_engine_encounter("wellness", code, "active_wellness_encounter")
+                    enc = self.start_engine_encounter("wellness", code, "active_wellness_encounter")
+                    if self.world.immunizations:
+                        give_immunizations(self, enc)
                     last_wellness = now
                     yield self.wait_for([LOCK])
                     continue
@@ -419,7 +488,9 @@ class PersonSim:
                         args = ("urgentcare", URGENT_VISIT, "active_urgent_care_encounter")
                     else:
                         args = ("outpatient", CHECKUP_VISIT, "active_wellness_encounter")
-                    self.start_engine_encounter(*args)
+                    enc = self.start_engine_encounter(*args)
+                    if self.world.immunizations:
+                        give_immunizations(self, enc)
                     yield self.wait_for([LOCK])
                     continue
                 yield self.wait_for([CHRONIC, SYMPTOM_ANY], at=due)
@@ -537,11 +608,15 @@ class PersonSim:
             cause = person.attributes.get("cause_of_death")
             if isinstance(cause, Code):
                 encounters.append(self._death_certificate(death, cause))
+        coverage = [c for c in self.coverage if c.start <= end]
+        if coverage:
+            coverage[-1].end = min(coverage[-1].end, end)
         return HealthRecord(
-            patient=patient_snapshot(person),
+            patient=patient_snapshot(person, end),
             index=person.index,
             end_time=end,
             encounters=encounters,
+            coverage=coverage,
         )
 
     def _death_certificate(self, when: int, cause: Code) -> Encounter:
@@ -604,8 +679,10 @@ def next_wellness_due(birth: int, last: int | None, chronic: bool) -> int:
         t = boundary_at
 
 
-def patient_snapshot(person: Person) -> Patient:
+def patient_snapshot(person: Person, end_time: int | None = None) -> Patient:
+    """Demographics as exported; a death after `end_time` has not happened yet."""
     a = person.attributes
+    died = person.deathdate is not None and (end_time is None or person.deathdate <= end_time)
 
     def text(key: str) -> str:
         v = a.get(key)
@@ -618,8 +695,8 @@ def patient_snapshot(person: Person) -> Patient:
         gender=text("gender"),
         race=text("race"),
         ethnicity=text("ethnicity"),
-        deathdate=person.deathdate,
-        cause_of_death=a.get("cause_of_death") if isinstance(a.get("cause_of_death"), Code) else None,
+        deathdate=person.deathdate if died else None,
+        cause_of_death=a.get("cause_of_death") if died and isinstance(a.get("cause_of_death"), Code) else None,
         ssn=text("identifier_ssn"),
         drivers=text("identifier_drivers"),
         passport=text("identifier_passport"),

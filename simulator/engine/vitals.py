@@ -8,31 +8,16 @@ is set again; for signs the engine recomputes every step, for one step (7 days).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
-from statistics import NormalDist
 from typing import TYPE_CHECKING
 
+from simulator.builtin.body import Body, measures
+from simulator.builtin.weight_management import weight_multiplier
 from simulator.engine import timeutil as tu
 from simulator.engine.randomness import round_half_up
 
 if TYPE_CHECKING:
     from simulator.engine.person import Person
-
-_Z = NormalDist()
-
-# Interim growth references until the CDC LMS charts arrive (issue 3): approximate CDC 2000
-# stature-for-age and BMI-for-age 50th percentiles (cm, kg/m²) at whole years 0..20.
-_MEDIAN_HEIGHT = {
-    "M": [49.9, 75.7, 87.1, 95.3, 102.5, 109.2, 115.5, 121.7, 127.3, 132.6, 137.8, 143.1,
-          149.1, 156.0, 163.2, 169.0, 172.9, 175.2, 176.1, 176.5, 176.8],
-    "F": [49.1, 74.0, 85.7, 94.1, 101.6, 108.4, 114.6, 120.6, 126.4, 132.2, 138.3, 144.8,
-          151.5, 157.1, 160.4, 161.8, 162.5, 162.9, 163.1, 163.2, 163.3],
-}
-_MEDIAN_BMI = [13.4, 16.8, 16.5, 16.0, 15.7, 15.4, 15.4, 15.5, 15.8, 16.2, 16.6, 17.2, 17.8,
-               18.5, 19.2, 19.8, 20.5, 21.0, 21.5, 22.0, 22.5]
-# Head circumference 50th percentile (cm) at 0, 3, 6, 12, 24, 36 months (boys; girls −1 cm).
-_HEAD = [(0, 34.5), (3, 40.5), (6, 43.3), (12, 46.1), (24, 48.3), (36, 49.5)]
 
 # Antihypertensives named in Synthea's hypertension modules (RxNorm) → class. Typical
 # standard-dose monotherapy lowers blood pressure by about 9/5.5 mmHg (Law MR et al., BMJ
@@ -66,15 +51,6 @@ class VitalNotSet(LookupError):
     pass
 
 
-def _interp(table: list[float], age: float) -> float:
-    if age <= 0:
-        return table[0]
-    if age >= len(table) - 1:
-        return table[-1]
-    i = int(age)
-    return table[i] + (table[i + 1] - table[i]) * (age - i)
-
-
 class Vitals:
     """Vital-sign values of one person."""
 
@@ -84,11 +60,11 @@ class Vitals:
         self._cache: dict[str, tuple[int, dict[str, float]]] = {}
         # (source, set time, persistent) of values set by VitalSign states
         self._overrides: dict[str, tuple[Callable[[int], float], int, bool]] = {}
-        self.height_percentile = min(max(rng.random(), 0.01), 0.99)
-        self.weight_percentile = min(max(rng.random(), 0.01), 0.99)
-        # kg/year drift for adults: gain 20-49, loss from 60 (calibrated in issue 3)
-        self.adult_gain = 0.3 + 0.7 * rng.random()
-        self.elder_loss = 0.3 + 0.7 * rng.random()
+        if person.body is None:  # people made outside the population sampler (tests)
+            person.body = Body(person.gender or "M", *(rng.gauss(0.0, 1.0) for _ in range(6)))
+        if person.bulk is None:
+            person.bulk = tuple(rng.random() for _ in range(4))
+        self.body: Body = person.body
         self._drug_impact: dict[str, tuple[float, float]] = {}
 
     # ------------------------------------------------------------ public
@@ -118,7 +94,10 @@ class Vitals:
         if cached is None or cached[0] != now:
             cached = (now, _COMPUTE[group](self, now))
             self._cache[group] = cached
-        return cached[1][name]
+        value = cached[1].get(name)
+        if value is None:
+            raise VitalNotSet(f"vital sign {name!r} is not measured at this age")
+        return value
 
     # ------------------------------------------------------------ groups
 
@@ -133,37 +112,13 @@ class Vitals:
         return min(max(k, 0), 4)
 
     def _growth(self, now: int) -> dict[str, float]:
-        sex = "F" if self.person.gender == "F" else "M"
-        age = self._age(now)
-        zh = _Z.inv_cdf(self.height_percentile)
-        zw = _Z.inv_cdf(self.weight_percentile)
-        height = _interp(_MEDIAN_HEIGHT[sex], min(age, 20.0)) * (1.0 + 0.04 * zh)
-        bmi = _interp(_MEDIAN_BMI, min(age, 20.0)) * math.exp(0.12 * zw)
-        weight = bmi * (height / 100.0) ** 2
-        if age > 20:
-            weight += self.adult_gain * (min(age, 50.0) - 20.0)
-            if age > 60:
-                weight -= self.elder_loss * (age - 60.0)
-            weight = max(weight, 35.0)
-        bmi = weight / (height / 100.0) ** 2
-        months = age * 12
-        head = 0.0
-        for (m0, h0), (m1, h1) in zip(_HEAD, _HEAD[1:], strict=False):
-            if months <= m1:
-                head = h0 + (h1 - h0) * max(months - m0, 0) / (m1 - m0)
-                break
+        age = max(now - self.person.birth, 0) / tu.YEAR_365
+        attributes = self.person.attributes
+        if age >= 20 and attributes.get("active_weight_management"):
+            self.body.weight_multiplier = weight_multiplier(attributes, now)
         else:
-            head = _HEAD[-1][1]
-        head = (head - (1.0 if sex == "F" else 0.0)) * (1.0 + 0.03 * zh)
-        return {
-            "Height": height,
-            "Weight": weight,
-            "BMI": bmi,
-            "Height Percentile": self.height_percentile,
-            "Weight Percentile": self.weight_percentile,
-            "Head Circumference": head,
-            "Head Circumference Percentile": self.height_percentile * 100.0,
-        }
+            self.body.weight_multiplier = 1.0
+        return measures(self.body, age)
 
     def _lipids(self, now: int) -> dict[str, float]:
         p = self.person
@@ -171,13 +126,14 @@ class Vitals:
         k = self._severity()
         trig = _T[k] + (_T[k + 1] - _T[k]) * rng.random()
         if k == 0:
+            assert p.bulk is not None
             low = p.get("low_hdl")
             if low is None:
-                low = rng.random() < (0.085 if p.gender == "F" else 0.266)
+                low = p.bulk[2] < (0.085 if p.gender == "F" else 0.266)
                 p.set("low_hdl", low)
             high = p.get("high_total_chol")
             if high is None:
-                high = rng.random() < 0.114
+                high = p.bulk[3] < 0.114
                 p.set("high_total_chol", high)
             hdl = rng.gauss(30, 3) if low else rng.gauss(55, 5)
             total = rng.gauss(280, 20) if high else rng.gauss(170, 30)
@@ -278,7 +234,9 @@ class Vitals:
             base = p.get(key)
             if base is None:
                 lo, hi = (very_high if severe else high) if hyper else normal
-                base = lo + (hi - lo) * rng.random() + sex_shift
+                assert p.bulk is not None
+                u = p.bulk[0 if which == "SYSTOLIC" else 1]
+                base = lo + (hi - lo) * u + sex_shift
                 p.attributes[key] = base
             drug = 0.0
             for code in ANTIHYPERTENSIVES:

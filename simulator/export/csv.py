@@ -28,6 +28,8 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from types import TracebackType
 from typing import Any
 
+from simulator.payers.export import PAYER_COLUMNS, PAYER_TRANSITION_COLUMNS, payer_transition_rows
+from simulator.providers.csv_rows import ORGANIZATION_COLUMNS, PROVIDER_COLUMNS
 from simulator.record import (
     Allergy,
     Code,
@@ -38,7 +40,7 @@ from simulator.record import (
     Patient,
 )
 
-__all__ = ["CSV_FILES", "CsvWriter", "record_rows"]
+__all__ = ["CSV_FILES", "RUN_LEVEL_FILES", "CsvWriter", "record_rows", "run_level_lines"]
 
 # --------------------------------------------------------------------------------------------
 # Files and headers (reference §3), in export order.
@@ -86,7 +88,13 @@ CSV_FILES: dict[str, tuple[str, ...]] = {
     ),
     "devices": ("START", "STOP", "PATIENT", "ENCOUNTER", "CODE", "DESCRIPTION", "UDI"),
     "supplies": ("DATE", "PATIENT", "ENCOUNTER", "CODE", "DESCRIPTION", "QUANTITY"),
+    "payer_transitions": PAYER_TRANSITION_COLUMNS,
+    "organizations": ORGANIZATION_COLUMNS,
+    "providers": PROVIDER_COLUMNS,
+    "payers": PAYER_COLUMNS,
 }  # fmt: skip
+# Files written once per run (from the whole run's utilization), not per patient.
+RUN_LEVEL_FILES = ("organizations", "providers", "payers")
 
 # --------------------------------------------------------------------------------------------
 # Code systems (reference §1.2, recommended default-configuration forms).
@@ -352,7 +360,8 @@ def _encounter_line(e: Encounter, pid: str) -> str:
         f"{e.id},{format_datetime(e.start)},{_opt_datetime(e.stop)},{pid},"
         f"{e.organization_id or ''},{e.clinician_id or ''},{e.payer_id or ''},"
         f"{e.encounter_class or ''},{c.code},{clean(c.display)},"
-        f"{format_money(e.base_cost)},{format_money(total)},0.00,{reason_text}"
+        f"{format_money(e.base_cost)},{format_money(total)},{format_money(e.payer_coverage)},"
+        f"{reason_text}"
     )
 
 
@@ -520,7 +529,15 @@ def record_rows(record: HealthRecord, end_time: int | None = None) -> dict[str, 
         "imaging_studies": imaging,
         "devices": devices,
         "supplies": supplies,
+        "payer_transitions": [
+            ",".join(row) for row in payer_transition_rows(pid, record.coverage, end_time)
+        ],
     }
+
+
+def run_level_lines(rows: list[list[str]]) -> list[str]:
+    """Lines of a once-per-run file (organizations, providers, payers) from field lists."""
+    return [",".join(clean(field) if field else "" for field in row) for row in rows]
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,0 +1,239 @@
+"""Yearly plan choice, cost sharing and the per-person insurance process (§4.1, §8).
+
+`choose_plan` and `cost_sharing` are pure: the random number is passed in, so the same inputs
+always give the same plan.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Generator, Mapping
+from decimal import ROUND_DOWN, Decimal
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from simulator.engine import timeutil as tu
+from simulator.payers.eligibility import medicaid_eligible, medicare_eligible
+from simulator.payers.plans import (
+    ELIGIBLE_ALL,
+    ELIGIBLE_DUAL,
+    ELIGIBLE_MEDICAID,
+    ELIGIBLE_MEDICARE,
+    GOVERNMENT,
+    NO_INSURANCE,
+    PayerCatalog,
+    Plan,
+    load_payers,
+)
+from simulator.record import CoveragePeriod
+
+if TYPE_CHECKING:
+    from simulator.engine.simulation import PersonSim
+
+# Claim line kinds that pay a copay before the deductible (engine-behaviour.md §8).
+COPAY_KINDS = frozenset({"encounter", "medication"})
+ADULT_AGE = 18  # below: the policy is owned by a guardian
+
+
+def _affordable(plan: Plan, year: int, attributes: Mapping[str, Any], catalog: PayerCatalog) -> bool:
+    rules = catalog.rules
+    occupation = attributes.get("occupation_level")
+    if (
+        year >= rules.mandate_year
+        and isinstance(occupation, int | float)
+        and occupation >= rules.employer_occupation_level
+    ):
+        return True  # employer coverage
+    income = attributes.get("income")
+    if not isinstance(income, int | float):
+        return False
+    return 12.0 * plan.premium_in(year) <= rules.premium_share_of_income * float(income)
+
+
+def eligible_plans(
+    catalog: PayerCatalog,
+    *,
+    age: int,
+    year: int,
+    state_abbreviation: str,
+    attributes: Mapping[str, Any],
+) -> list[Plan]:
+    """Active plans that accept the person and that they can have (government or affordable)."""
+    rules = catalog.rules
+    medicare = medicare_eligible(age, year, attributes, rules)
+    medicaid = medicaid_eligible(age, year, state_abbreviation, attributes, rules)
+    accepted = {
+        ELIGIBLE_ALL: True,
+        ELIGIBLE_MEDICARE: medicare,
+        ELIGIBLE_MEDICAID: medicaid,
+        ELIGIBLE_DUAL: medicare and medicaid,
+    }
+    out: list[Plan] = []
+    for plan in catalog.plans:
+        if not plan.active(year) or not accepted.get(plan.eligibility, False):
+            continue
+        if plan.is_government or _affordable(plan, year, attributes, catalog):
+            out.append(plan)
+    return out
+
+
+def choose_plan(
+    catalog: PayerCatalog,
+    *,
+    age: int,
+    year: int,
+    state_abbreviation: str,
+    attributes: Mapping[str, Any],
+    previous: Plan | None,
+    u: float,
+) -> Plan:
+    """The primary plan for the coming year (engine-behaviour.md §8, `priority` behaviour).
+
+    Children and young dependants are judged on the household figures their attributes carry
+    (income, occupation level), exactly as adults are.
+    """
+    candidates = eligible_plans(
+        catalog, age=age, year=year, state_abbreviation=state_abbreviation, attributes=attributes
+    )
+    if not candidates:
+        return catalog.no_insurance_plan
+    best_priority = min(p.priority for p in candidates)
+    best = [p for p in candidates if p.priority == best_priority]
+    # Staying with the same private insurer is preferred when a private plan would be chosen.
+    if (
+        previous is not None
+        and previous.payer.ownership not in (GOVERNMENT, NO_INSURANCE)
+        and not any(p.is_government for p in best)
+        and previous in best
+    ):
+        return previous
+    return best[min(int(u * len(best)), len(best) - 1)]
+
+
+def insurance_status(plan: Plan) -> str:
+    ownership = plan.payer.ownership
+    if ownership == NO_INSURANCE:
+        return "none"
+    if ownership == GOVERNMENT:
+        return plan.payer.name.lower()
+    return "private"
+
+
+def _cents(amount: float) -> int:
+    """Whole cents, truncated, of the amount's decimal repr (12.34 stays 1234 although the
+    binary value is 12.3399...); negative and non-finite amounts count as nothing."""
+    if not amount > 0.0 or not math.isfinite(amount):
+        return 0
+    return int((Decimal(repr(float(amount))) * 100).to_integral_value(ROUND_DOWN))
+
+
+def cost_sharing(
+    plan: Plan, cost: float, deductible_left: float, kind: str
+) -> tuple[float, float, float]:
+    """Split one claim line: (payer pays, patient pays, deductible left afterwards).
+
+    Order (engine-behaviour.md §8): uninsured pays everything; else copay (encounters and
+    medications), then the remaining deductible, then coinsurance on the rest. Amounts are
+    truncated to cents, and payer + patient always equals the truncated cost.
+    """
+    total = _cents(cost)
+    if not plan.is_insured:
+        return 0.0, total / 100.0, deductible_left
+    remaining = total
+    patient = 0
+    if kind in COPAY_KINDS:
+        copay = min(_cents(plan.copay), remaining)
+        patient += copay
+        remaining -= copay
+    deductible = min(_cents(deductible_left), remaining)
+    patient += deductible
+    remaining -= deductible
+    share = min(max(plan.coinsurance, 0.0), 1.0)
+    coinsurance = min(math.floor(remaining * share + 1e-9), remaining)
+    patient += coinsurance
+    payer = remaining - coinsurance
+    left = max(deductible_left - deductible / 100.0, 0.0) if deductible else deductible_left
+    return payer / 100.0, patient / 100.0, left
+
+
+# ---------------------------------------------------------------- the per-person process
+
+
+@lru_cache(maxsize=64)
+def _state_abbreviation(state: str) -> str:
+    if len(state) == 2:
+        return state.upper()
+    import us  # only needed when the population gives full state names
+
+    found = us.states.lookup(state)
+    return found.abbr if found is not None else ""
+
+
+def _person_state(person: Any) -> str:
+    abbr = person.get("state_abbreviation")
+    if isinstance(abbr, str) and abbr:
+        return abbr
+    state = person.get("state")
+    return _state_abbreviation(state) if isinstance(state, str) and state else ""
+
+
+def _record(sim: Any, plan: Plan, start: int, end: int, age: int) -> None:
+    coverage: list[CoveragePeriod] | None = getattr(sim, "coverage", None)
+    if coverage is None:
+        coverage = []
+        sim.coverage = coverage
+    last = coverage[-1] if coverage else None
+    if last is not None and last.plan_id == plan.id:
+        last.end = end
+        return
+    if last is not None and last.end > start:
+        last.end = start  # close the previous period at the change
+    insured = plan.is_insured
+    coverage.append(
+        CoveragePeriod(
+            start=start,
+            end=end,
+            payer_id=plan.payer.id,
+            plan_id=plan.id,
+            member_id=sim.person.rng.uuid() if insured else "",
+            ownership=("Guardian" if age < ADULT_AGE else "Self") if insured else "",
+        )
+    )
+
+
+def insurance_process(sim: PersonSim) -> Generator[Any, Any, None]:
+    """At birth and every birthday choose the plan for the coming year (§4.1).
+
+    Keeps `sim.coverage` (contiguous CoveragePeriods) and `sim.current_plan` up to date and
+    sets the `insurance_status` attribute.
+    """
+    catalog = load_payers()
+    holder: Any = sim  # `current_plan` and `coverage` are added to PersonSim by the engine
+    person = sim.person
+    birth = person.birth
+    previous: Plan | None = getattr(holder, "current_plan", None)
+    age = 0
+    while True:
+        # the anniversaries fall at midnight; the first plan starts at the birth instant
+        at = birth if age == 0 else tu.age_reached_ms(birth, 12 * age)
+        if at < sim.now:
+            age += 1
+            continue  # the process was started after this anniversary
+        if at > sim.now:
+            yield sim.env.timeout(at - sim.now)
+        if not person.alive(sim.now):
+            return
+        plan = choose_plan(
+            catalog,
+            age=age,
+            year=tu.year_of(at),
+            state_abbreviation=_person_state(person),
+            attributes=person.attributes,
+            previous=previous,
+            u=person.rng.random(),
+        )
+        _record(holder, plan, at, tu.age_reached_ms(birth, 12 * (age + 1)), age)
+        person.set("insurance_status", insurance_status(plan))
+        holder.current_plan = plan
+        previous = plan
+        age += 1

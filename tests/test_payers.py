@@ -1,0 +1,380 @@
+from __future__ import annotations
+
+import json
+import uuid
+from decimal import ROUND_DOWN, Decimal
+from typing import Any
+
+import pytest
+import simpy
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from simulator.engine import timeutil as tu
+from simulator.engine.person import Person
+from simulator.payers import (
+    PAYER_COLUMNS,
+    PAYER_TRANSITION_COLUMNS,
+    PayerStats,
+    Plan,
+    choose_plan,
+    cost_sharing,
+    insurance_process,
+    insurance_status,
+    load_payers,
+    payer_rows,
+    payer_transition_rows,
+)
+from simulator.payers.plans import DATA_FILE, PRIVATE
+from simulator.record import CoveragePeriod
+
+CATALOG = load_payers()
+POVERTY = 17_550
+
+
+def person(income: float, occupation: float = 0.0, **extra: Any) -> dict[str, Any]:
+    return {"income": income, "poverty_ratio": income / POVERTY, "occupation_level": occupation,
+            **extra}
+
+
+def choose(age: int, year: int, attributes: dict[str, Any], state: str = "MA",
+           previous: Plan | None = None, u: float = 0.5) -> Plan:
+    return choose_plan(CATALOG, age=age, year=year, state_abbreviation=state,
+                       attributes=attributes, previous=previous, u=u)
+
+
+def status(age: int, year: int, attributes: dict[str, Any], state: str = "MA") -> str:
+    return insurance_status(choose(age, year, attributes, state))
+
+
+def private_plans() -> list[Plan]:
+    return [p for p in CATALOG.plans if p.payer.ownership == PRIVATE]
+
+
+# ------------------------------------------------------------------------ data and catalog
+
+
+def _figures(node: Any, path: str = "") -> list[tuple[str, dict[str, Any]]]:
+    """Every {"value": ...} figure and every by-year row in the data file."""
+    found: list[tuple[str, dict[str, Any]]] = []
+    if isinstance(node, dict):
+        if "value" in node or "amount" in node or "limit" in node or "date" in node:
+            found.append((path, node))
+        for key, child in node.items():
+            found += _figures(child, f"{path}.{key}")
+    elif isinstance(node, list):
+        for i, child in enumerate(node):
+            found += _figures(child, f"{path}[{i}]")
+    return found
+
+
+def test_every_figure_names_a_known_source() -> None:
+    data = json.loads(DATA_FILE.read_text(encoding="utf-8"))
+    sources = data["sources"]
+    figures = _figures({k: v for k, v in data.items() if k != "sources"})
+    assert len(figures) > 100
+    for path, figure in figures:
+        assert figure.get("source") in sources, path
+    for key in ("deductible", "copay", "coinsurance", "monthly_premium", "max_out_of_pocket"):
+        for name, design in data["plan_designs"].items():
+            if key in design:
+                assert isinstance(design[key], dict) and "source" in design[key], (name, key)
+    for payer in data["payers"]:
+        if payer["ownership"] == PRIVATE:
+            assert payer["source"] in sources
+
+
+def test_expansion_and_holdout_states_cover_the_51_jurisdictions_once() -> None:
+    data = json.loads(DATA_FILE.read_text(encoding="utf-8"))["medicaid"]
+    expanded = [r["state"] for r in data["expansion_effective"]]
+    holdouts = data["non_expansion_states"]["value"]
+    assert len(expanded) == len(set(expanded)) == 41
+    assert len(holdouts) == 10
+    assert not set(expanded) & set(holdouts)
+
+
+def test_catalog_order_ids_and_plans() -> None:
+    payers = CATALOG.payers
+    assert [(p.numeric_id, p.name, p.ownership) for p in payers[:3]] == [
+        (10000, "Medicare", "GOVERNMENT"),
+        (20000, "Medicaid", "GOVERNMENT"),
+        (30000, "Dual Eligible", "GOVERNMENT"),
+    ]
+    assert payers[-1] is CATALOG.no_insurance
+    assert payers[-1].name == payers[-1].ownership == "NO_INSURANCE"
+    private = [p for p in payers if p.ownership == PRIVATE]
+    assert 6 <= len(private) <= 8
+    assert [p.ownership for p in payers[3:-1]] == [PRIVATE] * len(private)
+    for p in payers:
+        assert p.id == str(uuid.uuid3(uuid.NAMESPACE_OID, f"{p.numeric_id}{p.name}"))
+        assert CATALOG.by_id[p.id] is p
+        n_plans = sum(plan.payer is p for plan in CATALOG.plans)
+        if p.ownership == PRIVATE:
+            assert 1 <= n_plans <= 3
+        else:
+            assert n_plans == (0 if p is CATALOG.no_insurance else 1)
+    assert len({plan.id for plan in CATALOG.plans}) == len(CATALOG.plans)
+    assert load_payers() is CATALOG  # cached
+
+
+def test_medicare_premium_and_deductible_by_year() -> None:
+    medicare = next(p for p in CATALOG.plans if p.payer.name == "Medicare")
+    assert medicare.premium_in(2023) == 164.90
+    assert medicare.premium_in(2024) == 174.70
+    assert medicare.premium_in(2000) == 45.50
+    assert medicare.premium_in(1970) == 42.50  # before the table: its first row
+    assert medicare.deductible_in(2023) == 226
+    assert medicare.deductible_in(2011) == 155  # gap: last known figure
+    assert medicare.coinsurance == 0.20 and medicare.max_out_of_pocket is None
+
+
+# ------------------------------------------------------------------------ plan choice
+
+
+def test_65_year_old_gets_medicare_even_when_rich_and_employed() -> None:
+    assert status(65, 2020, person(200_000, 0.9)) == "medicare"
+    assert status(64, 2020, person(200_000, 0.9)) == "private"
+
+
+def test_medicare_by_disability_or_esrd_only_after_1973() -> None:
+    for flag in ("end_stage_renal_disease", "disabled"):
+        assert status(40, 2000, person(200_000, 0.9, **{flag: True})) == "medicare"
+        assert status(40, 1970, person(200_000, 0.9, **{flag: True})) == "private"
+
+
+def test_poor_adult_gets_medicaid_in_an_expansion_state_after_2014() -> None:
+    poor = person(1.2 * POVERTY)
+    assert status(30, 2015, poor, "MA") == "medicaid"
+    assert status(30, 2013, poor, "MA") == "none"  # above the pre-ACA adult limit (64 % FPL)
+    assert status(30, 2015, poor, "TX") == "none"  # non-expansion state
+    assert status(30, 2023, poor, "NC") == "none"  # NC expanded in December 2023
+    assert status(30, 2024, poor, "NC") == "medicaid"
+    assert status(30, 2015, person(0.5 * POVERTY), "WI") == "medicaid"  # WI's own 100 % limit
+    assert status(30, 2012, person(0.6 * POVERTY), "TX") == "medicaid"  # below 64 % pre-ACA
+
+
+def test_children_pregnancy_and_blindness_routes_to_medicaid() -> None:
+    family = person(1.5 * POVERTY)  # too poor to afford a private plan
+    assert status(10, 2020, family, "TX") == "medicaid"  # CHIP up to 250 % FPL
+    assert status(10, 1995, family, "TX") == "none"  # before CHIP
+    assert status(19, 2020, family, "TX") == "none"
+    assert status(30, 2020, person(1.8 * POVERTY, pregnant=True), "TX") == "medicaid"
+    assert status(30, 2020, person(100_000, blindness=True), "TX") == "medicaid"
+    assert status(30, 1960, person(0.1 * POVERTY), "TX") == "none"  # before Medicaid
+
+
+def test_poor_and_70_is_dual_eligible() -> None:
+    assert status(70, 2020, person(0.3 * POVERTY)) == "dual eligible"
+    assert status(70, 2020, person(3.0 * POVERTY)) == "medicare"
+
+
+def test_rich_employed_40_year_old_is_private() -> None:
+    plan = choose(40, 2020, person(150_000, 0.7))
+    assert insurance_status(plan) == "private"
+    assert plan.payer.ownership == PRIVATE
+
+
+def test_affordability_by_income_share_or_employer_after_the_mandate() -> None:
+    ppo = max(p.monthly_premium for p in private_plans())
+    cheapest = min(p.monthly_premium for p in private_plans())
+    # Income where no private plan costs <= 3.4 % of it: only employer coverage helps.
+    low = 0.9 * 12 * cheapest / 0.034
+    assert status(40, 2005, person(low, 0.5), "TX") == "none"
+    assert status(40, 2006, person(low, 0.5), "TX") == "private"
+    assert status(40, 2020, person(low, 0.1), "TX") == "none"
+    # Enough income pays for the dearest plan without an employer.
+    assert status(40, 1990, person(1.01 * 12 * ppo / 0.034, 0.0), "TX") == "private"
+
+
+def test_no_candidate_means_no_insurance() -> None:
+    plan = choose(40, 1950, person(5_000, 0.0))
+    assert plan is CATALOG.no_insurance_plan
+    assert plan.payer is CATALOG.no_insurance
+    assert insurance_status(plan) == "none"
+
+
+def test_choice_is_deterministic_in_u_and_uniform_over_the_best_candidates() -> None:
+    rich = person(150_000, 0.7)
+    plans = private_plans()
+    n = len(plans)
+    picked = [choose(40, 2020, rich, u=(i + 0.5) / n) for i in range(n)]
+    assert picked == plans  # each slice of [0, 1) gives one plan, in catalog order
+    for u in (0.0, 0.3, 0.999999):
+        assert choose(40, 2020, rich, u=u) == choose(40, 2020, rich, u=u)
+    assert choose(40, 2020, rich, u=0.999999999) == plans[-1]
+
+
+def test_previous_private_plan_is_kept_while_it_still_fits() -> None:
+    rich = person(150_000, 0.7)
+    previous = private_plans()[3]
+    for u in (0.0, 0.25, 0.5, 0.99):
+        assert choose(40, 2020, rich, previous=previous, u=u) is previous
+    # no longer affordable: a new choice (here none at all)
+    assert choose(40, 2020, person(10_000, 0.0), previous=previous, state="TX").payer.name == (
+        "NO_INSURANCE"
+    )
+    # a government plan with better priority wins over the old private plan
+    assert choose(65, 2020, rich, previous=previous).payer.name == "Medicare"
+    # a previous government plan is not "kept": the choice follows u
+    medicaid = next(p for p in CATALOG.plans if p.payer.name == "Medicaid")
+    assert choose(40, 2020, rich, previous=medicaid, u=0.0) == private_plans()[0]
+
+
+# ------------------------------------------------------------------------ cost sharing
+
+
+def _cents(x: float) -> int:
+    return int((Decimal(repr(x)) * 100).to_integral_value(ROUND_DOWN))
+
+
+def _plan(name: str) -> Plan:
+    return next(p for p in CATALOG.plans if p.name == name)
+
+
+def test_cost_sharing_worked_examples() -> None:
+    ppo = _plan("UnitedHealthcare PPO")  # copay 25, deductible 1735, coinsurance 19 %
+    assert cost_sharing(ppo, 100.0, 1735.0, "encounter") == (0.0, 100.0, 1660.0)
+    assert cost_sharing(ppo, 100.0, 0.0, "encounter") == (60.75, 39.25, 0.0)
+    assert cost_sharing(ppo, 100.0, 0.0, "procedure") == (81.0, 19.0, 0.0)
+    assert cost_sharing(ppo, 10.0, 0.0, "medication") == (0.0, 10.0, 0.0)  # copay > cost
+    assert cost_sharing(ppo, 123.456, 0.0, "immunization") == (100.0, 23.45, 0.0)
+    none = CATALOG.no_insurance_plan
+    assert cost_sharing(none, 99.999, 50.0, "encounter") == (0.0, 99.99, 50.0)
+    medicaid = _plan("Medicaid")
+    assert cost_sharing(medicaid, 250.0, 0.0, "encounter") == (250.0, 0.0, 0.0)
+
+
+ALL_PLANS = [*CATALOG.plans, CATALOG.no_insurance_plan]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    plan=st.sampled_from(ALL_PLANS),
+    cost=st.floats(min_value=0, max_value=1e6, allow_nan=False),
+    deductible_left=st.floats(min_value=0, max_value=1e4, allow_nan=False),
+    kind=st.sampled_from(["encounter", "medication", "procedure", "immunization", "device"]),
+)
+def test_cost_sharing_properties(plan: Plan, cost: float, deductible_left: float,
+                                 kind: str) -> None:
+    payer, patient, left = cost_sharing(plan, cost, deductible_left, kind)
+    assert payer >= 0 and patient >= 0
+    assert round(payer * 100) + round(patient * 100) == _cents(cost)
+    assert 0 <= left <= deductible_left
+    if not plan.is_insured:
+        assert payer == 0 and left == deductible_left
+
+
+# ------------------------------------------------------------------------ the yearly process
+
+
+class FakeSim:
+    def __init__(self, person: Person) -> None:
+        self.person = person
+        self.env = simpy.Environment(initial_time=person.birth)
+
+    @property
+    def now(self) -> int:
+        return int(self.env.now)
+
+
+def run_process(birth: int, attributes: dict[str, Any], until: int, seed: int = 1) -> FakeSim:
+    sim = FakeSim(Person(index=0, seed=seed, birth=birth, attributes=dict(attributes)))
+    sim.env.process(insurance_process(sim))  # type: ignore[arg-type]
+    sim.env.run(until=until)
+    return sim
+
+
+def test_coverage_periods_are_contiguous_and_follow_plan_changes() -> None:
+    birth = tu.ymd_ms(2000, 5, 31)
+    end = tu.ymd_ms(2024, 1, 1)
+    # 171 % FPL in MA: CHIP as a child (250 %), above the adult expansion limit (138 %).
+    sim = run_process(birth, {"state_abbreviation": "MA", **person(1.71 * POVERTY)}, end)
+    coverage: list[CoveragePeriod] = sim.coverage  # type: ignore[attr-defined]
+    assert coverage[0].start == birth
+    for a, b in zip(coverage, coverage[1:], strict=False):
+        assert a.end == b.start  # contiguous, no overlap
+        assert a.plan_id != b.plan_id  # an unchanged plan extends the period
+    assert all(p.start < p.end for p in coverage)
+    medicaid = CATALOG.by_id[coverage[0].payer_id]
+    assert medicaid.name == "Medicaid"
+    assert coverage[0].end == tu.age_reached_ms(birth, 19 * 12)  # child until 18 inclusive
+    assert coverage[0].ownership == "Guardian" and coverage[0].member_id
+    last = coverage[-1]
+    assert last.payer_id == CATALOG.no_insurance.id
+    assert last.member_id == "" and last.ownership == ""
+    assert sim.person.get("insurance_status") == "none"
+    assert sim.current_plan is CATALOG.no_insurance_plan  # type: ignore[attr-defined]
+    assert len(coverage) == 2
+
+
+def test_process_switches_to_medicare_at_65_and_is_reproducible() -> None:
+    birth = tu.ymd_ms(1950, 2, 28)
+    end = tu.ymd_ms(2020, 6, 1)
+    attrs = {"state": "Massachusetts", **person(150_000, 0.7)}
+    first = run_process(birth, attrs, end)
+    again = run_process(birth, attrs, end)
+    cov = first.coverage  # type: ignore[attr-defined]
+    assert [(p.start, p.end, p.payer_id, p.member_id) for p in cov] == [
+        (p.start, p.end, p.payer_id, p.member_id) for p in again.coverage  # type: ignore[attr-defined]
+    ]
+    names = [CATALOG.by_id[p.payer_id].name for p in cov]
+    assert names[-1] == "Medicare"
+    assert cov[-1].start == tu.age_reached_ms(birth, 65 * 12)
+    assert cov[-1].ownership == "Self"
+    assert first.person.get("insurance_status") == "medicare"
+    # private insurance is kept year to year once chosen (from 2006 for this income)
+    private = [p for p in cov if CATALOG.by_id[p.payer_id].ownership == PRIVATE]
+    assert len(private) == 1
+    for a, b in zip(cov, cov[1:], strict=False):
+        assert a.end == b.start
+
+
+def test_dead_person_stops_choosing() -> None:
+    birth = tu.ymd_ms(1990, 1, 1)
+    sim = FakeSim(Person(index=0, seed=3, birth=birth, attributes=person(150_000, 0.7)))
+    sim.person.deathdate = tu.ymd_ms(2001, 6, 1)
+    sim.env.process(insurance_process(sim))  # type: ignore[arg-type]
+    sim.env.run(until=tu.ymd_ms(2010, 1, 1))
+    assert sim.coverage[-1].end == tu.ymd_ms(2002, 1, 1)  # type: ignore[attr-defined]
+
+
+# ------------------------------------------------------------------------ CSV rows
+
+
+def test_payer_transition_rows() -> None:
+    day = tu.DAY
+    coverage = [
+        CoveragePeriod(start=10 * day, end=20 * day, payer_id="b", member_id="m2",
+                       ownership="Self", owner_name="A, B"),
+        CoveragePeriod(start=0, end=10 * day, payer_id="a", plan_id="p", ownership="Guardian"),
+        CoveragePeriod(start=40 * day, end=50 * day, payer_id="c"),
+    ]
+    rows = payer_transition_rows("pid", coverage, end_time=15 * day)
+    assert rows == [
+        ["pid", "", "1970-01-01T00:00:00Z", "1970-01-11T00:00:00Z", "a", "", "Guardian", ""],
+        ["pid", "m2", "1970-01-11T00:00:00Z", "1970-01-16T00:00:00Z", "b", "", "Self", "A  B"],
+    ]
+    assert all(len(r) == len(PAYER_TRANSITION_COLUMNS) == 8 for r in rows)
+
+
+def test_payer_rows_and_stats_merge() -> None:
+    medicare = CATALOG.payers[0]
+    a = PayerStats(amount_covered=10.25, revenue=0.125, covered_encounters=2,
+                   customers={"p1"}, member_months=12, qols_total=0.9, qols_years=1)
+    b = PayerStats(amount_covered=0.5, uncovered_encounters=1, customers={"p1", "p2"},
+                   member_months=6, qols_total=0.7, qols_years=1)
+    a.merge(b)
+    rows = payer_rows(CATALOG, {medicare.id: a})
+    assert len(PAYER_COLUMNS) == 22
+    assert len(rows) == len(CATALOG.payers)
+    assert all(len(r) == 22 for r in rows)
+    row = dict(zip(PAYER_COLUMNS, rows[0], strict=True))
+    assert row["Id"] == medicare.id and row["NAME"] == "Medicare"
+    assert row["AMOUNT_COVERED"] == "10.75"
+    assert row["REVENUE"] == "0.13"  # 0.125 is exact in binary: half-up, not half-even
+    assert (row["COVERED_ENCOUNTERS"], row["UNCOVERED_ENCOUNTERS"]) == ("2", "1")
+    assert row["UNIQUE_CUSTOMERS"] == "2" and row["MEMBER_MONTHS"] == "18"
+    assert float(row["QOLS_AVG"]) == pytest.approx(0.8)
+    last = dict(zip(PAYER_COLUMNS, rows[-1], strict=True))
+    assert last["NAME"] == "NO_INSURANCE" and last["OWNERSHIP"] == "NO_INSURANCE"
+    assert last["QOLS_AVG"] == "NaN" and last["AMOUNT_COVERED"] == "0.00"
