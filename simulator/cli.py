@@ -64,6 +64,10 @@ def _build_config(params: dict[str, Any]) -> RunConfig:
         kwargs["workers"] = _positive_int(values["workers"], "--workers", minimum=1)
     if "shard_size" in values:
         kwargs["shard_size"] = _positive_int(values["shard_size"], "--shard-size", minimum=1)
+    if "natural_death" in values:
+        if not isinstance(values["natural_death"], bool):
+            raise UserError(f"option --natural-death: expected true or false, got {values['natural_death']!r}")
+        kwargs["natural_death"] = values["natural_death"]
     return RunConfig(**kwargs)
 
 
@@ -82,7 +86,7 @@ def _positive_int(value: Any, option: str, minimum: int | None) -> int:
 @click.option("-s", "--seed", type=str, help="Random seed; same seed and options give identical output.")
 @click.option("-g", "--gender", type=str, help="Only people of this sex: M or F.")
 @click.option("-a", "--age", type=str, help="Age range in years, e.g. 30-40.")
-@click.option("--state", type=str, help="US state (full name). Default Massachusetts.")
+@click.option("--state", type=str, help="US state (name or abbreviation). Default Massachusetts.")
 @click.option("--city", type=str, help="City within the state.")
 @click.option("-m", "--module", multiple=True, help="Run only modules matching this glob (repeatable, or a:b).")
 @click.option("--modules-dir", type=str, help="Folder of GMF modules (default: the project's modules/).")
@@ -90,6 +94,8 @@ def _positive_int(value: Any, option: str, minimum: int | None) -> int:
 @click.option("--format", "format", type=str, help="Output formats, comma-separated: csv.")
 @click.option("--reference-date", type=str, help="Simulate up to this date, YYYY-MM-DD (default today).")
 @click.option("-w", "--workers", type=str, help="Worker processes (default: all cores).")
+@click.option("--natural-death/--no-natural-death", default=None,
+              help="Deaths from natural causes at life-table ages (default on).")
 @click.option("--shard-size", type=str, hidden=True)
 @click.option("--config", type=click.Path(dir_okay=False), help="TOML file with any of these options.")
 @click.pass_context
@@ -132,7 +138,8 @@ def _run_with_progress(config: RunConfig) -> Any:
 
 def _print_summary(config: RunConfig, summary: Any) -> None:
     click.echo(
-        f"{summary.people} people simulated ({summary.alive} alive, {summary.dead} dead) "
+        f"{summary.people} people simulated ({summary.alive} alive, plus {summary.dead} deceased "
+        "records of people who died before the reference date) "
         f"with {summary.modules} modules in {summary.seconds:.1f} s "
         f"({summary.people_per_second:.1f} people/s, {summary.cpu_seconds / max(summary.people, 1):.3f} CPU-s/person)"
     )

@@ -32,7 +32,8 @@ def test_run_writes_every_csv_file_with_headers(tmp_path: Path) -> None:
     assert sorted(files) == sorted(f"{name}.csv" for name in CSV_FILES)
     for name, header in CSV_FILES.items():
         assert files[f"{name}.csv"].decode().splitlines()[0] == ",".join(header)
-    assert len(files["patients.csv"].decode().splitlines()) == 6
+    patients = [line.split(",") for line in files["patients.csv"].decode().splitlines()[1:]]
+    assert sum(1 for p in patients if not p[2]) == 5  # five living people, plus any deceased records
 
 
 def test_same_seed_gives_identical_bytes_and_other_seed_differs(tmp_path: Path, corpus_dir: Path) -> None:
@@ -59,6 +60,8 @@ def test_same_seed_gives_identical_bytes_and_other_seed_differs(tmp_path: Path, 
         (["--modules-dir", "/no/such/dir"], "option --modules-dir: '/no/such/dir' is not a folder"),
         (["-m", "no_such_module*"], "option --module: no top-level module"),
         (["-w", "0"], "option --workers: must be at least 1"),
+        (["--state", "Atlantis"], "--state 'Atlantis': no published demographics"),
+        (["--state", "Texas", "--city", "Houstn"], "option --city: no city named 'Houstn' in Texas. Did you mean Houston"),
     ],
 )
 def test_bad_option_values_exit_2_with_one_paragraph(args: list[str], message: str, tmp_path: Path) -> None:
@@ -129,3 +132,20 @@ def test_gender_and_age_are_honoured(tmp_path: Path) -> None:
     for r in rows:
         year = int(r[1][:4])
         assert 1949 <= year <= 1960
+
+
+def test_state_city_gender_and_age_are_honoured_identically_on_any_worker_count(tmp_path: Path) -> None:
+    args = ["-p", "24", "-s", "5", "-g", "F", "-a", "30-40", "--state", "Texas", "--city", "Houston",
+            "--reference-date", "2024-06-01"]
+    one = _simulate(*args, "-w", "1", "-o", str(tmp_path / "one"))
+    two = _simulate(*args, "-w", "2", "--shard-size", "5", "-o", str(tmp_path / "two"))
+    assert one.returncode == 0 and two.returncode == 0, one.stderr + two.stderr
+    assert _csv_bytes(tmp_path / "one") == _csv_bytes(tmp_path / "two")
+    rows = [line.split(",") for line in (tmp_path / "one" / "csv" / "patients.csv").read_text().splitlines()[1:]]
+    assert len(rows) >= 24
+    for r in rows:
+        year, month, day = (int(x) for x in r[1].split("-"))
+        age = 2024 - year - ((month, day) > (6, 1))
+        assert 30 <= age <= 40, r[1]
+        assert (r[15], r[18], r[19], r[20]) == ("F", "Houston", "Texas", "Harris County")
+        assert r[22].startswith("77")  # Houston ZIP codes

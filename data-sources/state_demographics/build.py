@@ -23,7 +23,7 @@ def shares(keys, counts):
 
 def ints(s): return [int(x) for x in s.split(',')]
 def load(name):
-    p = f"/tmp/h1work/{name}.txt"
+    p = os.path.join(os.path.dirname(os.path.abspath(__file__)), f"{name}.txt")
     return {l.split('|')[0]: l.strip().split('|')[1:] for l in open(p)} if os.path.exists(p) else {}
 
 dp05, dp03, sex, dp02, dp04 = load('dp05'), load('dp03'), load('sex'), load('dp02'), load('dp04')
@@ -87,7 +87,7 @@ doc = {
     },
     "states": states,
 }
-out = "/work/main/simulator/data/state_demographics.json"
+out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "simulator", "data", "state_demographics.json")
 with open(out, "w") as fh:
     json.dump(doc, fh, indent=1)
     fh.write("\n")

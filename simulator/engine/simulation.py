@@ -625,6 +625,7 @@ class PersonSim:
             id=rng.uuid(), start=when, codes=[DEATH_CERTIFICATION], name="Death Certification",
             encounter_class="wellness", owner=DEATH_OWNER, reason=cause, base_cost=COST_ENCOUNTER,
         )
+        self._assign_provider(enc)
         obs = Observation(
             id=rng.uuid(), start=when, codes=[CAUSE_OF_DEATH], value=cause, category="exam",
             stop=when,

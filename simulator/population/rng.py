@@ -105,9 +105,10 @@ def cdf_of(weights: np.ndarray | list[float]) -> np.ndarray:
     w = np.asarray(weights, dtype=np.float64)
     if w.ndim != 1 or w.size == 0 or np.any(w < 0) or not np.isfinite(w).all() or w.sum() <= 0:
         raise ValueError("weights must be a non-empty vector of non-negative numbers with a positive sum")
-    c = np.cumsum(w) / w.sum()
-    c[-1] = 1.0
-    return c
+    c = np.cumsum(w)
+    # dividing by the last partial sum (not w.sum(), summed in another order) keeps the cdf
+    # non-decreasing, ending exactly at 1, with zero-weight steps flat
+    return c / c[-1]
 
 
 def seed64(seed: int) -> np.uint64:

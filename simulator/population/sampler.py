@@ -252,11 +252,12 @@ def population_tables(
 @numba.njit(cache=True)
 def death_age(survival: np.ndarray, sex: int, u: float, survived_to: float) -> float:
     """Exact age at death by inverse transform of the life table, given survival to
-    `survived_to` years; l(x) is linear within each year of age."""
+    `survived_to` years; l(x) is linear within each year of age. Always in [survived_to, n)."""
     row = survival[sex]
     n = row.shape[0] - 1
-    a0 = min(max(survived_to, 0.0), n - 1e-9)
-    k = int(a0)
+    last = np.nextafter(float(n), 0.0)
+    a0 = min(max(survived_to, 0.0), last)
+    k = min(int(a0), n - 1)
     l0 = row[k] + (row[k + 1] - row[k]) * (a0 - k)
     if l0 <= 0.0:
         return a0
@@ -265,11 +266,10 @@ def death_age(survival: np.ndarray, sex: int, u: float, survived_to: float) -> f
     while x < n and row[x + 1] > target:
         x += 1
     if x >= n:
-        return float(n) - 1e-9
+        return last
     hi, lo_ = row[x], row[x + 1]
     frac = (hi - target) / (hi - lo_) if hi > lo_ else 0.0
-    age = x + frac
-    return age if age >= a0 else a0
+    return min(max(x + frac, a0), last)
 
 
 @numba.njit(cache=True)
