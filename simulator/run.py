@@ -69,7 +69,6 @@ class Utilization:
                     stats.covered_encounters += 1
                     stats.covered_procedures += len(enc.procedures)
                     stats.covered_immunizations += len(enc.immunizations)
-                    stats.uncovered_medications += 0
                 else:
                     stats.uncovered_encounters += 1
                     stats.uncovered_procedures += len(enc.procedures)
