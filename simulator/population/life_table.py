@@ -157,6 +157,33 @@ def _arrays() -> tuple[np.ndarray, np.ndarray]:
 
 
 @numba.njit(cache=True)
+def death_age(survival: np.ndarray, sex: int, u: float, survived_to: float) -> float:
+    """``LifeTable.death_age_quantile`` for jitted code: the exact age at death of row ``sex``
+    (0 = M, 1 = F) of ``survival`` (from ``life_table_arrays``) given survival to ``survived_to``
+    (clamped into the table, so ages past its end are allowed)."""
+    surv = survival[sex]
+    last = surv.shape[0] - 1
+    s = min(max(survived_to, 0.0), _LAST_AGE)
+    lo = int(s)
+    alive = surv[lo] + (s - lo) * (surv[lo + 1] - surv[lo])
+    target = alive * (1.0 - u)
+    # Same search as bisect_left on -survival over [lo + 1, last + 1): first j with l(j) <= target.
+    a = lo + 1
+    b = last + 1
+    while a < b:
+        mid = (a + b) // 2
+        if -surv[mid] < -target:
+            a = mid + 1
+        else:
+            b = mid
+    j = a
+    s_prev = surv[j - 1]
+    drop = s_prev - surv[j]
+    age = float(j - 1) if drop <= 0.0 else (j - 1) + (s_prev - target) / drop
+    return min(max(age, s), _LAST_AGE)
+
+
+@numba.njit(cache=True)
 def sample_death_ages(survival: np.ndarray, sex_index: np.ndarray, u: np.ndarray,
                       survived_to: np.ndarray) -> np.ndarray:
     """Vectorised ``LifeTable.death_age_quantile``: ages at death for each (sex, u, survived_to).
@@ -166,27 +193,6 @@ def sample_death_ages(survival: np.ndarray, sex_index: np.ndarray, u: np.ndarray
     """
     n = u.shape[0]
     out = np.empty(n, dtype=np.float64)
-    last = survival.shape[1] - 1
     for k in range(n):
-        surv = survival[sex_index[k]]
-        s = survived_to[k]
-        lo = int(s)
-        alive = surv[lo] + (s - lo) * (surv[lo + 1] - surv[lo])
-        target = alive * (1.0 - u[k])
-        # Same search as bisect_left on -survival over [lo + 1, last + 1): first j with
-        # l(j) <= target.
-        a = lo + 1
-        b = last + 1
-        while a < b:
-            mid = (a + b) // 2
-            if -surv[mid] < -target:
-                a = mid + 1
-            else:
-                b = mid
-        j = a
-        s_prev = surv[j - 1]
-        drop = s_prev - surv[j]
-        age = float(j - 1) if drop <= 0.0 else (j - 1) + (s_prev - target) / drop
-        age = max(age, s)
-        out[k] = min(age, _LAST_AGE)
+        out[k] = death_age(survival, sex_index[k], u[k], survived_to[k])
     return out

@@ -28,6 +28,7 @@ from simulator.population.geography import (
     foreign_birthplaces,
     state_geography,
 )
+from simulator.population.life_table import death_age, life_table_arrays
 from simulator.population.names import LANGUAGE_LOCALE, LOCALES, locale_names
 
 RACES = ("white", "black", "asian", "native", "hawaiian", "other")
@@ -160,7 +161,6 @@ def population_tables(
     min_age: int | None = None,
     max_age: int | None = None,
 ) -> PopulationTables:
-    from simulator.population.life_table import life_table_arrays
     from simulator.population.state_data import national_sdoh, state_profile
 
     profile = state_profile(state)
@@ -247,29 +247,6 @@ def population_tables(
         foreign_offsets=foreign_offsets,
         survival=survival,
     )
-
-
-@numba.njit(cache=True)
-def death_age(survival: np.ndarray, sex: int, u: float, survived_to: float) -> float:
-    """Exact age at death by inverse transform of the life table, given survival to
-    `survived_to` years; l(x) is linear within each year of age. Always in [survived_to, n)."""
-    row = survival[sex]
-    n = row.shape[0] - 1
-    last = np.nextafter(float(n), 0.0)
-    a0 = min(max(survived_to, 0.0), last)
-    k = min(int(a0), n - 1)
-    l0 = row[k] + (row[k + 1] - row[k]) * (a0 - k)
-    if l0 <= 0.0:
-        return a0
-    target = l0 * (1.0 - u)  # survival level at death
-    x = k
-    while x < n and row[x + 1] > target:
-        x += 1
-    if x >= n:
-        return last
-    hi, lo_ = row[x], row[x + 1]
-    frac = (hi - target) / (hi - lo_) if hi > lo_ else 0.0
-    return min(max(x + frac, a0), last)
 
 
 @numba.njit(cache=True)
