@@ -267,8 +267,8 @@ def draw_people(  # noqa: PLR0913 — the kernel takes flat arrays only
     survival: np.ndarray, orientation_cdf: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     n = indices.shape[0]
-    ints = np.zeros((n, 34), dtype=np.int64)
-    floats = np.zeros((n, 16), dtype=np.float64)
+    ints = np.zeros((n, N_INT), dtype=np.int64)
+    floats = np.zeros((n, N_FLOAT), dtype=np.float64)
     year_ms = 365.2425 * 86_400_000.0
     for p in range(n):
         index = np.uint64(indices[p])
@@ -287,84 +287,79 @@ def draw_people(  # noqa: PLR0913 — the kernel takes flat arrays only
         income = rng.pick(income_cdf, rng.uniform(demo, 4))
         city = rng.pick(city_cdf, rng.uniform(demo, 5))
         zip_i = int(rng.uniform(demo, 6) * city_zip_count[city])
-        ints[p, 0] = sex
-        ints[p, 1] = age
-        ints[p, 2] = race
-        ints[p, 3] = hisp
-        ints[p, 4] = language
-        ints[p, 5] = education
-        ints[p, 6] = income
-        ints[p, 7] = city
-        ints[p, 8] = zip_i
+        ints[p, I_SEX] = sex
+        ints[p, I_AGE] = age
+        ints[p, I_RACE] = race
+        ints[p, I_HISPANIC] = hisp
+        ints[p, I_LANGUAGE] = language
+        ints[p, I_EDUCATION] = education
+        ints[p, I_INCOME] = income
+        ints[p, I_CITY] = city
+        ints[p, I_ZIP] = zip_i
         # --- address: "<100-1099> <family name> <street type>" [+ "<secondary> <0-99>"]
-        ints[p, 9] = 100 + int(rng.uniform(demo, 7) * 1000)
+        ints[p, I_STREET_NUMBER] = 100 + int(rng.uniform(demo, 7) * 1000)
         off = name_offsets[0, 2]
-        ints[p, 10] = _pick_range(name_cdfs, off[0], off[1], rng.uniform(demo, 8))
-        ints[p, 11] = int(rng.uniform(demo, 9) * street_suffix_count)
-        ints[p, 12] = int(rng.uniform(demo, 11) * 100) if rng.uniform(demo, 10) < 0.5 else -1
+        ints[p, I_STREET_NAME] = _pick_range(name_cdfs, off[0], off[1], rng.uniform(demo, 8))
+        ints[p, I_STREET_SUFFIX] = int(rng.uniform(demo, 9) * street_suffix_count)
+        ints[p, I_SECONDARY] = int(rng.uniform(demo, 11) * 100) if rng.uniform(demo, 10) < SECONDARY_ADDRESS_PROBABILITY else -1
         # --- names, from the locale of the first language
         loc = language_locale[language]
         first = name_offsets[loc, sex]
-        ints[p, 13] = _pick_range(name_cdfs, first[0], first[1], rng.uniform(demo, 12))
-        if rng.uniform(demo, 13) < 0.8:
-            ints[p, 14] = _pick_range(name_cdfs, first[0], first[1], rng.uniform(demo, 14))
+        ints[p, I_FIRST] = _pick_range(name_cdfs, first[0], first[1], rng.uniform(demo, 12))
+        if rng.uniform(demo, 13) < MIDDLE_NAME_PROBABILITY:
+            ints[p, I_MIDDLE] = _pick_range(name_cdfs, first[0], first[1], rng.uniform(demo, 14))
         else:
-            ints[p, 14] = -1
+            ints[p, I_MIDDLE] = -1
         last = name_offsets[loc, 2]
-        ints[p, 15] = _pick_range(name_cdfs, last[0], last[1], rng.uniform(demo, 15))
+        ints[p, I_LAST] = _pick_range(name_cdfs, last[0], last[1], rng.uniform(demo, 15))
         mother = name_offsets[loc, 1]
-        ints[p, 16] = _pick_range(name_cdfs, mother[0], mother[1], rng.uniform(demo, 16))
-        ints[p, 17] = _pick_range(name_cdfs, last[0], last[1], rng.uniform(demo, 17))
+        ints[p, I_MOTHER_FIRST] = _pick_range(name_cdfs, mother[0], mother[1], rng.uniform(demo, 16))
+        ints[p, I_MOTHER_LAST] = _pick_range(name_cdfs, last[0], last[1], rng.uniform(demo, 17))
         father = name_offsets[loc, 0]
-        ints[p, 18] = _pick_range(name_cdfs, father[0], father[1], rng.uniform(demo, 18))
+        ints[p, I_FATHER_FIRST] = _pick_range(name_cdfs, father[0], father[1], rng.uniform(demo, 18))
         # --- birthplace: same state for English speakers, abroad by language otherwise
-        ints[p, 19] = rng.pick(birth_city_cdf, rng.uniform(demo, 19))
+        ints[p, I_BIRTH_CITY] = rng.pick(birth_city_cdf, rng.uniform(demo, 19))
         fo = foreign_offsets[language]
         if language != 0 and fo[1] > 0:
-            ints[p, 20] = _pick_range(foreign_cdfs, fo[0], fo[1], rng.uniform(demo, 20))
+            ints[p, I_FOREIGN_BIRTHPLACE] = _pick_range(foreign_cdfs, fo[0], fo[1], rng.uniform(demo, 20))
         else:
-            ints[p, 20] = -1
-        ints[p, 21] = 1 + int(rng.uniform(demo, 22) * 3) if rng.uniform(demo, 21) < 0.02 else 0
-        ints[p, 22] = 10 + int(rng.uniform(demo, 23) * 90)
-        ints[p, 23] = 1000 + int(rng.uniform(demo, 24) * 9000)
-        ints[p, 24] = 100 + int(rng.uniform(demo, 25) * 900)
-        ints[p, 25] = 1000 + int(rng.uniform(demo, 26) * 9000)
-        ints[p, 26] = rng.pick(orientation_cdf, rng.uniform(demo, 27))
-        ints[p, 27] = 1 if rng.uniform(demo, 28) < 0.15 else 0
+            ints[p, I_FOREIGN_BIRTHPLACE] = -1
+        ints[p, I_MULTIPLE_BIRTH] = 1 + int(rng.uniform(demo, 22) * 3) if rng.uniform(demo, 21) < MULTIPLE_BIRTH_PROBABILITY else 0
+        ints[p, I_SSN_MID] = 10 + int(rng.uniform(demo, 23) * 90)
+        ints[p, I_SSN_LAST] = 1000 + int(rng.uniform(demo, 24) * 9000)
+        ints[p, I_PHONE_MID] = 100 + int(rng.uniform(demo, 25) * 900)
+        ints[p, I_PHONE_LAST] = 1000 + int(rng.uniform(demo, 26) * 9000)
+        ints[p, I_ORIENTATION] = rng.pick(orientation_cdf, rng.uniform(demo, 27))
+        ints[p, I_RH_NEG] = 1 if rng.uniform(demo, 28) < RH_NEGATIVE_PROBABILITY else 0
         for k in range(sdoh.shape[0]):
-            ints[p, 28 + k] = 1 if rng.uniform(demo, 29 + k) <= sdoh[k] else 0
+            ints[p, I_SDOH + k] = 1 if rng.uniform(demo, 29 + k) <= sdoh[k] else 0
         # --- floats
         birth = birth_start[age] + int(rng.uniform(demo, 40) * birth_span[age])
-        floats[p, 0] = birth
-        lo_b, hi_b = (0.0, 0.5)
-        if education == 1:
-            lo_b, hi_b = (0.1, 0.75)
-        elif education == 2:
-            lo_b, hi_b = (0.3, 0.85)
-        elif education == 3:
-            lo_b, hi_b = (0.5, 1.0)
-        floats[p, 1] = lo_b + (hi_b - lo_b) * rng.uniform(demo, 41)
-        floats[p, 2] = rng.uniform(demo, 42)
+        floats[p, F_BIRTH] = birth
+        lo_b, hi_b = EDUCATION_BANDS[education]
+        floats[p, F_EDUCATION_LEVEL] = lo_b + (hi_b - lo_b) * rng.uniform(demo, 41)
+        floats[p, F_OCCUPATION] = rng.uniform(demo, 42)
         z = city_zip_start[city] + zip_i
         # within about a kilometre of the ZIP code's centre
-        floats[p, 3] = zip_lat[z] + (rng.uniform(demo, 43) - 0.5) * 0.02
-        floats[p, 4] = zip_lon[z] + (rng.uniform(demo, 44) - 0.5) * 0.02
-        # income: uniform whole dollars within the bucket (stored in the float block)
+        floats[p, F_LAT] = zip_lat[z] + (rng.uniform(demo, 43) - 0.5) * 0.02
+        floats[p, F_LON] = zip_lon[z] + (rng.uniform(demo, 44) - 0.5) * 0.02
         # --- life: natural death and body trajectory, redrawn for each attempt
         exact_age = (reference_time - birth) / year_ms
         floor_age = exact_age if (attempt > 0 and survived_only) else 0.0
-        floats[p, 5] = death_age(survival, sex, rng.uniform(life, 0), floor_age)
-        floats[p, 6] = rng.normal(life, 1)
-        floats[p, 7] = 0.6 * floats[p, 6] + 0.8 * rng.normal(life, 3)
-        floats[p, 8] = 0.5 * floats[p, 6] + 0.866 * rng.normal(life, 5)
-        floats[p, 9] = rng.normal(life, 7)
-        floats[p, 10] = rng.normal(life, 9)
-        floats[p, 11] = rng.normal(life, 11)
-        floats[p, 12] = rng.uniform(life, 13)
-        floats[p, 13] = rng.uniform(life, 14)
-        floats[p, 14] = rng.uniform(life, 15)
-        floats[p, 15] = rng.uniform(life, 16)
-        ints[p, 33] = income_low[income] + int(rng.uniform(demo, 45) * (income_high[income] - income_low[income] + 1))
+        floats[p, F_DEATH_AGE] = death_age(survival, sex, rng.uniform(life, 0), floor_age)
+        floats[p, F_Z_HEIGHT] = rng.normal(life, 1)
+        floats[p, F_Z_WEIGHT_INFANT] = 0.6 * floats[p, F_Z_HEIGHT] + 0.8 * rng.normal(life, 3)
+        floats[p, F_Z_HEAD] = 0.5 * floats[p, F_Z_HEIGHT] + 0.866 * rng.normal(life, 5)
+        floats[p, F_BMI_START] = rng.normal(life, 7)
+        floats[p, F_BMI_CHILD] = rng.normal(life, 9)
+        floats[p, F_BMI_ADULT] = rng.normal(life, 11)
+        floats[p, F_BP_SYSTOLIC] = rng.uniform(life, 13)
+        floats[p, F_BP_DIASTOLIC] = rng.uniform(life, 14)
+        floats[p, F_LOW_HDL] = rng.uniform(life, 15)
+        floats[p, F_HIGH_CHOLESTEROL] = rng.uniform(life, 16)
+        # income: uniform whole dollars within the bucket
+        ints[p, I_INCOME_DOLLARS] = income_low[income] + int(
+            rng.uniform(demo, 45) * (income_high[income] - income_low[income] + 1))
     return ints, floats
 
 
