@@ -171,6 +171,16 @@ class Encounter(Entry):
     devices: list[Device] = field(default_factory=list)
     supplies: list[Supply] = field(default_factory=list)
 
+    @property
+    def claim_total(self) -> float:
+        """The encounter's own cost plus its claim's line items (procedures, immunizations,
+        reports)."""
+        total = self.base_cost
+        for group in (self.procedures, self.immunizations, self.reports):
+            for entry in group:
+                total += entry.cost
+        return total
+
 
 @dataclass(slots=True)
 class Patient:

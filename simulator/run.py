@@ -52,8 +52,7 @@ class Utilization:
         no_insurance = world.payers.no_insurance.id if world.payers is not None else ""
         pid = record.patient.id
         for enc in record.encounters:
-            total = enc.base_cost + sum(p.cost for p in enc.procedures) + sum(
-                i.cost for i in enc.immunizations) + sum(r.cost for r in enc.reports)
+            total = enc.claim_total
             if enc.organization_id:
                 self.org_encounters[enc.organization_id] += 1
                 self.org_revenue[enc.organization_id] += total

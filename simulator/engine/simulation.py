@@ -379,8 +379,7 @@ class PersonSim:
             return
         from simulator.payers.insurance import cost_sharing
 
-        total = enc.base_cost + sum(p.cost for p in enc.procedures) + sum(
-            i.cost for i in enc.immunizations) + sum(r.cost for r in enc.reports)
+        total = enc.claim_total
         current, left = self._deductible
         if current is not plan:
             left = float(plan.deductible)

@@ -346,13 +346,7 @@ def _patient_line(p: Patient) -> str:
 
 
 def _encounter_line(e: Encounter, pid: str) -> str:
-    total = e.base_cost
-    for p in e.procedures:
-        total += p.cost
-    for i in e.immunizations:
-        total += i.cost
-    for r in e.reports:
-        total += r.cost
+    total = e.claim_total
     c = _first(e.codes)
     reason = e.reason
     reason_text = "," if reason is None else f"{reason.code},{clean(reason.display)}"
