@@ -39,7 +39,7 @@ def computed_attributes(sim: PersonSim) -> None:
         age = tu.age_years(person.birth, sim.now)
         if not 2 <= age < 20:
             return None
-        value = sim.vitals.raw("Height", sim.now) and sim.vitals._cache["growth"][1].get("bmi_percentile")
+        value = sim.vitals.group("growth", sim.now).get("bmi_percentile")
         if value is None:
             return None
         return max(value - wm.bmi_percentile_offset(person.attributes), 0.0)

@@ -90,14 +90,19 @@ class Vitals:
         group = _GROUP_OF.get(name)
         if group is None:
             raise VitalNotSet(f"vital sign {name!r} has not been set")
+        value = self.group(group, now).get(name)
+        if value is None:
+            raise VitalNotSet(f"vital sign {name!r} is not measured at this age")
+        return value
+
+    def group(self, group: str, now: int) -> dict[str, float]:
+        """All values of one group ("growth", "lipids", ...) at `now`, computed once per instant;
+        the growth group also holds measures that are not vital signs (`bmi_percentile`)."""
         cached = self._cache.get(group)
         if cached is None or cached[0] != now:
             cached = (now, _COMPUTE[group](self, now))
             self._cache[group] = cached
-        value = cached[1].get(name)
-        if value is None:
-            raise VitalNotSet(f"vital sign {name!r} is not measured at this age")
-        return value
+        return cached[1]
 
     # ------------------------------------------------------------ groups
 
