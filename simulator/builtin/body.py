@@ -56,12 +56,15 @@ class Body:
     extra_kg: float = 0.0
 
 
+# Mean BMI z in childhood per age group, so that P(z ≥ z95) equals the NHANES obesity share.
+_CHILD_MU = tuple((lo, hi, OBESE_Z - _N.inv_cdf(1.0 - p)) for lo, hi, p in CHILD_OBESITY)
+
+
 def _child_mu(age: float) -> float:
-    """Mean BMI z in childhood so that P(z ≥ z95) equals the NHANES obesity share for the age."""
-    for lo, hi, p in CHILD_OBESITY:
+    for lo, hi, mu in _CHILD_MU:
         if lo <= age <= hi:
-            return OBESE_Z - _N.inv_cdf(1.0 - p)
-    return OBESE_Z - _N.inv_cdf(1.0 - CHILD_OBESITY[-1][2])
+            return mu
+    return _CHILD_MU[-1][2]
 
 
 def _ar_path(start: float, innovation: float, rho: float, years: float) -> float:
@@ -69,9 +72,13 @@ def _ar_path(start: float, innovation: float, rho: float, years: float) -> float
     return start * r + math.sqrt(max(1.0 - r * r, 0.0)) * innovation
 
 
+# Adult median BMI at the anchor ages, so that P(BMI ≥ 30) equals the NHANES obesity share.
+_ADULT_MEDIANS = {sex: tuple((a, 30.0 * math.exp(-ADULT_LN_SD * _N.inv_cdf(1.0 - p))) for a, p in anchors)
+                  for sex, anchors in ADULT_OBESITY.items()}
+
+
 def _adult_median(sex: str, age: float) -> float:
-    anchors = ADULT_OBESITY["F" if sex == "F" else "M"]
-    medians = [(a, 30.0 * math.exp(-ADULT_LN_SD * _N.inv_cdf(1.0 - p))) for a, p in anchors]
+    medians = _ADULT_MEDIANS["F" if sex == "F" else "M"]
     if age <= medians[0][0]:
         return medians[0][1]
     for (a0, m0), (a1, m1) in zip(medians, medians[1:], strict=False):
