@@ -123,11 +123,12 @@ def _employment(sim: PersonSim) -> Generator[Any, Any, None]:
     wait until the next job loss is drawn at once (geometric) instead of checking each time."""
     person = sim.person
     rng = person.rng
+    from simulator.errors import UserError
     from simulator.population.state_data import state_profile
 
     try:
         rate = float(state_profile(person.get("state") or "Massachusetts").sdoh.get("unemployed", 0.0))
-    except Exception:  # noqa: BLE001 - people made outside a population (tests)
+    except UserError:  # a `state` attribute set by hand to a place without figures
         rate = 0.0
     if rate <= 0.0:
         return

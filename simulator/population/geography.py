@@ -34,7 +34,6 @@ class City:
     zips: tuple[str, ...]
     lats: tuple[float, ...]
     lons: tuple[float, ...]
-    area_code: str
 
 
 @dataclass(frozen=True)
@@ -95,11 +94,9 @@ def state_geography(state: str, population: int) -> StateGeography:
         zs = sorted(by_city[name], key=lambda r: r["zip_code"])
         county = max({r["county"] for r in zs}, key=lambda c: sum(r["county"] == c for r in zs))
         code = fips.get_county_fips(county, state=st.abbr) or ""
-        area = next((r["area_codes"][0] for r in zs if r.get("area_codes")), "")
         cities.append(City(
             name=name, county=county, fips=code, zips=tuple(r["zip_code"] for r in zs),
             lats=tuple(float(r["lat"]) for r in zs), lons=tuple(float(r["long"]) for r in zs),
-            area_code=area,
         ))
     known = _geonames_population(st.abbr)
     weights = np.array([float(known.get(c.name.lower(), 0)) for c in cities])

@@ -113,9 +113,7 @@ class Population:
         father = names.male.names[int(row[s.I_FATHER_FIRST])]
         a["name_mother"] = f"{numbered(mother)} {numbered(mother_last)}"
         a["name_father"] = f"{numbered(father)} {last}"
-        area = city.area_code or "555"
         a["telecom"] = f"555-{int(row[s.I_PHONE_MID])}-{int(row[s.I_PHONE_LAST])}"
-        a["area_code"] = area
         street = locale_names("en_US").last.names[int(row[s.I_STREET_NAME])]
         address = f"{int(row[s.I_STREET_NUMBER])} {street} {self._suffixes[int(row[s.I_STREET_SUFFIX])]}"
         if row[s.I_SECONDARY] >= 0:
