@@ -67,6 +67,7 @@ class Medication(Entry):
     administration: bool = False
     stop_reason: Code | None = None
     cost: float = 0.0
+    claim: Claim | None = None  # a medication is billed on a claim of its own
 
 
 @dataclass(slots=True)
@@ -170,6 +171,7 @@ class Encounter(Entry):
     imaging_studies: list[ImagingStudy] = field(default_factory=list)
     devices: list[Device] = field(default_factory=list)
     supplies: list[Supply] = field(default_factory=list)
+    claim: Claim | None = None  # set when the encounter ends (adjudicated by the payer)
 
     @property
     def claim_total(self) -> float:
@@ -180,6 +182,50 @@ class Encounter(Entry):
             for entry in group:
                 total += entry.cost
         return total
+
+
+@dataclass(slots=True)
+class ClaimLine:
+    """One billed line of a claim and who paid it. The patient's part is copay + deductible +
+    coinsurance; payer + patient equals the cost truncated to cents."""
+
+    entry_id: str  # the encounter, procedure, immunization, report or medication billed
+    kind: str  # "encounter", "procedure", "immunization", "report" or "medication"
+    cost: float
+    copay: float = 0.0
+    deductible: float = 0.0
+    coinsurance: float = 0.0
+    payer: float = 0.0
+
+    @property
+    def patient(self) -> float:
+        return self.copay + self.deductible + self.coinsurance
+
+
+@dataclass(slots=True)
+class Claim:
+    """A bill to the primary payer: the encounter (or medication) line first, then its items.
+
+    `payer_id` is the NO_INSURANCE payer's id when the person was uninsured (then `member_id`
+    is empty and the patient pays every line)."""
+
+    id: str
+    payer_id: str
+    lines: list[ClaimLine]
+    member_id: str = ""
+    secondary_payer_id: str = ""
+
+    @property
+    def total(self) -> float:
+        return sum(line.cost for line in self.lines)
+
+    @property
+    def payer_paid(self) -> float:
+        return sum(line.payer for line in self.lines)
+
+    @property
+    def patient_paid(self) -> float:
+        return sum(line.patient for line in self.lines)
 
 
 @dataclass(slots=True)
@@ -213,6 +259,14 @@ class Patient:
     lat: float | None = None
     lon: float | None = None
     income: int | None = None
+    phone: str = ""
+    language: str = ""  # first language, lower-case English name ("english", "spanish", ...)
+    mothers_maiden_name: str = ""  # "First Last"
+    birth_city: str = ""
+    birth_state: str = ""
+    birth_country: str = ""
+    multiple_birth: int | None = None  # birth order (1-3) of a multiple birth
+    sexual_orientation: str = ""
     healthcare_expenses: float = 0.0
     healthcare_coverage: float = 0.0
 

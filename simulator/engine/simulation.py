@@ -31,7 +31,11 @@ from simulator.engine.program import (
 )
 from simulator.engine.vitals import VitalNotSet, Vitals
 from simulator.errors import SimulationError
+from simulator.ids import derived_id
+from simulator.payers.insurance import split_cost
 from simulator.record import (
+    Claim,
+    ClaimLine,
     Code,
     Condition,
     CoveragePeriod,
@@ -374,18 +378,36 @@ class PersonSim:
             enc.payer_id = plan.payer.id if plan is not None else world.payers.no_insurance.id
 
     def _adjudicate(self, enc: Encounter) -> None:
-        plan = self.current_plan
-        if plan is None or self.world.payers is None:
+        """Bill the encounter (its own line, then procedures, immunizations and reports) and each
+        of its medications on a claim of its own, line by line against the current plan's
+        copay, deductible and coinsurance (engine-behaviour.md §8)."""
+        payers = self.world.payers
+        if payers is None:
             return
-        from simulator.payers.insurance import cost_sharing
-
-        total = enc.claim_total
+        plan = self.current_plan or payers.no_insurance_plan
         current, left = self._deductible
         if current is not plan:
             left = float(plan.deductible)
-        paid, _, left = cost_sharing(plan, total, left, "encounter")
+        member = self.coverage[-1].member_id if self.coverage and plan.is_insured else ""
+
+        def bill(entry_id: str, items: list[tuple[str, str, float]]) -> Claim:
+            nonlocal left
+            lines = []
+            for item_id, kind, cost in items:
+                copay, deductible, coinsurance, paid, left = split_cost(plan, cost, left, kind)
+                lines.append(ClaimLine(item_id, kind, cost, copay, deductible, coinsurance, paid))
+            return Claim(derived_id(entry_id, "claim"), plan.payer.id, lines, member)
+
+        items = [(enc.id, "encounter", enc.base_cost)]
+        for kind, group in (("procedure", enc.procedures), ("immunization", enc.immunizations),
+                            ("report", enc.reports)):
+            items.extend((entry.id, kind, entry.cost) for entry in group)
+        enc.claim = bill(enc.id, items)
+        enc.payer_coverage = enc.claim.payer_paid
+        for med in enc.medications:
+            if med.claim is None:
+                med.claim = bill(med.id, [(med.id, "medication", med.cost)])
         self._deductible = (plan, left)
-        enc.payer_coverage = paid
 
     def record_engine_immunization(self, vaccine: Code, series: int) -> None:
         """A vaccination outside the wellness schedule (COVID-19 doses): a short ambulatory visit
@@ -717,4 +739,12 @@ def patient_snapshot(person: Person, end_time: int | None = None) -> Patient:
         lat=a.get("lat"),
         lon=a.get("lon"),
         income=int(income) if isinstance(income, int | float) else None,
+        phone=text("telecom"),
+        language=text("first_language"),
+        mothers_maiden_name=text("name_mother"),
+        birth_city=text("birth_city"),
+        birth_state=text("birth_state"),
+        birth_country=text("birth_country"),
+        multiple_birth=a.get("multiple_birth_status") if isinstance(a.get("multiple_birth_status"), int) else None,
+        sexual_orientation=text("sexual_orientation"),
     )

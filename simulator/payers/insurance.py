@@ -127,33 +127,38 @@ def _cents(amount: float) -> int:
     return int((Decimal(repr(float(amount))) * 100).to_integral_value(ROUND_DOWN))
 
 
-def cost_sharing(
+def split_cost(
     plan: Plan, cost: float, deductible_left: float, kind: str
-) -> tuple[float, float, float]:
-    """Split one claim line: (payer pays, patient pays, deductible left afterwards).
+) -> tuple[float, float, float, float, float]:
+    """Split one claim line: (copay, deductible, coinsurance, payer pays, deductible left).
 
-    Order (engine-behaviour.md §8): uninsured pays everything; else copay (encounters and
-    medications), then the remaining deductible, then coinsurance on the rest. Amounts are
-    truncated to cents, and payer + patient always equals the truncated cost.
+    Order (engine-behaviour.md §8): uninsured pays everything (as coinsurance); else copay
+    (encounters and medications), then the remaining deductible, then coinsurance on the rest.
+    Amounts are truncated to cents, and the four parts always sum to the truncated cost.
     """
     total = _cents(cost)
     if not plan.is_insured:
-        return 0.0, total / 100.0, deductible_left
+        return 0.0, 0.0, total / 100.0, 0.0, deductible_left
     remaining = total
-    patient = 0
+    copay = 0
     if kind in COPAY_KINDS:
         copay = min(_cents(plan.copay), remaining)
-        patient += copay
         remaining -= copay
     deductible = min(_cents(deductible_left), remaining)
-    patient += deductible
     remaining -= deductible
     share = min(max(plan.coinsurance, 0.0), 1.0)
     coinsurance = min(math.floor(remaining * share + 1e-9), remaining)
-    patient += coinsurance
     payer = remaining - coinsurance
     left = max(deductible_left - deductible / 100.0, 0.0) if deductible else deductible_left
-    return payer / 100.0, patient / 100.0, left
+    return copay / 100.0, deductible / 100.0, coinsurance / 100.0, payer / 100.0, left
+
+
+def cost_sharing(
+    plan: Plan, cost: float, deductible_left: float, kind: str
+) -> tuple[float, float, float]:
+    """Split one claim line: (payer pays, patient pays, deductible left afterwards)."""
+    copay, deductible, coinsurance, payer, left = split_cost(plan, cost, deductible_left, kind)
+    return payer, round(copay + deductible + coinsurance, 2), left
 
 
 # ---------------------------------------------------------------- the per-person process
