@@ -13,6 +13,7 @@ from simulator.config import (
     RunConfig,
     load_toml,
     parse_age_range,
+    parse_bundle_mode,
     parse_date,
     parse_formats,
     split_patterns,
@@ -58,6 +59,12 @@ def _build_config(params: dict[str, Any]) -> RunConfig:
         kwargs["output"] = Path(values["output"])
     if "format" in values or "formats" in values:
         kwargs["formats"] = parse_formats(values.get("format", values.get("formats")))
+    if "fhir_bundle" in values:
+        kwargs["fhir_bundle"] = parse_bundle_mode(str(values["fhir_bundle"]))
+    if "validate" in values:
+        if not isinstance(values["validate"], bool):
+            raise UserError(f"option --validate: expected true or false, got {values['validate']!r}")
+        kwargs["validate"] = values["validate"]
     if "reference_date" in values:
         kwargs["reference_date"] = parse_date(str(values["reference_date"]))
     if "workers" in values:
@@ -91,7 +98,13 @@ def _positive_int(value: Any, option: str, minimum: int | None) -> int:
 @click.option("-m", "--module", multiple=True, help="Run only modules matching this glob (repeatable, or a:b).")
 @click.option("--modules-dir", type=str, help="Folder of GMF modules (default: the project's modules/).")
 @click.option("-o", "--output", type=str, help="Output folder (default ./output).")
-@click.option("--format", "format", type=str, help="Output formats, comma-separated: csv.")
+@click.option("--format", "format", type=str,
+              help="Output formats, comma-separated: fhir, csv, ndjson, ccda (default fhir,csv).")
+@click.option("--fhir-bundle", type=str,
+              help="FHIR bundle type: transaction (default; loads into a server in one POST), "
+                   "batch (idempotent PUTs) or collection.")
+@click.option("--validate/--no-validate", default=None,
+              help="Check every FHIR resource against the FHIR R4 schema and US Core (slow).")
 @click.option("--reference-date", type=str, help="Simulate up to this date, YYYY-MM-DD (default today).")
 @click.option("-w", "--workers", type=str, help="Worker processes (default: all cores).")
 @click.option("--natural-death/--no-natural-death", default=None,
@@ -113,6 +126,8 @@ def main(ctx: click.Context, **params: Any) -> None:
         click.echo("interrupted: files written so far are complete up to the last finished shard", err=True)
         sys.exit(130)
     _print_summary(config, summary)
+    if summary.problem_count:
+        sys.exit(1)
 
 
 def _run_with_progress(config: RunConfig) -> Any:
@@ -149,3 +164,10 @@ def _print_summary(config: RunConfig, summary: Any) -> None:
         click.echo(f"state entries: {total} ({total / max(summary.seconds, 1e-9):,.0f}/s)")
         parts = [f"{k} {v}" for k, v in sorted(summary.state_counts.items(), key=lambda kv: -kv[1])]
         click.echo("  " + ", ".join(parts))
+    if config.validate:
+        if summary.problem_count:
+            click.echo(f"FHIR validation: {summary.problem_count} problem(s); the first:", err=True)
+            for message in summary.problems[:20]:
+                click.echo(f"  {message}", err=True)
+        else:
+            click.echo("FHIR validation: every resource valid (FHIR R4 schema, R4B models, US Core)")

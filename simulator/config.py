@@ -12,7 +12,9 @@ from typing import Any
 from simulator.errors import UserError
 
 PROJECT_MODULES = Path(__file__).resolve().parent.parent / "modules"
-FORMATS = ("csv",)  # fhir, ccda, ndjson arrive with the export issue
+# fhir: one Bundle per patient; ndjson: bulk-data NDJSON; ccda: one CCD document per patient.
+FORMATS = ("csv", "fhir", "ndjson", "ccda")
+BUNDLE_MODES = ("transaction", "batch", "collection")
 
 
 @dataclass(frozen=True)
@@ -27,7 +29,9 @@ class RunConfig:
     modules: tuple[str, ...] = ()
     modules_dir: Path = PROJECT_MODULES
     output: Path = Path("output")
-    formats: tuple[str, ...] = ("csv",)
+    formats: tuple[str, ...] = ("fhir", "csv")
+    fhir_bundle: str = "transaction"
+    validate: bool = False  # check every FHIR resource written against the R4 schema and US Core
     reference_date: date = field(default_factory=lambda: datetime.now(UTC).date())
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     shard_size: int = 25
@@ -85,6 +89,15 @@ def split_patterns(values: list[str] | tuple[str, ...]) -> tuple[str, ...]:
     for value in values:
         out.extend(p.strip() for p in value.split(":") if p.strip())
     return tuple(out)
+
+
+def parse_bundle_mode(value: str, option: str = "--fhir-bundle") -> str:
+    mode = value.strip().lower()
+    if mode not in BUNDLE_MODES:
+        raise UserError(
+            f"option {option}: unknown bundle type {value!r} (available: {', '.join(BUNDLE_MODES)})"
+        )
+    return mode
 
 
 _TOML_KEYS = {f.name for f in fields(RunConfig)} | {"age", "format", "module"}

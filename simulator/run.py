@@ -22,7 +22,8 @@ from simulator.engine import timeutil as tu
 from simulator.engine.program import Program, compile_program
 from simulator.engine.simulation import PersonSim, World
 from simulator.errors import UserError
-from simulator.export.csv import CsvWriter, record_rows, run_level_lines
+from simulator.export.csv import run_level_lines
+from simulator.export.pipeline import RunOutput, ShardExport, ShardOutput
 from simulator.gmf.loader import load_modules
 from simulator.payers import PayerStats, load_payers, payer_rows
 from simulator.population.people import Population, PopulationOptions
@@ -99,9 +100,8 @@ class ShardResult:
     count: int
     alive: int
     dead: int
-    rows: dict[str, list[str]]
+    output: ShardOutput
     state_counts: Counter[str]
-    records_written: int
     cpu_seconds: float
     utilization: Utilization = field(default_factory=Utilization)
 
@@ -117,6 +117,8 @@ class RunSummary:
     state_counts: Counter[str] = field(default_factory=Counter)
     output: Path | None = None
     modules: int = 0
+    problem_count: int = 0  # FHIR validation messages (--validate)
+    problems: list[str] = field(default_factory=list)
 
     @property
     def people_per_second(self) -> float:
@@ -178,9 +180,10 @@ def simulate_shard(program: Program, config: RunConfig, start: int, count: int) 
     shared = world(pop.tables.abbreviation)
     ints, floats = pop.draw(list(range(start, start + count)))
     stats: Counter[str] = Counter()
-    rows: dict[str, list[str]] = {}
     usage = Utilization()
-    alive = dead = written = 0
+    export = ShardExport(config.formats, config.output, shared, config.fhir_bundle,
+                         config.validate)
+    alive = dead = 0
     for k, index in enumerate(range(start, start + count)):
         for record in simulate_index(program, pop, index, ints[k], floats[k], stats):
             if record.patient.deathdate is None:
@@ -188,11 +191,8 @@ def simulate_shard(program: Program, config: RunConfig, start: int, count: int) 
             else:
                 dead += 1
             usage.add_record(record, shared)
-            if "csv" in config.formats:
-                for name, lines in record_rows(record).items():
-                    rows.setdefault(name, []).extend(lines)
-                    written += len(lines)
-    return ShardResult(start, count, alive, dead, rows, stats, written,
+            export.add(record)
+    return ShardResult(start, count, alive, dead, export.take(), stats,
                        time.process_time() - began, usage)
 
 
@@ -251,28 +251,30 @@ def run(config: RunConfig, progress: Callable[[int], None] | None = None) -> Run
     summary = RunSummary(output=config.output, modules=len(program.top_level))
     pop = population(population_options(config))  # validates --state/--city before any output
     usage = Utilization()
-    writer = None
     try:
-        if "csv" in config.formats:
-            writer = CsvWriter(config.output / "csv")
+        outputs = RunOutput(config.output, config.formats, config.fhir_bundle)
+    except OSError as exc:
+        raise UserError(f"cannot write output to {config.output}: {exc.strerror or exc}") from None
+    try:
         for result in _results(config, program):
-            if writer is not None:
-                writer.write_lines(result.rows)
+            outputs.write(result.output)
             summary.people += result.count
             summary.alive += result.alive
             summary.dead += result.dead
-            summary.records_written += result.records_written
+            summary.records_written += result.output.written
             summary.cpu_seconds += result.cpu_seconds
             summary.state_counts.update(result.state_counts)
+            summary.problem_count += result.output.problem_count
+            summary.problems.extend(result.output.problems[:200 - len(summary.problems)])
             usage.merge(result.utilization)
             if progress is not None:
                 progress(result.count)
-        if writer is not None:
-            writer.write_lines(run_level_rows(usage, pop.tables.abbreviation))
+        abbreviation = pop.tables.abbreviation
+        outputs.finish(world(abbreviation), usage.org_encounters, usage.clinician_encounters,
+                       lambda: run_level_rows(usage, abbreviation))
     except OSError as exc:
         raise UserError(f"cannot write output to {config.output}: {exc.strerror or exc}") from None
     finally:
-        if writer is not None:
-            writer.close()
+        outputs.close()
     summary.seconds = time.perf_counter() - began
     return summary
