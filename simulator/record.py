@@ -267,8 +267,6 @@ class Patient:
     birth_country: str = ""
     multiple_birth: int | None = None  # birth order (1-3) of a multiple birth
     sexual_orientation: str = ""
-    healthcare_expenses: float = 0.0
-    healthcare_coverage: float = 0.0
 
 
 @dataclass(slots=True)

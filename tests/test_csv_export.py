@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import pathlib
+import re
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -24,10 +25,13 @@ from simulator.export.csv import (
 from simulator.record import (
     Allergy,
     CarePlan,
+    Claim,
+    ClaimLine,
     Code,
     Condition,
     Device,
     Encounter,
+    Entry,
     HealthRecord,
     ImagingInstance,
     ImagingSeries,
@@ -82,6 +86,17 @@ EXPECTED_HEADERS = {
     "MODALITY_CODE,MODALITY_DESCRIPTION,INSTANCE_UID,SOP_CODE,SOP_DESCRIPTION,PROCEDURE_CODE",
     "devices": "START,STOP,PATIENT,ENCOUNTER,CODE,DESCRIPTION,UDI",
     "supplies": "DATE,PATIENT,ENCOUNTER,CODE,DESCRIPTION,QUANTITY",
+    "claims": "Id,PATIENTID,PROVIDERID,PRIMARYPATIENTINSURANCEID,SECONDARYPATIENTINSURANCEID,"
+    "DEPARTMENTID,PATIENTDEPARTMENTID,DIAGNOSIS1,DIAGNOSIS2,DIAGNOSIS3,DIAGNOSIS4,DIAGNOSIS5,"
+    "DIAGNOSIS6,DIAGNOSIS7,DIAGNOSIS8,REFERRINGPROVIDERID,APPOINTMENTID,CURRENTILLNESSDATE,"
+    "SERVICEDATE,SUPERVISINGPROVIDERID,STATUS1,STATUS2,STATUSP,OUTSTANDING1,OUTSTANDING2,"
+    "OUTSTANDINGP,LASTBILLEDDATE1,LASTBILLEDDATE2,LASTBILLEDDATEP,HEALTHCARECLAIMTYPEID1,"
+    "HEALTHCARECLAIMTYPEID2",
+    "claims_transactions": "ID,CLAIMID,CHARGEID,PATIENTID,TYPE,AMOUNT,METHOD,FROMDATE,TODATE,"
+    "PLACEOFSERVICE,PROCEDURECODE,MODIFIER1,MODIFIER2,DIAGNOSISREF1,DIAGNOSISREF2,DIAGNOSISREF3,"
+    "DIAGNOSISREF4,UNITS,DEPARTMENTID,NOTES,UNITAMOUNT,TRANSFEROUTID,TRANSFERTYPE,PAYMENTS,"
+    "ADJUSTMENTS,TRANSFERS,OUTSTANDING,APPOINTMENTID,LINENOTE,PATIENTINSURANCEID,FEESCHEDULEID,"
+    "PROVIDERID,SUPERVISINGPROVIDERID",
     "payer_transitions": "PATIENT,MEMBERID,START_DATE,END_DATE,PAYER,SECONDARY_PAYER,PLAN_OWNERSHIP,"
     "OWNER_NAME",
     "organizations": "Id,NAME,ADDRESS,CITY,STATE,ZIP,LAT,LON,PHONE,REVENUE,UTILIZATION",
@@ -98,6 +113,71 @@ def test_headers_exact_and_in_reference_order() -> None:
     assert list(CSV_FILES) == list(EXPECTED_HEADERS)
     for stem, header in EXPECTED_HEADERS.items():
         assert ",".join(CSV_FILES[stem]) == header
+
+
+REFERENCE = pathlib.Path("/work/shared/reference/csv-export.md")
+# Documented but not produced: excluded by default in the reference (§1 Exclusions).
+NOT_PRODUCED = {"patient_expenses"}
+
+
+def _expand_columns(number: str, cell: str) -> list[str]:
+    """Column names of one table row: "`X`", or a range row "8–15 | `DIAGNOSIS1` … `DIAGNOSIS8`"."""
+    names = re.findall(r"`([^`]+)`", cell)
+    bounds = re.fullmatch(r"(\d+)\s*[–-]\s*(\d+)", number)
+    if bounds is None:
+        assert len(names) == 1, (number, cell)
+        return names
+    first, last = (re.fullmatch(r"(\D+)(\d+)", name) for name in names)
+    assert first is not None and last is not None and first[1] == last[1], cell
+    columns = [f"{first[1]}{i}" for i in range(int(first[2]), int(last[2]) + 1)]
+    assert len(columns) == int(bounds[2]) - int(bounds[1]) + 1, (number, cell)
+    return columns
+
+
+def reference_headers(text: str) -> dict[str, list[str]]:
+    """{file stem: columns} from the "### 3.N name.csv" sections' first tables."""
+    headers: dict[str, list[str]] = {}
+    for section in re.split(r"^#+ ", text, flags=re.MULTILINE):
+        title = re.match(r"3\.\d+ (\w+)\.csv", section)
+        if title is None:
+            continue
+        columns: list[str] = []
+        numbers: list[int] = []
+        for line in section.splitlines():
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if not line.startswith("|") or len(cells) < 2 or not cells[0][:1].isdigit():
+                if columns and not line.startswith("|"):
+                    break  # the column table ended
+                continue
+            expanded = _expand_columns(cells[0], cells[1])
+            start = int(re.match(r"\d+", cells[0])[0])  # type: ignore[index]
+            numbers.extend(range(start, start + len(expanded)))
+            columns.extend(expanded)
+        stem = title[1]
+        assert numbers == list(range(1, len(columns) + 1)), stem  # no row missed
+        headers[stem] = columns
+    return headers
+
+
+def test_headers_match_reference_document() -> None:
+    if not REFERENCE.is_file():
+        pytest.skip(f"reference document not found at {REFERENCE}")
+    documented = reference_headers(REFERENCE.read_text(encoding="utf-8"))
+    assert set(documented) - NOT_PRODUCED == set(CSV_FILES)
+    for stem, columns in CSV_FILES.items():
+        assert list(columns) == documented[stem], stem
+
+
+def test_reference_header_parser_sees_drift() -> None:
+    text = (
+        "## 3. Columns\n### 3.1 a.csv\n\n| # | Column | Content |\n|---|---|---|\n| 1 | `Id` | x |\n"
+        "| 2–4 | `D1` … `D3` | y |\n| 5 | `Z` | z |\n\nprose | with a bar\n"
+        "### 3.2 b.csv\n| # | Column |\n|---|---|\n| 1 | `A` |\n| 3 | `C` |\n"
+    )
+    with pytest.raises(AssertionError):
+        reference_headers(text)  # b.csv skips column 2
+    good = reference_headers(text.split("### 3.2")[0])
+    assert good == {"a": ["Id", "D1", "D2", "D3", "Z"]}
 
 
 # --------------------------------------------------------------------------------------------
@@ -220,8 +300,6 @@ def make_patient() -> Patient:
         lat=42.36134718321357,
         lon=-71.0,
         income=52000,
-        healthcare_expenses=1234.565,
-        healthcare_coverage=0.125,
     )
 
 
@@ -372,7 +450,8 @@ def test_patient_row() -> None:
     assert rows["patients"] == [
         "p-1,1965-07-15,,999-12-3456,S99912345,X12345678X,Mrs.,Jane123,Q,Doe456,,Roe789,M,white,"
         "nonhispanic,F,Boston  Massachusetts  US,1 Main St Apt 2,Springfield,Massachusetts,"
-        "Hampden County,25013,01101,42.36134718321357,-71.0,1234.57,0.13,52000"
+        # expenses and coverage come from the claims (none here), not the Patient fields
+        "Hampden County,25013,01101,42.36134718321357,-71.0,0.00,0.00,52000"
     ]
 
 
@@ -782,8 +861,6 @@ patients = st.builds(
     lat=st.none() | st.floats(allow_nan=False),
     lon=st.none() | st.floats(allow_nan=False),
     income=st.none() | st.integers(0, 10**7),
-    healthcare_expenses=money,
-    healthcare_coverage=money,
 )
 records = st.builds(
     HealthRecord,
@@ -818,3 +895,367 @@ def test_every_line_has_header_column_count(record: HealthRecord) -> None:
         for study in e.imaging_studies
         for series in study.series
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Claims and claim transactions (§3.17, §3.18)
+# --------------------------------------------------------------------------------------------
+
+KINDS = {"org-1": "hospital", "org-h": "hospital", "org-n": "nursing", "org-p": "primary_care"}
+
+
+def kind_of(org_id: str) -> str | None:
+    return KINDS.get(org_id)
+
+
+def make_billed_record() -> HealthRecord:
+    """make_record() with its encounters (and one medication) adjudicated."""
+    record = make_record()
+    e1, e2 = record.encounters
+    e1.claim = Claim(
+        "claim-e1", "payer-1",
+        [
+            ClaimLine("e-1", "encounter", 136.8, copay=20.0, deductible=50.0, coinsurance=13.36,
+                      payer=53.44),
+            ClaimLine("pr-1", "procedure", 516.65, coinsurance=103.33, payer=413.32),
+            ClaimLine("pr-2", "procedure", 0.125, payer=0.12),  # cost truncated to 0.12
+            ClaimLine("i-1", "immunization", 140.52, payer=140.52),
+            ClaimLine("rep-1", "report", 10.001, payer=10.0),  # no transactions
+        ],
+        member_id="mem-1",
+    )  # fmt: skip
+    # uninsured: NO_INSURANCE payer, no member id, the patient pays everything
+    e2.claim = Claim("claim-e2", "no-ins", [ClaimLine("e-2", "encounter", 0.125, coinsurance=0.12)])
+    e2.medications[0].claim = Claim(
+        "claim-m1", "no-ins", [ClaimLine("m-1", "medication", 3.339, coinsurance=3.33)]
+    )
+    return record
+
+
+def tx_fields(line: str) -> dict[str, str]:
+    return dict(zip(CSV_FILES["claims_transactions"], line.split(","), strict=True))
+
+
+def claim_fields(line: str) -> dict[str, str]:
+    return dict(zip(CSV_FILES["claims"], line.split(","), strict=True))
+
+
+def test_claim_rows() -> None:
+    rows = record_rows(make_billed_record(), organization_kind=kind_of)
+    assert rows["claims"] == [
+        # adult wellness (department 20), hospital (claim type 2), closed before END
+        f"claim-e1,p-1,clin-1,payer-1,,20,20,444814009,J01.90,X1,,,,,,,e-1,{T1_TEXT},{T1_TEXT},"
+        f"clin-1,CLOSED,CLOSED,CLOSED,0,0,0,{T1_STOP_TEXT},{T1_STOP_TEXT},{T1_STOP_TEXT},2,2",
+        # uninsured: no primary id; no stop: billed, outstanding = covered / patient's part;
+        # no organization: claim type 2; the reason code is the only diagnosis
+        f"claim-e2,p-1,,,,1,1,10509002,,,,,,,,,e-2,{T2_TEXT},{T2_TEXT},,BILLED,BILLED,BILLED,"
+        f"0.00,0.00,0.12,{T2_TEXT},{T2_TEXT},{T2_TEXT},2,2",
+        # the medication's claim takes everything but its id and money from its encounter
+        f"claim-m1,p-1,,,,1,1,10509002,,,,,,,,,e-2,{T2_TEXT},{T2_TEXT},,BILLED,BILLED,BILLED,"
+        f"0.00,0.00,3.33,{T2_TEXT},{T2_TEXT},{T2_TEXT},2,2",
+    ]
+
+
+def test_transactions_of_an_insured_encounter_claim() -> None:
+    rows = record_rows(make_billed_record(), organization_kind=kind_of)
+    lines = [t for t in rows["claims_transactions"] if ",claim-e1," in t]
+    mid = f"{T1_TEXT},{T1_STOP_TEXT},org-1,410620009,,,1,2,3,,1,20,Well child visit (procedure)"
+    tail = "e-1,,mem-1,1,clin-1,clin-1"
+    body = [line.split(",", 1)[1] for line in lines]  # without the ID
+    assert body[:6] == [
+        f"claim-e1,0,p-1,CHARGE,136.80,,{mid},136.80,,1,0.00,0.00,,136.80,{tail}",
+        f"claim-e1,1,p-1,PAYMENT,,COPAY,{mid},0.00,,,20.00,0.00,,116.80,{tail}",
+        f"claim-e1,2,p-1,PAYMENT,,ECHECK,{mid},0.00,,,53.44,0.00,,63.36,{tail}",
+        f"claim-e1,3,p-1,TRANSFEROUT,,,{mid},0.00,,,0.00,0.00,63.36,63.36,{tail}",
+        f"claim-e1,4,p-1,TRANSFERIN,63.36,,{mid},0.00,3,p,0.00,0.00,63.36,63.36,{tail}",
+        f"claim-e1,5,p-1,PAYMENT,,CC,{mid},0.00,,,63.36,0.00,,0.00,{tail}",  # 5 mod 3 -> CC
+    ]
+    fields = [tx_fields(line) for line in lines]
+    assert [(f["CHARGEID"], f["TYPE"], f["METHOD"], f["PROCEDURECODE"]) for f in fields[6:]] == [
+        ("6", "CHARGE", "", "430193006"),
+        ("7", "PAYMENT", "ECHECK", "430193006"),  # no copay on item lines
+        ("8", "TRANSFEROUT", "", "430193006"),
+        ("9", "TRANSFERIN", "", "430193006"),
+        ("10", "PAYMENT", "CHECK", "430193006"),
+        ("11", "CHARGE", "", "D1110"),
+        ("12", "PAYMENT", "ECHECK", "D1110"),
+        ("13", "CHARGE", "", "140"),
+        ("14", "PAYMENT", "ECHECK", "140"),
+    ]  # the report line has no transactions
+    assert fields[9]["TRANSFEROUTID"] == "8"
+    assert fields[11]["AMOUNT"] == "0.12" and fields[12]["OUTSTANDING"] == "0.00"
+    # an entry without a stop: TODATE is the epoch (§3.18 quirk)
+    assert fields[13]["FROMDATE"] == T1_TEXT and fields[13]["TODATE"] == "1970-01-01T00:00:00Z"
+    assert fields[13]["NOTES"] == "Influenza  seasonal"
+
+
+def test_transactions_of_uninsured_claims() -> None:
+    rows = record_rows(make_billed_record(), organization_kind=kind_of)
+    fields = [tx_fields(t) for t in rows["claims_transactions"] if ",claim-e1," not in t]
+    assert [(f["CLAIMID"], f["CHARGEID"], f["TYPE"], f["METHOD"]) for f in fields] == [
+        ("claim-e2", "0", "CHARGE", ""),
+        ("claim-e2", "1", "PAYMENT", "CHECK"),  # no transfer to the patient when uninsured
+        ("claim-m1", "0", "CHARGE", ""),
+        ("claim-m1", "1", "PAYMENT", "CHECK"),
+    ]
+    charge, payment, med_charge, _ = fields
+    assert charge["TRANSFERTYPE"] == "p" and charge["AMOUNT"] == "0.12"
+    assert payment["PAYMENTS"] == "0.12" and payment["OUTSTANDING"] == "0.00"
+    for f in fields:
+        assert f["PLACEOFSERVICE"] == "null" and f["PROVIDERID"] == "null"
+        assert f["SUPERVISINGPROVIDERID"] == "null" and f["PATIENTINSURANCEID"] == ""
+        assert f["APPOINTMENTID"] == "e-2" and f["DIAGNOSISREF1"] == "1"
+        assert f["DIAGNOSISREF2"] == "" and f["DEPARTMENTID"] == "1"
+    assert charge["TODATE"] == "1970-01-01T00:00:00Z"  # the encounter has no stop
+    assert med_charge["PROCEDURECODE"] == "834060"
+    assert med_charge["NOTES"] == "Penicillin V 250 MG  Oral Tablet"
+    assert med_charge["TODATE"] == format_datetime(T2 + 95 * DAY)
+
+
+def test_transaction_ids_are_deterministic_and_unique() -> None:
+    first = record_rows(make_billed_record(), organization_kind=kind_of)["claims_transactions"]
+    again = record_rows(make_billed_record(), organization_kind=kind_of)["claims_transactions"]
+    assert first == again
+    ids = [line.split(",")[0] for line in first]
+    assert len(set(ids)) == len(ids)
+    assert all(re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", i)
+               for i in ids)  # fmt: skip
+    # a claim's ids depend on its own id only, not on the rest of the record
+    record = make_billed_record()
+    record.encounters = record.encounters[1:]
+    alone = record_rows(record, organization_kind=kind_of)["claims_transactions"]
+    assert alone == [line for line in first if ",claim-e1," not in line]
+
+
+def test_money_columns_from_claims() -> None:
+    rows = record_rows(make_billed_record(), organization_kind=kind_of)
+    # patient: 20 + 50 + 13.36 + 103.33 (e-1) + 0.12 (e-2) + 3.33 (m-1);
+    # payers: 53.44 + 413.32 + 0.12 + 140.52 + 10.00 (the report line counts too)
+    assert rows["patients"][0].endswith(",190.14,617.40,52000")
+    e1, e2 = (line.split(",") for line in rows["encounters"])
+    assert (e1[6], e1[12]) == ("payer-1", "617.40")
+    assert (e2[6], e2[12]) == ("no-ins", "0.00")
+    meds = [line.split(",") for line in rows["medications"]]
+    assert [(m[3], m[8]) for m in meds] == [("no-ins", "0.00")] * 5
+
+
+def test_medication_payer_coverage_is_the_claims_payer_amount() -> None:
+    med = Medication("m", T1, [Code("RxNorm", "1", "x")], stop=T1_STOP, cost=50.0)
+    med.claim = Claim(
+        "claim-m",
+        "payer-1",
+        [ClaimLine("m", "medication", 50.0, copay=10.0, payer=40.0)],
+        member_id="mem",
+    )
+    enc = Encounter("e", T1, [snomed("1", "E")], stop=T1_STOP, medications=[med])
+    rows = record_rows(HealthRecord(patient=make_patient(), encounters=[enc], end_time=END),
+                       organization_kind=kind_of)  # fmt: skip
+    assert rows["medications"][0].split(",")[8] == "40.00"
+    assert rows["patients"][0].endswith(",10.00,40.00,52000")
+    # the encounter itself has no claim: no claims row for it, one for the medication
+    assert [line.split(",")[0] for line in rows["claims"]] == ["claim-m"]
+    methods = [tx_fields(t)["METHOD"] for t in rows["claims_transactions"]]
+    assert methods == ["", "COPAY", "ECHECK"]
+
+
+def _claimed_encounter(
+    cls: str, start: int, org: str | None = None, reason: Code | None = None
+) -> Encounter:
+    """A one-day encounter whose claim the payer pays in full."""
+    enc = Encounter("e", start, [snomed("185349003", "Encounter for check up")], stop=start + DAY,
+                    encounter_class=cls, organization_id=org, reason=reason)  # fmt: skip
+    enc.claim = Claim("c", "payer", [ClaimLine("e", "encounter", 100.0, payer=100.0)], "m")
+    return enc
+
+
+@pytest.mark.parametrize(
+    ("cls", "age", "department"),
+    [
+        ("ambulatory", 30, "1"), ("outpatient", 30, "2"), ("inpatient", 30, "3"),
+        ("emergency", 30, "4"), ("urgentcare", 30, "5"), ("hospice", 30, "6"), ("home", 30, "7"),
+        ("snf", 30, "8"), ("virtual", 30, "9"), ("wellness", 17, "10"), ("wellness", 18, "20"),
+        ("something-else", 30, "99"),
+    ],
+)  # fmt: skip
+def test_department_ids(cls: str, age: int, department: str) -> None:
+    patient = make_patient()
+    birth = ms("1990-06-15T12:00:00")
+    patient.birthdate = birth
+    start = ms(f"{1990 + age}-06-15T12:00:00")  # the birthday itself: exactly `age`
+    record = HealthRecord(patient, encounters=[_claimed_encounter(cls, start)], end_time=END)
+    rows = record_rows(record, organization_kind=kind_of)
+    claim = claim_fields(rows["claims"][0])
+    assert claim["DEPARTMENTID"] == claim["PATIENTDEPARTMENTID"] == department
+    assert {tx_fields(t)["DEPARTMENTID"] for t in rows["claims_transactions"]} == {department}
+
+
+@pytest.mark.parametrize(
+    ("org", "claim_type"),
+    [("org-h", "2"), ("org-n", "2"), ("org-p", "1"), (None, "2"), ("unknown-org", "1")],
+)
+def test_claim_type_from_organization_kind(org: str | None, claim_type: str) -> None:
+    record = HealthRecord(make_patient(), encounters=[_claimed_encounter("ambulatory", T1, org)],
+                          end_time=END)  # fmt: skip
+    claim = claim_fields(record_rows(record, organization_kind=kind_of)["claims"][0])
+    assert claim["HEALTHCARECLAIMTYPEID1"] == claim["HEALTHCARECLAIMTYPEID2"] == claim_type
+    tx = tx_fields(record_rows(record, organization_kind=kind_of)["claims_transactions"][0])
+    assert tx["PLACEOFSERVICE"] == (org or "null")
+
+
+def test_claim_type_default_uses_the_states_provider_network() -> None:
+    from simulator.providers.network import provider_network
+
+    network = provider_network("Massachusetts")
+    hospital = next(o for o in network.organizations if o.kind == "hospital")
+    clinic = next(o for o in network.organizations if o.kind == "primary_care")
+    encounters = [_claimed_encounter("ambulatory", T1, hospital.id),
+                  _claimed_encounter("wellness", T1, clinic.id)]  # fmt: skip
+    record = HealthRecord(make_patient(), encounters=encounters, end_time=END)  # Massachusetts
+    types = [claim_fields(c)["HEALTHCARECLAIMTYPEID1"] for c in record_rows(record)["claims"]]
+    assert types == ["2", "1"]
+    record.patient.state = "Atlantis"  # no network: only "no organization" is institutional
+    types = [claim_fields(c)["HEALTHCARECLAIMTYPEID1"] for c in record_rows(record)["claims"]]
+    assert types == ["1", "1"]
+
+
+def test_secondary_payer_quirk() -> None:
+    enc = _claimed_encounter("inpatient", T1, "org-h")
+    assert enc.claim is not None
+    enc.claim.secondary_payer_id = "payer-2"
+    claim = claim_fields(record_rows(HealthRecord(make_patient(), encounters=[enc], end_time=END),
+                                     organization_kind=kind_of)["claims"][0])  # fmt: skip
+    assert claim["SECONDARYPATIENTINSURANCEID"] == "payer-2"
+    # the reference fills the "2" columns only when there is *no* secondary payer
+    assert (claim["STATUS1"], claim["STATUS2"], claim["STATUSP"]) == ("CLOSED", "", "CLOSED")
+    assert (claim["OUTSTANDING2"], claim["LASTBILLEDDATE2"]) == ("", "")
+    assert (claim["HEALTHCARECLAIMTYPEID1"], claim["HEALTHCARECLAIMTYPEID2"]) == ("2", "0")
+
+
+def test_billed_when_the_encounter_ends_at_or_after_the_end_of_the_simulation() -> None:
+    enc = _claimed_encounter("emergency", T1, "org-h")
+    assert enc.claim is not None
+    enc.claim.lines[0].payer = 60.0
+    enc.claim.lines[0].coinsurance = 40.0
+    record = HealthRecord(make_patient(), encounters=[enc], end_time=enc.stop or 0)
+    claim = claim_fields(record_rows(record, organization_kind=kind_of)["claims"][0])
+    assert (claim["STATUS1"], claim["STATUS2"], claim["STATUSP"]) == ("BILLED",) * 3
+    assert (claim["OUTSTANDING1"], claim["OUTSTANDING2"], claim["OUTSTANDINGP"]) == (
+        "60.00", "60.00", "40.00",
+    )  # fmt: skip
+    assert claim["LASTBILLEDDATE1"] == claim["LASTBILLEDDATEP"] == format_datetime(T1)
+    record.end_time += 1
+    claim = claim_fields(record_rows(record, organization_kind=kind_of)["claims"][0])
+    assert (claim["STATUS1"], claim["OUTSTANDING1"], claim["OUTSTANDINGP"]) == ("CLOSED", "0", "0")
+    assert claim["LASTBILLEDDATE1"] == format_datetime(T1 + DAY)
+
+
+def test_diagnoses_and_current_illness_date() -> None:
+    asthma = snomed("195967001", "Asthma")
+    flu = snomed("6142004", "Influenza")
+    t0, t1, t2 = ms("2000-01-01T00:00:00"), ms("2005-01-01T00:00:00"), ms("2010-01-01T00:00:00")
+    first = _claimed_encounter("ambulatory", t1)
+    first.conditions = [Condition("c-a", t1, [asthma]),  # still active at the end
+                        Condition("c-f", t1, [flu], stop=t1 + DAY)]  # fmt: skip
+    later = _claimed_encounter("ambulatory", t2, reason=asthma)
+    later.conditions = [Condition(f"c{i}", t2, [snomed(str(i), "x")]) for i in range(9)]
+    flu_again = _claimed_encounter("ambulatory", t2, reason=flu)
+    earlier = _claimed_encounter("ambulatory", t0, reason=asthma)
+    no_diagnosis = _claimed_encounter("ambulatory", t2)
+    record = HealthRecord(make_patient(), end_time=END,
+                          encounters=[first, later, flu_again, earlier, no_diagnosis])  # fmt: skip
+    claims = [claim_fields(c) for c in record_rows(record, organization_kind=kind_of)["claims"]]
+    diagnoses = [[c[f"DIAGNOSIS{i}"] for i in range(1, 9)] for c in claims]
+    assert diagnoses[0] == ["195967001", "6142004", "", "", "", "", "", ""]
+    assert diagnoses[1] == ["195967001", "0", "1", "2", "3", "4", "5", "6"]  # at most 8
+    assert diagnoses[4] == ["185349003", "", "", "", "", "", "", ""]  # the encounter's code
+    illness = [c["CURRENTILLNESSDATE"] for c in claims]
+    assert illness == [
+        format_datetime(t1),
+        format_datetime(t1),  # asthma, diagnosed earlier and still active
+        format_datetime(t2),  # the flu ended: the encounter's own start
+        format_datetime(t0),  # the encounter is earlier than the diagnosis
+        format_datetime(t2),
+    ]
+    assert [c["SERVICEDATE"] for c in claims][1] == format_datetime(t2)
+
+
+@st.composite
+def billed_records(draw: st.DrawFn) -> HealthRecord:
+    """Random records whose encounters and medications carry claims split like the engine's
+    (the four parts of a line sum to its cost truncated to cents)."""
+    record = draw(records)
+    insured = draw(st.booleans())
+    n = 0
+
+    def claim_for(main: Entry, kind: str, items: list[tuple[Entry, str]]) -> Claim:
+        nonlocal n
+        n += 1
+        lines = []
+        for index, (entry, line_kind) in enumerate([(main, kind), *items]):
+            cents = draw(st.integers(0, 10**7))
+            copay = draw(st.integers(0, cents)) if insured and index == 0 else 0
+            deductible = draw(st.integers(0, cents - copay)) if insured else 0
+            coinsurance = draw(st.integers(0, cents - copay - deductible))
+            payer = cents - copay - deductible - coinsurance if insured else 0
+            coinsurance = coinsurance if insured else cents
+            lines.append(ClaimLine(entry.id, line_kind, cents / 100, copay / 100,
+                                   deductible / 100, coinsurance / 100, payer / 100))  # fmt: skip
+        return Claim(f"claim-{n}", "payer", lines, member_id="member" if insured else "")
+
+    for e in record.encounters:
+        items: list[tuple[Entry, str]] = [(p, "procedure") for p in e.procedures]
+        items += [(i, "immunization") for i in e.immunizations]
+        items += [(r, "report") for r in e.reports]
+        e.claim = claim_for(e, "encounter", items)
+        for m in e.medications:
+            m.claim = claim_for(m, "medication", [])
+    return record
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(billed_records())
+def test_claim_transactions_balance(record: HealthRecord) -> None:
+    rows = record_rows(record, organization_kind=kind_of)
+    claims = [claim_fields(line) for line in rows["claims"]]
+    expected = [e.claim for e in record.encounters] + [
+        m.claim for e in record.encounters for m in e.medications
+    ]
+    assert sorted(c["Id"] for c in claims) == sorted(c.id for c in expected if c is not None)
+    lines_by_claim: dict[str, list[dict[str, str]]] = {}
+    for line in rows["claims_transactions"]:
+        f = tx_fields(line)
+        lines_by_claim.setdefault(f["CLAIMID"], []).append(f)
+    cents = lambda text: round(float(text) * 100) if text else 0  # noqa: E731
+    patient_paid = payer_paid = 0
+    for claim in expected:
+        assert claim is not None
+        txs = lines_by_claim.get(claim.id, [])
+        assert [int(t["CHARGEID"]) for t in txs] == list(range(len(txs)))
+        billed = [line for line in claim.lines if line.kind != "report"]
+        assert sum(t["TYPE"] == "CHARGE" for t in txs) == len(billed)
+        balance = 0
+        for t in txs:  # every transaction moves the balance by exactly its own amount
+            if t["TYPE"] == "CHARGE":
+                assert balance == 0  # the previous line was settled
+                balance = cents(t["AMOUNT"])
+            elif t["TYPE"] == "PAYMENT":
+                balance -= cents(t["PAYMENTS"])
+                if t["METHOD"] == "ECHECK":
+                    payer_paid += cents(t["PAYMENTS"])
+                else:
+                    assert t["METHOD"] in ("COPAY", "CASH", "CHECK", "CC")
+                    patient_paid += cents(t["PAYMENTS"])
+            else:
+                assert t["TYPE"] in ("TRANSFEROUT", "TRANSFERIN") and claim.member_id
+                assert cents(t["TRANSFERS"]) == balance
+            assert cents(t["OUTSTANDING"]) == balance >= 0
+        assert balance == 0
+        assert sum(cents(t["AMOUNT"]) for t in txs if t["TYPE"] == "CHARGE") == sum(
+            round(line.cost * 100) for line in billed
+        )
+    reports = [line for c in expected if c is not None for line in c.lines if line.kind == "report"]
+    report_patient = sum(round(line.patient * 100) for line in reports)
+    report_payer = sum(round(line.payer * 100) for line in reports)
+    patient = rows["patients"][0].split(",")
+    assert cents(patient[25]) == patient_paid + report_patient
+    assert cents(patient[26]) == payer_paid + report_payer

@@ -659,6 +659,7 @@ class PersonSim:
         enc.reports.append(report)
         enc.stop = when + 15 * tu.MINUTE
         enc.ended = True
+        self._adjudicate(enc)
         return enc
 
 

@@ -5,10 +5,31 @@ Values are never quoted: free text in the columns the reference marks "clean" ha
 CR, LF and comma replaced by a single space and is trimmed. Dates are ``yyyy-MM-dd`` and
 date-times ``yyyy-MM-ddTHH:mm:ssZ``, both in UTC; money is ``%.2f`` rounded half-up.
 
-Currently produced: patients, encounters, conditions, allergies, medications, observations,
-procedures, immunizations, careplans, imaging_studies, devices, supplies. Further files
-(claims, payers, organizations, ...) are added by extending :data:`CSV_FILES` and
-:func:`record_rows` (or a run-level writer for the once-per-run files).
+Per-patient files: patients, encounters, conditions, allergies, medications, observations,
+procedures, immunizations, careplans, imaging_studies, devices, supplies, claims,
+claims_transactions, payer_transitions (:func:`record_rows`); once per run: organizations,
+providers, payers (:func:`run_level_lines`). ``patient_expenses.csv`` (excluded by default in
+the reference) is not produced.
+
+Claims (§3.17, §3.18) come from the engine's adjudication (``Encounter.claim``,
+``Medication.claim``). Where this exporter knowingly differs from the reference:
+
+* ``CHARGEID`` counts the transactions of one claim from 0, not run-wide: the reference's
+  counter depends on thread scheduling, this one is the same for any number of workers.
+  (``CLAIMID``, ``CHARGEID``) is unique. Transaction ids are deterministic too: one id
+  derived from the claim id (:func:`simulator.ids.derived_id`) plus ``CHARGEID`` in its last
+  48 bits.
+* Money is handled in whole cents: a line's charge is its cost truncated to cents (as the
+  adjudication truncates), and each payment is capped at the balance, so every line's
+  charge equals its payments plus adjustments plus what is left outstanding, to the cent.
+* ``HEALTHCARECLAIMTYPEID`` needs the organization's kind, which the record does not hold:
+  it is looked up in the provider network of the patient's state (or by the
+  ``organization_kind`` argument of :func:`record_rows`); an id found in neither counts as
+  non-institutional.
+* ``CURRENTILLNESSDATE`` reads "still-active" as "a condition without a stop at the end of the
+  simulation", the state of the record when the reference exports it.
+* patients.csv ``HEALTHCARE_EXPENSES`` / ``HEALTHCARE_COVERAGE`` are what the patient / the
+  payers paid over all of the record's claims (premiums are not included).
 
 Usage::
 
@@ -20,27 +41,41 @@ Usage::
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import math
 import pathlib
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from types import TracebackType
 from typing import Any
 
+from simulator.engine.timeutil import age_years
+from simulator.ids import derived_id
 from simulator.payers.export import PAYER_COLUMNS, PAYER_TRANSITION_COLUMNS, payer_transition_rows
 from simulator.providers.csv_rows import ORGANIZATION_COLUMNS, PROVIDER_COLUMNS
+from simulator.providers.network import provider_network
 from simulator.record import (
     Allergy,
+    Claim,
     Code,
     Encounter,
+    Entry,
     HealthRecord,
     Medication,
     Observation,
     Patient,
 )
 
-__all__ = ["CSV_FILES", "RUN_LEVEL_FILES", "CsvWriter", "record_rows", "run_level_lines"]
+__all__ = [
+    "CSV_FILES",
+    "RUN_LEVEL_FILES",
+    "CsvWriter",
+    "OrganizationKind",
+    "record_rows",
+    "run_level_lines",
+]
 
 # --------------------------------------------------------------------------------------------
 # Files and headers (reference §3), in export order.
@@ -88,6 +123,22 @@ CSV_FILES: dict[str, tuple[str, ...]] = {
     ),
     "devices": ("START", "STOP", "PATIENT", "ENCOUNTER", "CODE", "DESCRIPTION", "UDI"),
     "supplies": ("DATE", "PATIENT", "ENCOUNTER", "CODE", "DESCRIPTION", "QUANTITY"),
+    "claims": (
+        "Id", "PATIENTID", "PROVIDERID", "PRIMARYPATIENTINSURANCEID",
+        "SECONDARYPATIENTINSURANCEID", "DEPARTMENTID", "PATIENTDEPARTMENTID",
+        *(f"DIAGNOSIS{i}" for i in range(1, 9)), "REFERRINGPROVIDERID", "APPOINTMENTID",
+        "CURRENTILLNESSDATE", "SERVICEDATE", "SUPERVISINGPROVIDERID", "STATUS1", "STATUS2",
+        "STATUSP", "OUTSTANDING1", "OUTSTANDING2", "OUTSTANDINGP", "LASTBILLEDDATE1",
+        "LASTBILLEDDATE2", "LASTBILLEDDATEP", "HEALTHCARECLAIMTYPEID1", "HEALTHCARECLAIMTYPEID2",
+    ),
+    "claims_transactions": (
+        "ID", "CLAIMID", "CHARGEID", "PATIENTID", "TYPE", "AMOUNT", "METHOD", "FROMDATE",
+        "TODATE", "PLACEOFSERVICE", "PROCEDURECODE", "MODIFIER1", "MODIFIER2", "DIAGNOSISREF1",
+        "DIAGNOSISREF2", "DIAGNOSISREF3", "DIAGNOSISREF4", "UNITS", "DEPARTMENTID", "NOTES",
+        "UNITAMOUNT", "TRANSFEROUTID", "TRANSFERTYPE", "PAYMENTS", "ADJUSTMENTS", "TRANSFERS",
+        "OUTSTANDING", "APPOINTMENTID", "LINENOTE", "PATIENTINSURANCEID", "FEESCHEDULEID",
+        "PROVIDERID", "SUPERVISINGPROVIDERID",
+    ),
     "payer_transitions": PAYER_TRANSITION_COLUMNS,
     "organizations": ORGANIZATION_COLUMNS,
     "providers": PROVIDER_COLUMNS,
@@ -310,7 +361,8 @@ def _reason(reasons: list[Code]) -> str:
     return f"{r.code},{clean(r.display)}"
 
 
-def _patient_line(p: Patient) -> str:
+def _patient_line(p: Patient, expenses: int, coverage: int) -> str:
+    """``expenses`` / ``coverage``: cents the patient / the payers paid over all claims."""
     return ",".join(
         (
             p.id,
@@ -338,23 +390,31 @@ def _patient_line(p: Patient) -> str:
             clean(p.zip),
             "" if p.lat is None else repr(p.lat),
             "" if p.lon is None else repr(p.lon),
-            format_money(p.healthcare_expenses),
-            format_money(p.healthcare_coverage),
+            _cents_text(expenses),
+            _cents_text(coverage),
             "" if p.income is None else str(p.income),
         )
     )
 
 
-def _encounter_line(e: Encounter, pid: str) -> str:
+def _encounter_line(e: Encounter, pid: str, covered_cents: int | None) -> str:
+    """``covered_cents``: what the payer paid on the encounter's claim (None: no claim)."""
     total = e.claim_total
     c = _first(e.codes)
     reason = e.reason
     reason_text = "," if reason is None else f"{reason.code},{clean(reason.display)}"
+    claim = e.claim
+    if claim is None or covered_cents is None:  # not adjudicated (a run without payers)
+        payer = e.payer_id or ""
+        covered = format_money(e.payer_coverage)
+    else:
+        payer = claim.payer_id
+        covered = _cents_text(covered_cents)
     return (
         f"{e.id},{format_datetime(e.start)},{_opt_datetime(e.stop)},{pid},"
-        f"{e.organization_id or ''},{e.clinician_id or ''},{e.payer_id or ''},"
+        f"{e.organization_id or ''},{e.clinician_id or ''},{payer},"
         f"{e.encounter_class or ''},{c.code},{clean(c.display)},"
-        f"{format_money(e.base_cost)},{format_money(total)},{format_money(e.payer_coverage)},"
+        f"{format_money(e.base_cost)},{format_money(total)},{covered},"
         f"{reason_text}"
     )
 
@@ -408,13 +468,274 @@ def _observation_line(o: Observation, prefix: str) -> str:
     )
 
 
-def record_rows(record: HealthRecord, end_time: int | None = None) -> dict[str, list[str]]:
+# --------------------------------------------------------------------------------------------
+# Claims (§3.17) and claim transactions (§3.18).
+# --------------------------------------------------------------------------------------------
+
+OrganizationKind = Callable[[str], str | None]
+"""Organization id -> its kind (``simulator.providers.model.Organization.kind``) or None."""
+
+# §3.17 DEPARTMENTID: the encounter class's ordinal; wellness is 10 (under 18) or 20.
+_DEPARTMENTS = {
+    "ambulatory": "1", "outpatient": "2", "inpatient": "3", "emergency": "4", "urgentcare": "5",
+    "hospice": "6", "home": "7", "snf": "8", "virtual": "9",
+}  # fmt: skip
+# §3.17 HEALTHCARECLAIMTYPEID: institutional = hospital or nursing facility.
+_INSTITUTIONAL_KINDS = frozenset({"hospital", "nursing"})
+_MAX_DIAGNOSES = 8
+_DIAGNOSIS_REFS = 4
+_PAYMENT_METHODS = ("CASH", "CHECK", "CC")  # §3.18 step 6: [CASH, CHECK, CC][chargeId mod 3]
+# §3.18 line kinds with transactions (condition, device, supply and report items have none).
+_TRANSACTION_KINDS = frozenset({"encounter", "procedure", "immunization", "medication"})
+_LOW_48 = (1 << 48) - 1
+
+
+def _no_kind(org_id: str) -> str | None:
+    return None
+
+
+@functools.lru_cache(maxsize=64)
+def _network_kinds(state: str) -> OrganizationKind:
+    """Organization kinds from the provider network of ``state`` (the network the engine chose
+    the patient's organizations from; built once per process)."""
+    try:
+        network = provider_network(state)
+    except ValueError:  # not a US state: nothing to look organizations up in
+        return _no_kind
+
+    def kind(org_id: str) -> str | None:
+        try:
+            return network.organization(org_id).kind
+        except KeyError:
+            return None
+
+    return kind
+
+
+def _trunc_cents(amount: float) -> int:
+    """Whole cents, truncated, of the amount's decimal repr; the adjudication's rule
+    (``simulator.payers.insurance``), so a line's charge is the cost its parts split."""
+    if not amount > 0.0 or not math.isfinite(amount):
+        return 0
+    text = repr(float(amount))
+    if "e" in text:
+        return int((Decimal(text) * 100).to_integral_value(ROUND_DOWN))
+    whole, _, fraction = text.partition(".")  # string digits: cheaper than a Decimal per line
+    return int(whole) * 100 + int((fraction + "00")[:2])
+
+
+def _part_cents(amount: float) -> int:
+    """A claim line part (a whole number of cents as a float) in cents; nothing if <= 0."""
+    if amount > 0.0 and amount < math.inf:
+        return round(amount * 100.0)
+    return 0
+
+
+def _cents_text(cents: int) -> str:
+    if cents < 0:
+        return "-" + _cents_text(-cents)
+    return f"{cents // 100}.{cents % 100:02d}"
+
+
+def _claim_cents(claim: Claim) -> tuple[int, int]:
+    """(cents the payers paid, cents the patient paid) on a claim."""
+    payer = patient = 0
+    for line in claim.lines:
+        payer += _part_cents(line.payer)
+        patient += (
+            _part_cents(line.copay) + _part_cents(line.deductible) + _part_cents(line.coinsurance)
+        )
+    return payer, patient
+
+
+def _active_condition_starts(record: HealthRecord, end_time: int) -> dict[str, int]:
+    """Earliest start per code of the conditions still active at the end of the simulation."""
+    starts: dict[str, int] = {}
+    for e in record.encounters:
+        for x in e.conditions:
+            if x.codes and (x.stop is None or x.stop > end_time):
+                code = x.codes[0].code
+                known = starts.get(code)
+                if known is None or x.start < known:
+                    starts[code] = x.start
+    return starts
+
+
+@dataclass(slots=True)
+class _Billing:
+    """What the claims of one encounter (its own and its medications') share."""
+
+    pid: str
+    eid: str
+    provider: str  # clinician id or empty
+    department: str
+    diagnoses: str  # DIAGNOSIS1..8
+    diagnosis_refs: str  # DIAGNOSISREF1..4
+    illness: str  # CURRENTILLNESSDATE
+    service: str  # SERVICEDATE
+    closed: bool
+    status: str
+    last_billed: str
+    claim_type: str
+    place: str  # PLACEOFSERVICE
+
+
+def _billing(
+    e: Encounter,
+    pid: str,
+    birthdate: int,
+    end_time: int,
+    active_starts: dict[str, int],
+    organization_kind: OrganizationKind,
+) -> _Billing:
+    codes: list[str] = []
+    if e.reason is not None:
+        codes.append(e.reason.code)
+    codes.extend(x.codes[0].code for x in e.conditions if x.codes)
+    del codes[_MAX_DIAGNOSES:]
+    if not codes:
+        codes.append(_first(e.codes).code)
+    illness = e.start
+    for code in codes:
+        since = active_starts.get(code)
+        if since is not None and since < illness:
+            illness = since
+    cls = e.encounter_class
+    if cls == "wellness":
+        department = "10" if age_years(birthdate, e.start) < 18 else "20"
+    else:
+        department = _DEPARTMENTS.get(cls, "99")
+    closed = e.stop is not None and end_time > e.stop
+    org = e.organization_id
+    institutional = not org or organization_kind(org) in _INSTITUTIONAL_KINDS
+    padded = codes + [""] * (_MAX_DIAGNOSES - len(codes))
+    return _Billing(
+        pid=pid,
+        eid=e.id,
+        provider=e.clinician_id or "",
+        department=department,
+        diagnoses=",".join(padded),
+        diagnosis_refs=",".join(str(i + 1) if padded[i] else "" for i in range(_DIAGNOSIS_REFS)),
+        illness=format_datetime(illness),
+        service=format_datetime(e.start),
+        closed=closed,
+        status="CLOSED" if closed else "BILLED",
+        last_billed=format_datetime(e.stop if closed and e.stop is not None else e.start),
+        claim_type="2" if institutional else "1",
+        place=org or "null",
+    )
+
+
+def _claim_line(claim: Claim, b: _Billing, covered: int, patient: int) -> str:
+    """``covered`` / ``patient``: cents the payer / the patient paid on the claim."""
+    insured = bool(claim.member_id)  # the engine leaves member_id empty when uninsured
+    secondary = claim.secondary_payer_id
+    if b.closed:
+        out1 = outp = "0"
+    else:
+        out1, outp = _cents_text(covered), _cents_text(patient)
+    status = b.status
+    # STATUS2 / OUTSTANDING2 / LASTBILLEDDATE2 are filled only *without* a secondary payer
+    # (the reference's inverted condition, §3.17 quirk).
+    if secondary:
+        status2 = out2 = billed2 = ""
+        type2 = "0"
+    else:
+        status2, out2, billed2, type2 = status, out1, b.last_billed, b.claim_type
+    return (
+        f"{claim.id},{b.pid},{b.provider},{claim.payer_id if insured else ''},{secondary},"
+        f"{b.department},{b.department},{b.diagnoses},,{b.eid},{b.illness},{b.service},"
+        f"{b.provider},{status},{status2},{status},{out1},{out2},{outp},"
+        f"{b.last_billed},{billed2},{b.last_billed},{b.claim_type},{type2}"
+    )
+
+
+def _transaction_ids(claim_id: str) -> tuple[str, int]:
+    """Transaction ``n`` of a claim has the id ``f"{head}{(low + n) & _LOW_48:012x}"``: one
+    derived id per claim with ``n`` added to its last 48 bits (deterministic, and one hash per
+    claim instead of one per transaction)."""
+    base = derived_id(claim_id, "claim transactions")
+    return base[:24], int(base[24:], 16)
+
+
+def _transaction_lines(
+    out: list[str], claim: Claim, entries: dict[tuple[str, str], Entry], main: Entry, b: _Billing
+) -> None:
+    """Append the claim's transactions (§3.18) to ``out``. Per line with transactions: CHARGE,
+    the main line's copay, the payer's payment, then the patient's remainder (transferred to
+    the patient first when insured). No payer adjustments or secondary payers exist yet."""
+    cid = claim.id
+    insured = bool(claim.member_id)
+    charge_type = "1" if insured else "p"
+    provider = b.provider or "null"
+    tail = f"{b.eid},,{claim.member_id},1,{provider},{provider}"
+    who = f",{cid},"
+    pid = f",{b.pid},"
+    id_head, id_low = _transaction_ids(cid)
+    n = 0
+    for index, line in enumerate(claim.lines):
+        if line.kind not in _TRANSACTION_KINDS:
+            continue
+        entry = entries.get((line.kind, line.entry_id), main)
+        code = _first(entry.codes)
+        stop = entry.stop
+        # TODATE quirk (§3.18): an entry without a stop gives the epoch.
+        mid = (
+            f"{format_datetime(entry.start)},{format_datetime(0 if stop is None else stop)},"
+            f"{b.place},{code.code},,,{b.diagnosis_refs},1,{b.department},{clean(code.display)}"
+        )
+        left = _trunc_cents(line.cost)
+        charge = _cents_text(left)
+        # (TYPE,AMOUNT,METHOD ; UNITAMOUNT,TRANSFEROUTID,TRANSFERTYPE,PAYMENTS,ADJUSTMENTS,
+        # TRANSFERS,OUTSTANDING) of each transaction of the line
+        rows = [(f"CHARGE,{charge},", f"{charge},,{charge_type},0.00,0.00,,{charge}")]
+        # Payments are capped at the balance so a line always balances to the cent.
+        copay = min(_part_cents(line.copay), left) if index == 0 else 0
+        if copay:
+            left -= copay
+            rows.append(
+                ("PAYMENT,,COPAY", f"0.00,,,{_cents_text(copay)},0.00,,{_cents_text(left)}")
+            )
+        paid = min(_part_cents(line.payer), left)
+        if paid:
+            left -= paid
+            rows.append(
+                ("PAYMENT,,ECHECK", f"0.00,,,{_cents_text(paid)},0.00,,{_cents_text(left)}")
+            )
+        if left > 0:
+            rest = _cents_text(left)
+            if insured:
+                transfer_out = n + len(rows)
+                rows.append(("TRANSFEROUT,,", f"0.00,,,0.00,0.00,{rest},{rest}"))
+                rows.append(
+                    (f"TRANSFERIN,{rest},", f"0.00,{transfer_out},p,0.00,0.00,{rest},{rest}")
+                )
+            method = _PAYMENT_METHODS[(n + len(rows)) % 3]
+            rows.append((f"PAYMENT,,{method}", f"0.00,,,{rest},0.00,,0.00"))
+        for kind, money in rows:
+            out.append(
+                f"{id_head}{(id_low + n) & _LOW_48:012x}{who}{n}{pid}{kind},{mid},{money},{tail}"
+            )
+            n += 1
+
+
+def record_rows(
+    record: HealthRecord,
+    end_time: int | None = None,
+    organization_kind: OrganizationKind | None = None,
+) -> dict[str, list[str]]:
     """All CSV lines (without line terminator) of one patient, per file stem, in the
     reference's per-patient row order (§1.1). ``end_time`` (default ``record.end_time``) is the
-    end of the simulation, used for open medications' dispense counts."""
+    end of the simulation, used for open medications' dispense counts and claim statuses.
+    ``organization_kind`` maps an organization id to its kind for the claims' claim type
+    (default: the provider network of the patient's state)."""
     if end_time is None:
         end_time = record.end_time
-    pid = record.patient.id
+    patient = record.patient
+    pid = patient.id
+    kinds = organization_kind
+    active_starts: dict[str, int] | None = None
+    expenses = coverage = 0  # cents over all claims
 
     encounters: list[str] = []
     conditions: list[str] = []
@@ -427,12 +748,33 @@ def record_rows(record: HealthRecord, end_time: int | None = None) -> dict[str, 
     imaging: list[str] = []
     devices: list[str] = []
     supplies: list[str] = []
+    claims: list[str] = []
+    transactions: list[str] = []
 
     for e in record.encounters:
         eid = e.id
         pe = f"{pid},{eid},"  # "PATIENT,ENCOUNTER," prefix shared by most files
-        payer = e.payer_id or ""
-        encounters.append(_encounter_line(e, pid))
+        claim = e.claim
+        payer = (e.payer_id or "") if claim is None else claim.payer_id
+        billing: _Billing | None = None
+        if claim is not None or any(m.claim is not None for m in e.medications):
+            if active_starts is None:
+                active_starts = _active_condition_starts(record, end_time)
+            if kinds is None:
+                kinds = _network_kinds(patient.state)
+            billing = _billing(e, pid, patient.birthdate, end_time, active_starts, kinds)
+        covered_cents: int | None = None
+        if claim is not None and billing is not None:
+            covered_cents, patient_cents = _claim_cents(claim)
+            coverage += covered_cents
+            expenses += patient_cents
+            claims.append(_claim_line(claim, billing, covered_cents, patient_cents))
+            entries: dict[tuple[str, str], Entry] = {("encounter", eid): e}
+            for kind, group in (("procedure", e.procedures), ("immunization", e.immunizations)):
+                for entry in group:
+                    entries[(kind, entry.id)] = entry
+            _transaction_lines(transactions, claim, entries, e, billing)
+        encounters.append(_encounter_line(e, pid, covered_cents))
 
         for x in e.conditions:
             c = _first(x.codes)
@@ -466,9 +808,18 @@ def record_rows(record: HealthRecord, end_time: int | None = None) -> dict[str, 
             if stop is None and m.administration:
                 stop = m.start
             n = dispenses(m, end_time)
+            med_claim = m.claim
+            med_covered = "0.00"
+            if med_claim is not None and billing is not None:
+                paid_by_payer, paid_by_patient = _claim_cents(med_claim)
+                coverage += paid_by_payer
+                expenses += paid_by_patient
+                med_covered = _cents_text(paid_by_payer)
+                claims.append(_claim_line(med_claim, billing, paid_by_payer, paid_by_patient))
+                _transaction_lines(transactions, med_claim, {("medication", m.id): m}, m, billing)
             medications.append(
                 f"{format_datetime(m.start)},{_opt_datetime(stop)},{pid},{payer},{eid},"
-                f"{c.code},{clean(c.display)},{format_money(m.cost)},0.00,{n},"
+                f"{c.code},{clean(c.display)},{format_money(m.cost)},{med_covered},{n},"
                 f"{_truncate_cents(m.cost, n)},{_reason(m.reasons)}"
             )
 
@@ -511,7 +862,7 @@ def record_rows(record: HealthRecord, end_time: int | None = None) -> dict[str, 
             supplies.append(f"{_opt_date(s.start)},{pe}{c.code},{clean(c.display)},{s.quantity}")
 
     return {
-        "patients": [_patient_line(record.patient)],
+        "patients": [_patient_line(patient, expenses, coverage)],
         "encounters": encounters,
         "conditions": conditions,
         "allergies": allergies,
@@ -523,6 +874,8 @@ def record_rows(record: HealthRecord, end_time: int | None = None) -> dict[str, 
         "imaging_studies": imaging,
         "devices": devices,
         "supplies": supplies,
+        "claims": claims,
+        "claims_transactions": transactions,
         "payer_transitions": [
             ",".join(row) for row in payer_transition_rows(pid, record.coverage, end_time)
         ],

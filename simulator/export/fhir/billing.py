@@ -34,24 +34,29 @@ def _claim_type(code: str) -> dict[str, Any]:
     return fixed(TERMINOLOGY + "claim-type", code, code.capitalize())
 
 
-def _adjudication(variable: str, display: str, amount: float | None) -> dict[str, Any]:
-    a: dict[str, Any] = {"category": {"coding": [{
-        "system": _BB_ADJUDICATION, "code": _BB_VARIABLES + variable, "display": display}]}}
-    if amount is not None:
-        a["amount"] = money(amount)
-    return a
+def _category(variable: str, display: str) -> dict[str, Any]:
+    return {"coding": [{"system": _BB_ADJUDICATION, "code": _BB_VARIABLES + variable,
+                        "display": display}]}
+
+
+# Shared by every line: the dicts are only read by the serializer.
+_COINSURANCE = _category("line_coinsrnc_amt", "Line Beneficiary Coinsurance Amount")
+_PROVIDER_PAID = _category("line_prvdr_pmt_amt", "Line Provider Payment Amount")
+_SUBMITTED_CHARGE = _category("line_sbmtd_chrg_amt", "Line Submitted Charge Amount")
+_ALLOWED = _category("line_alowd_chrg_amt", "Line Allowed Charge Amount")
+_DEDUCTIBLE = _category("line_bene_ptb_ddctbl_amt", "Line Beneficiary Part B Deductible Amount")
+_PROCESSING = {"category": _category("line_prcsg_ind_cd", "Line Processing Indicator Code")}
 
 
 def _line_adjudication(line: ClaimLine) -> list[dict[str, Any]]:
+    cost = money(line.cost)
     return [
-        _adjudication("line_coinsrnc_amt", "Line Beneficiary Coinsurance Amount",
-                      line.coinsurance + line.copay),
-        _adjudication("line_prvdr_pmt_amt", "Line Provider Payment Amount", line.payer),
-        _adjudication("line_sbmtd_chrg_amt", "Line Submitted Charge Amount", line.cost),
-        _adjudication("line_alowd_chrg_amt", "Line Allowed Charge Amount", line.cost),
-        _adjudication("line_bene_ptb_ddctbl_amt", "Line Beneficiary Part B Deductible Amount",
-                      line.deductible),
-        _adjudication("line_prcsg_ind_cd", "Line Processing Indicator Code", None),
+        {"category": _COINSURANCE, "amount": money(line.coinsurance + line.copay)},
+        {"category": _PROVIDER_PAID, "amount": money(line.payer)},
+        {"category": _SUBMITTED_CHARGE, "amount": cost},
+        {"category": _ALLOWED, "amount": cost},
+        {"category": _DEDUCTIBLE, "amount": money(line.deductible)},
+        _PROCESSING,
     ]
 
 

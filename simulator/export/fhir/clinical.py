@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable, Iterator
+from functools import lru_cache
 from typing import Any
 
 from simulator.export.fhir import shared
@@ -111,6 +112,31 @@ _NOTE_CONCEPT = {"coding": [
 def _category_display(category: str) -> str:
     text = category.replace("-", " ")
     return text[:1].upper() + text[1:]
+
+
+@lru_cache(maxsize=4096)
+def _observation_profiles(loinc: str, category: str | None,
+                          pulse_ox: bool) -> tuple[str | None, dict[str, Any] | None]:
+    """(category, meta) of an observation: US Core profiles by LOINC code, then by category
+    (fhir-export.md §3.5, US Core 6 rows). The meta dict is shared; it is only serialised."""
+    profiles: list[str] = []
+    named = OBSERVATION_PROFILES.get(loinc)
+    if named == "us-core-pulse-oximetry" and not pulse_ox:
+        named = None  # the profile requires the pulse-oximetry LOINC coding
+    if named is not None:
+        profiles.append(US_CORE + named)
+        category = category or "vital-signs"
+    if loinc in SCREENING_CODES:
+        profiles.append(US_CORE + "us-core-observation-screening-assessment")
+    if category == "vital-signs" and not profiles:
+        profiles.append(US_CORE + "us-core-vital-signs")
+    by_category = CATEGORY_PROFILES.get(category or "")
+    if category == "social-history" and loinc == "82810-3":
+        by_category = "us-core-observation-pregnancystatus"
+    if by_category is not None and US_CORE + by_category not in profiles and (
+            category != "social-history" or not profiles):
+        profiles.append(US_CORE + by_category)
+    return category, ({"profile": profiles} if profiles else None)
 
 
 class RecordResources:
@@ -299,30 +325,13 @@ class RecordResources:
 
     def _observation(self, ctx: _EncounterContext, o: Observation,
                      in_report: bool = False) -> dict[str, Any]:
-        category = o.category
         main = o.code
         loinc = main.code if main.system in ("LOINC", "", LOINC) else ""
-        profiles: list[str] = []
-        named = OBSERVATION_PROFILES.get(loinc)
-        if named is not None:
-            if named == "us-core-pulse-oximetry" and not any(c.code == "59408-5" for c in o.codes):
-                named = None  # the profile requires the pulse-oximetry LOINC coding
-            else:
-                profiles.append(US_CORE + named)
-                category = category or "vital-signs"
-        if loinc in SCREENING_CODES:
-            profiles.append(US_CORE + "us-core-observation-screening-assessment")
-        if category == "vital-signs" and not profiles:
-            profiles.append(US_CORE + "us-core-vital-signs")
-        by_category = CATEGORY_PROFILES.get(category or "")
-        if category == "social-history" and loinc == "82810-3":
-            by_category = "us-core-observation-pregnancystatus"
-        if by_category is not None and US_CORE + by_category not in profiles and (
-                category != "social-history" or not profiles):
-            profiles.append(US_CORE + by_category)
+        pulse_ox = loinc in ("2708-6", "59408-5") and any(c.code == "59408-5" for c in o.codes)
+        category, profiles = _observation_profiles(loinc, o.category, pulse_ox)
         r: dict[str, Any] = {"resourceType": "Observation", "id": o.id}
-        if profiles:
-            r["meta"] = {"profile": profiles}
+        if profiles is not None:
+            r["meta"] = profiles
         r["status"] = "final"
         if category:
             r["category"] = [{"coding": [{"system": _OBS_CATEGORY, "code": category,
