@@ -20,7 +20,12 @@ import orjson
 
 from simulator.config import RunConfig
 from simulator.export.csv import record_rows
-from simulator.export.fhir import FhirContext, patient_bundle, patient_resources
+from simulator.export.fhir import (
+    FhirContext,
+    patient_bundle,
+    patient_bundle_json,
+    patient_resources,
+)
 from simulator.record import HealthRecord
 from simulator.run import load_program, population, population_options, simulate_index, world
 
@@ -63,7 +68,7 @@ def main() -> int:
         return sum(len(line) + 1 for lines in record_rows(r).values() for line in lines)
 
     def fhir(r: HealthRecord) -> int:
-        return len(orjson.dumps(patient_bundle(r, ctx)))
+        return len(patient_bundle_json(r, ctx))
 
     def ndjson(r: HealthRecord) -> int:
         return sum(len(orjson.dumps(x)) + 1 for x in patient_resources(r, ctx))

@@ -238,3 +238,18 @@ def test_batch_bundles_load_and_repost_is_idempotent(runs: dict[str, Path],
     for bundle in bundles[:2]:
         _post(server, bundle)
     assert {t: server.count(t) for t in sorted(types)} == before
+
+
+def test_validate_flag_reports_a_clean_run(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["-o", str(tmp_path), "-p", "3", "-s", "4", "-w", "1",
+                                       "--format", "fhir,ndjson", "--validate",
+                                       "--reference-date", "2024-06-01"])
+    assert result.exit_code == 0, result.output
+    assert "FHIR validation: every resource valid" in result.output
+
+
+def test_unknown_bundle_type_is_a_clear_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["-o", str(tmp_path), "-p", "1", "--fhir-bundle", "bulk"])
+    assert result.exit_code == 2
+    assert "option --fhir-bundle: unknown bundle type 'bulk'" in result.output
+    assert not any(tmp_path.iterdir())

@@ -15,7 +15,12 @@ from typing import Any
 import orjson
 
 from simulator.export.csv import CsvWriter, record_rows, run_level_lines
-from simulator.export.fhir import FhirContext, patient_bundle, patient_resources
+from simulator.export.fhir import (
+    FhirContext,
+    patient_bundle,
+    patient_bundle_json,
+    patient_resources,
+)
 from simulator.export.fhir.bundle import shared_bundles, shared_resources
 from simulator.export.fhir.output import NdjsonWriter, ndjson_lines, parameters, record_filename
 from simulator.record import HealthRecord
@@ -60,10 +65,13 @@ class ShardExport:
                 out.rows.setdefault(name, []).extend(lines)
                 out.written += len(lines)
         if "fhir" in formats:
-            bundle = patient_bundle(record, self.ctx, self.bundle_mode)
-            self._check(bundle)
-            path = self.dirs["fhir"] / record_filename(record, ".json")
-            path.write_bytes(orjson.dumps(bundle))
+            if self.validator is not None:
+                bundle = patient_bundle(record, self.ctx, self.bundle_mode)
+                self._report(self.validator.validate_bundle(bundle), "")
+                data = orjson.dumps(bundle)
+            else:
+                data = patient_bundle_json(record, self.ctx, self.bundle_mode)
+            (self.dirs["fhir"] / record_filename(record, ".json")).write_bytes(data)
             out.written += 1
         if "ndjson" in formats:
             resources = list(patient_resources(record, self.ctx))
@@ -79,10 +87,6 @@ class ShardExport:
             text = ccda_document(record, self.world.network)
             (self.dirs["ccda"] / ccda_filename(record)).write_text(text, encoding="utf-8")
             out.written += 1
-
-    def _check(self, bundle: dict[str, Any]) -> None:
-        if self.validator is not None:
-            self._report(self.validator.validate_bundle(bundle), "")
 
     def _report(self, messages: list[str], prefix: str) -> None:
         out = self.out

@@ -23,6 +23,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from simulator.export.fhir import shared
 from simulator.export.fhir.clinical import RecordResources, literal_reference, urn_reference
 from simulator.record import HealthRecord
@@ -55,13 +57,28 @@ def _entry(resource: dict[str, Any], is_shared: bool, mode: str) -> dict[str, An
     return entry
 
 
-def patient_bundle(record: HealthRecord, ctx: FhirContext, mode: str = "transaction") -> dict:
+def bundle_entries(record: HealthRecord, ctx: FhirContext,
+                   mode: str = "transaction") -> Iterator[dict[str, Any]]:
     if mode not in BUNDLE_MODES:
         raise ValueError(f"unknown bundle mode {mode!r}")
     ref = literal_reference if mode == "batch" else urn_reference
-    entries = [_entry(resource, is_shared, mode)
-               for resource, is_shared in RecordResources(record, ctx, ref)]
-    return {"resourceType": "Bundle", "type": mode, "entry": entries}
+    for resource, is_shared in RecordResources(record, ctx, ref):
+        yield _entry(resource, is_shared, mode)
+
+
+def patient_bundle(record: HealthRecord, ctx: FhirContext, mode: str = "transaction") -> dict:
+    return {"resourceType": "Bundle", "type": mode,
+            "entry": list(bundle_entries(record, ctx, mode))}
+
+
+def patient_bundle_json(record: HealthRecord, ctx: FhirContext,
+                        mode: str = "transaction") -> bytes:
+    """The same bundle as :func:`patient_bundle`, serialised entry by entry: only bytes are
+    kept, so a long record never holds hundreds of thousands of dicts alive at once (which
+    makes the garbage collector rescan them over and over)."""
+    parts = [orjson.dumps(entry) for entry in bundle_entries(record, ctx, mode)]
+    head = b'{"resourceType":"Bundle","type":"' + mode.encode() + b'","entry":['
+    return head + b",".join(parts) + b"]}"
 
 
 def patient_resources(record: HealthRecord, ctx: FhirContext) -> Iterator[dict[str, Any]]:
