@@ -13,6 +13,7 @@ import datetime as dt
 import functools
 import logging
 import math
+import os
 import re
 from collections import Counter
 from collections.abc import Iterator
@@ -177,7 +178,9 @@ def default_run() -> Run:
 
 @pytest.fixture(scope="module")
 def corpus_run(corpus_dir: Path) -> Run:
-    return simulate(15, 14, corpus_dir)
+    # A larger one-off check: CCDA_CHECK_PEOPLE=100 CCDA_CHECK_MAX_AGE=30 pytest this file.
+    people = int(os.environ.get("CCDA_CHECK_PEOPLE", "15"))
+    return simulate(people, int(os.environ.get("CCDA_CHECK_MAX_AGE", "14")), corpus_dir)
 
 
 @pytest.fixture(scope="module", params=["default_run", "corpus_run"])
