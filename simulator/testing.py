@@ -94,3 +94,21 @@ def run_modules(
         result.records.append(sim.run())
         result.people.append(person)
     return result
+
+
+def module_tree(*names: str, root: Path | None = None) -> dict[str, Any]:
+    """`{path_key: module}` for the named top-level modules of a module folder (default: the
+    project's `modules/`) and every submodule under `<folder>/<name>/`, keyed as submodule
+    states refer to them (e.g. "diabetes/retinopathy"). Feed it to :func:`run_modules`."""
+    from simulator.config import PROJECT_MODULES
+
+    folder = root or PROJECT_MODULES
+    tree: dict[str, Any] = {}
+    for name in names:
+        tree[name] = json.loads((folder / f"{name}.json").read_text(encoding="utf-8"))
+        sub = folder / name
+        if sub.is_dir():
+            for path in sorted(sub.rglob("*.json")):
+                key = path.relative_to(folder).with_suffix("").as_posix()
+                tree[key] = json.loads(path.read_text(encoding="utf-8"))
+    return tree
