@@ -1,0 +1,55 @@
+"""Metabolic group (obesity, diabetes, hypertension, hyperlipidemia, gout): one run of 1000
+adults, main outcomes checked against their intended adult prevalence (+-4 binomial SE)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from project_modules import active_at_end, run, share
+
+N = 1000
+MODULES = ["wellness_vitals", "obesity", "diabetes", "hypertension", "hyperlipidemia", "gout"]
+
+# code -> (intended adult prevalence, source)
+TARGETS = {
+    "59621000": (0.454, "hypertension, NCHS Data Brief 364 (2017-2018)"),
+    "55822004": (0.114, "total cholesterol >= 240, NCHS Data Brief 363 (2015-2018)"),
+    "90560007": (0.039, "gout, Chen-Xu 2019 NHANES 2015-2016"),
+    "44054006": (0.11, "diagnosed diabetes, CDC NDSR (10.1% age-adjusted, crude higher)"),
+    "714628002": (0.38, "prediabetes, CDC NDSR (38.0% of adults, 2021)"),
+    "162864005": (0.28, "BMI >= 30 from the engine's BMI model (published 42.4%, NCHS DB 360)"),
+}
+
+
+@pytest.fixture(scope="module")
+def records():
+    return run(MODULES, population=N, seed=7, age=(18, 90)).records
+
+
+@pytest.mark.parametrize("code", sorted(TARGETS))
+def test_prevalence(records, code):
+    target, source = TARGETS[code]
+    value = share(records, lambda r: active_at_end(r, code))
+    se = math.sqrt(target * (1 - target) / len(records))
+    assert abs(value - target) <= 4 * se, f"{source}: simulated {value:.3f}, target {target}"
+
+
+def test_attributes_and_treatment(records):
+    # every diagnosed diabetic has an HbA1c and metformin; hypertensives get lisinopril
+    diabetics = [r for r in records if active_at_end(r, "44054006")]
+    assert diabetics
+    for r in diabetics:
+        obs = [o for e in r.encounters for o in e.observations if o.code.code == "4548-4"]
+        meds = {m.code.code for e in r.encounters for m in e.medications}
+        assert obs and all(3.0 <= float(o.value) <= 14.0 for o in obs)
+        assert "860975" in meds
+    hyper = [r for r in records if active_at_end(r, "59621000")]
+    assert all(any(m.code.code == "314076" for e in r.encounters for m in e.medications) for r in hyper)
+
+
+def test_complications_only_in_diabetics(records):
+    for code in ("422034002", "368581000119106", "127013003"):
+        for r in records:
+            if active_at_end(r, code):
+                assert active_at_end(r, "44054006")
