@@ -71,8 +71,9 @@ def test_encounters_have_provider_clinician_and_payer_and_coverage_is_contiguous
 
 
 def test_natural_death_gives_deceased_records_then_a_living_person(tmp_path: Path) -> None:
+    # Only the vital-signs module, so every death is a natural one.
     config = RunConfig(population=12, seed=2, reference_date=REFERENCE, modules_dir=PROJECT_MODULES,
-                       output=tmp_path, min_age=95, max_age=99)
+                       modules=("wellness_vitals",), output=tmp_path, min_age=95, max_age=99)
     program = load_program(config)
     pop = population(population_options(config))
     ints, floats = pop.draw(list(range(12)))

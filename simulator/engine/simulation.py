@@ -377,37 +377,58 @@ class PersonSim:
             plan = self.current_plan
             enc.payer_id = plan.payer.id if plan is not None else world.payers.no_insurance.id
 
-    def _adjudicate(self, enc: Encounter) -> None:
-        """Bill the encounter (its own line, then procedures, immunizations and reports) and each
-        of its medications on a claim of its own, line by line against the current plan's
-        copay, deductible and coinsurance (engine-behaviour.md §8)."""
+    def _plan_and_deductible(self) -> tuple[Any, float, str]:
         payers = self.world.payers
-        if payers is None:
-            return
         plan = self.current_plan or payers.no_insurance_plan
         current, left = self._deductible
         if current is not plan:
             left = float(plan.deductible)
         member = self.coverage[-1].member_id if self.coverage and plan.is_insured else ""
+        return plan, left, member
 
-        def bill(entry_id: str, items: list[tuple[str, str, float]]) -> Claim:
-            nonlocal left
-            lines = []
-            for item_id, kind, cost in items:
-                copay, deductible, coinsurance, paid, left = split_cost(plan, cost, left, kind)
-                lines.append(ClaimLine(item_id, kind, cost, copay, deductible, coinsurance, paid))
-            return Claim(derived_id(entry_id, "claim"), plan.payer.id, lines, member)
+    def _bill(self, claim_id: str, items: list[tuple[str, str, float]]) -> Claim:
+        """A claim for `items` (entry id, kind, cost) against the current plan, line by line."""
+        plan, left, member = self._plan_and_deductible()
+        lines = []
+        for item_id, kind, cost in items:
+            copay, deductible, coinsurance, paid, left = split_cost(plan, cost, left, kind)
+            lines.append(ClaimLine(item_id, kind, cost, copay, deductible, coinsurance, paid))
+        self._deductible = (plan, left)
+        return Claim(claim_id, plan.payer.id, lines, member)
 
+    def _adjudicate(self, enc: Encounter) -> None:
+        """Bill the encounter (its own line, then procedures, immunizations and reports) and each
+        of its medications on a claim of its own, line by line against the current plan's
+        copay, deductible and coinsurance (engine-behaviour.md §8)."""
+        if self.world.payers is None:
+            return
         items = [(enc.id, "encounter", enc.base_cost)]
         for kind, group in (("procedure", enc.procedures), ("immunization", enc.immunizations),
                             ("report", enc.reports)):
             items.extend((entry.id, kind, entry.cost) for entry in group)
-        enc.claim = bill(enc.id, items)
+        enc.claim = self._bill(derived_id(enc.id, "claim"), items)
         enc.payer_coverage = enc.claim.payer_paid
         for med in enc.medications:
             if med.claim is None:
-                med.claim = bill(med.id, [(med.id, "medication", med.cost)])
-        self._deductible = (plan, left)
+                med.claim = self._bill(derived_id(med.id, "claim"), [(med.id, "medication", med.cost)])
+
+    def _bill_late(self, enc: Encounter, entry: Entry, kind: str) -> None:
+        """An entry recorded into an encounter that was already billed (a module acting after
+        the visit ended): a medication gets its claim now, a costed item a line on the
+        encounter's claim."""
+        if isinstance(entry, Medication):
+            if entry.claim is None:
+                entry.claim = self._bill(derived_id(entry.id, "claim"),
+                                         [(entry.id, "medication", entry.cost)])
+            return
+        cost = getattr(entry, "cost", None)
+        line_kind = {"procedures": "procedure", "immunizations": "immunization",
+                     "reports": "report"}.get(kind)
+        if cost is None or line_kind is None or enc.claim is None:
+            return
+        extra = self._bill(enc.claim.id, [(entry.id, line_kind, cost)])
+        enc.claim.lines.extend(extra.lines)
+        enc.payer_coverage = enc.claim.payer_paid
 
     def record_engine_immunization(self, vaccine: Code, series: int) -> None:
         """A vaccination outside the wellness schedule (COVID-19 doses): a short ambulatory visit
@@ -523,6 +544,8 @@ class PersonSim:
     def record_entry(self, entry: Entry, kind: str) -> Encounter:
         enc = self.current_encounter()
         getattr(enc, kind).append(entry)
+        if enc.claim is not None and self.world.payers is not None:
+            self._bill_late(enc, entry, kind)
         return enc
 
     def present_add(self, entry: Entry) -> None:
