@@ -23,7 +23,7 @@ from simulator.engine.program import Program, compile_program
 from simulator.engine.simulation import PersonSim, World
 from simulator.errors import UserError
 from simulator.export.csv import run_level_lines
-from simulator.export.pipeline import RunOutput, ShardExport, ShardOutput
+from simulator.export.pipeline import MAX_PROBLEMS, RunOutput, ShardExport, ShardOutput
 from simulator.gmf.loader import load_modules
 from simulator.payers import PayerStats, load_payers, payer_rows
 from simulator.population.people import Population, PopulationOptions
@@ -265,7 +265,7 @@ def run(config: RunConfig, progress: Callable[[int], None] | None = None) -> Run
             summary.cpu_seconds += result.cpu_seconds
             summary.state_counts.update(result.state_counts)
             summary.problem_count += result.output.problem_count
-            summary.problems.extend(result.output.problems[:200 - len(summary.problems)])
+            summary.problems.extend(result.output.problems[:MAX_PROBLEMS - len(summary.problems)])
             usage.merge(result.utilization)
             if progress is not None:
                 progress(result.count)

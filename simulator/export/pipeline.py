@@ -25,7 +25,7 @@ from simulator.export.fhir.bundle import shared_bundles, shared_resources
 from simulator.export.fhir.output import NdjsonWriter, ndjson_lines, parameters, record_filename
 from simulator.record import HealthRecord
 
-MAX_PROBLEMS = 200  # validation messages kept per shard (the count is always complete)
+MAX_PROBLEMS = 200  # validation messages kept per shard and per run (the count is always complete)
 
 
 def output_dirs(output: Path, formats: tuple[str, ...]) -> dict[str, Path]:
@@ -146,4 +146,4 @@ class RunOutput:
             self.ndjson.close()
 
 
-__all__ = ["RunOutput", "ShardExport", "ShardOutput", "output_dirs", "run_level_lines"]
+__all__ = ["MAX_PROBLEMS", "RunOutput", "ShardExport", "ShardOutput", "output_dirs", "run_level_lines"]

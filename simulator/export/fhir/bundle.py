@@ -124,10 +124,9 @@ def shared_bundles(ctx: FhirContext, org_encounters: Mapping[str, int],
 
 
 def _side_bundle(resources: Iterable[dict[str, Any]], bundle_type: str, mode: str) -> dict:
-    entry_mode = "transaction" if mode == "transaction" else mode
     entries = []
     for resource in resources:
-        e = _entry(resource, True, entry_mode)
+        e = _entry(resource, True, mode)
         if mode != "batch":
             e["fullUrl"] = f"{resource['resourceType']}/{resource['id']}"
         entries.append(e)

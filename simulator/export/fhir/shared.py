@@ -30,6 +30,10 @@ def clinician_name(c: Clinician) -> str:
     return f"Dr. {c.first} {c.last}"
 
 
+def _email(c: Clinician) -> str:
+    return f"{c.first}.{c.last}@example.com".replace(" ", "")
+
+
 def _address(o: Organization) -> dict[str, Any]:
     return {"line": [o.address], "city": o.city, "state": o.state, "postalCode": o.zip,
             "country": "US"}
@@ -90,7 +94,6 @@ def home_location() -> dict[str, Any]:
 
 
 def practitioner(c: Clinician, o: Organization, encounters: int | None = None) -> dict[str, Any]:
-    email = f"{c.first}.{c.last}@example.com".replace(" ", "")
     r: dict[str, Any] = {
         "resourceType": "Practitioner",
         "id": c.id,
@@ -99,7 +102,7 @@ def practitioner(c: Clinician, o: Organization, encounters: int | None = None) -
         "active": True,
         "name": [{"family": c.last, "given": [c.first], "prefix": ["Dr."]}],
         "telecom": [{"extension": [{"url": US_CORE + "us-core-direct", "valueBoolean": True}],
-                     "system": "email", "value": email, "use": "work"}],
+                     "system": "email", "value": _email(c), "use": "work"}],
         "address": [_address(o)],
         "gender": "female" if c.gender == "F" else "male",
     }
@@ -110,7 +113,6 @@ def practitioner(c: Clinician, o: Organization, encounters: int | None = None) -
 
 def practitioner_role(c: Clinician, o: Organization, ref: Ref = None) -> dict[str, Any]:
     rid = role_id(c.id)
-    email = f"{c.first}.{c.last}@example.com".replace(" ", "")
     who: dict[str, Any] = {"identifier": {"system": NPI, "value": c.npi},
                            "display": clinician_name(c)}
     org: dict[str, Any] = {"identifier": {"system": SYNTHEA, "value": o.id}, "display": o.name}
@@ -131,5 +133,5 @@ def practitioner_role(c: Clinician, o: Organization, ref: Ref = None) -> dict[st
         "specialty": [_SPECIALTY],
         "location": [where],
         "telecom": [{"system": "phone", "value": o.phone or "(555) 555-5555"},
-                    {"system": "email", "value": email}],
+                    {"system": "email", "value": _email(c)}],
     }
