@@ -27,7 +27,7 @@ from simulator.export.fhir import (
     patient_resources,
 )
 from simulator.record import HealthRecord
-from simulator.run import load_program, population, population_options, simulate_index, world
+from simulator.shard import load_program, population, population_options, records_of, world
 
 
 def simulate(config: RunConfig) -> tuple[list[HealthRecord], float]:
@@ -37,7 +37,7 @@ def simulate(config: RunConfig) -> tuple[list[HealthRecord], float]:
     ints, floats = pop.draw(indices)
     began = time.process_time()
     records = [r for k, i in enumerate(indices)
-               for r in simulate_index(program, pop, i, ints[k], floats[k])]
+               for r in records_of(program, pop, i, ints[k], floats[k])]
     return records, time.process_time() - began
 
 

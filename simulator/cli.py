@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from simulator.config import (
+    KeepSpec,
     RunConfig,
     load_toml,
     parse_age_range,
@@ -71,6 +72,14 @@ def _build_config(params: dict[str, Any]) -> RunConfig:
         kwargs["workers"] = _positive_int(values["workers"], "--workers", minimum=1)
     if "shard_size" in values:
         kwargs["shard_size"] = _positive_int(values["shard_size"], "--shard-size", minimum=1)
+    if "keep" in values or "keep_condition" in values:
+        module = Path(values["keep"]) if values.get("keep") else None
+        if module is not None and not module.is_file():
+            raise UserError(f"option --keep: {str(module)!r} is not a file")
+        condition = values.get("keep_condition")
+        kwargs["keep"] = KeepSpec(module, str(condition) if condition is not None else None)
+    if "cluster" in values:
+        kwargs["cluster"] = str(values["cluster"])
     if "natural_death" in values:
         if not isinstance(values["natural_death"], bool):
             raise UserError(f"option --natural-death: expected true or false, got {values['natural_death']!r}")
@@ -109,6 +118,17 @@ def _positive_int(value: Any, option: str, minimum: int | None) -> int:
 @click.option("-w", "--workers", type=str, help="Worker processes (default: all cores).")
 @click.option("--natural-death/--no-natural-death", default=None,
               help="Deaths from natural causes at life-table ages (default on).")
+@click.option("-k", "--keep", type=str,
+              help="Keep module (GMF JSON): write only people whose walk through it ends on the "
+                   "state named Keep; -p then counts kept people.")
+@click.option("--keep-condition", type=str,
+              help="Write only people with this condition: a code, or words of its name "
+                   "(e.g. diabetes); -p then counts kept people.")
+@click.option("--cluster", type=str,
+              help="Dask scheduler address (tcp://host:8786): run the shards on a Dask cluster; "
+                   "-o must be a folder every worker can reach.")
+@click.option("--resume", is_flag=True, default=False,
+              help="Finish the interrupted run in the -o folder, with its own options.")
 @click.option("--shard-size", type=str, hidden=True)
 @click.option("--config", type=click.Path(dir_okay=False), help="TOML file with any of these options.")
 @click.pass_context
@@ -116,25 +136,54 @@ def main(ctx: click.Context, **params: Any) -> None:
     """Simulate synthetic patients with Synthea-format disease modules and write their records."""
     if ctx.invoked_subcommand is not None:
         return
+    resume = bool(params.pop("resume", False))
+    config: RunConfig | None = None
     try:
-        config = _build_config(params)
-        summary = _run_with_progress(config)
+        config = _resume_config(params) if resume else _build_config(params)
+        summary = _run_with_progress(config, resume)
     except UserError as exc:
         _fail(str(exc))
         return
     except KeyboardInterrupt:
-        click.echo("interrupted: files written so far are complete up to the last finished shard", err=True)
+        out = config.output if config is not None else "OUTPUT"
+        click.echo("interrupted: every finished shard is written and recorded in "
+                   f"{out}/run.json; finish the run with: simulate --resume -o {out}", err=True)
         sys.exit(130)
     _print_summary(config, summary)
     if summary.problem_count:
         sys.exit(1)
 
 
-def _run_with_progress(config: RunConfig) -> Any:
+def _resume_config(params: dict[str, Any]) -> RunConfig:
+    """The interrupted run's own options; options given with --resume must agree with them."""
+    from simulator.runstate import RunRecord
+
+    if params.get("config"):
+        raise UserError("option --config: --resume takes the run's options from its run.json")
+    output = Path(params["output"]) if params.get("output") else RunConfig().output
+    record = RunRecord.load(output)
+    given = {k: v for k, v in params.items() if v not in (None, ()) and k != "config"}
+    overrides = _build_config(given).__dict__ if given else {}
+    chosen = {k: overrides[k] for k in overrides if k in _given_fields(given)}
+    chosen["output"] = output
+    return record.config(chosen)
+
+
+def _given_fields(given: dict[str, Any]) -> set[str]:
+    """RunConfig fields named by the options the user gave."""
+    aliases = {"age": ("min_age", "max_age"), "module": ("modules",), "format": ("formats",),
+               "keep_condition": ("keep",)}
+    out: set[str] = set()
+    for key in given:
+        out.update(aliases.get(key, (key,)))
+    return out
+
+
+def _run_with_progress(config: RunConfig, resume: bool = False) -> Any:
     from simulator.run import run
 
     if not sys.stderr.isatty() or os.environ.get("CI"):
-        return run(config)
+        return run(config, resume=resume)
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -144,19 +193,34 @@ def _run_with_progress(config: RunConfig) -> Any:
     )
 
     with Progress(
-        TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+        TextColumn("simulating" if not config.keep else "kept"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
         transient=True,
     ) as bar:
         task = bar.add_task("people", total=config.population)
-        return run(config, progress=lambda n: bar.advance(task, n))
+        return run(config, progress=lambda n: bar.advance(task, n), resume=resume)
 
 
 def _print_summary(config: RunConfig, summary: Any) -> None:
+    if summary.already_complete:
+        click.echo(f"the run in {config.output} is already complete: {summary.alive} people, "
+                   f"{summary.records_written} records written")
+        return
+    if summary.resumed_shards:
+        click.echo(f"resumed: {summary.resumed_shards} shards were already written")
+    if config.keep:
+        click.echo(
+            f"{summary.alive} people kept ({summary.keep}), plus {summary.dead} deceased records "
+            f"it keeps, out of {summary.people} people simulated: "
+            f"{summary.people / max(summary.alive, 1):.1f} people simulated per kept person"
+        )
+        who = ""
+    else:
+        who = (f" ({summary.alive} alive, plus {summary.dead} deceased records of people who "
+               "died before the reference date)")
     click.echo(
-        f"{summary.people} people simulated ({summary.alive} alive, plus {summary.dead} deceased "
-        "records of people who died before the reference date) "
-        f"with {summary.modules} modules in {summary.seconds:.1f} s "
-        f"({summary.people_per_second:.1f} people/s, {summary.cpu_seconds / max(summary.people, 1):.3f} CPU-s/person)"
+        f"{summary.people} people simulated{who} with {summary.modules} modules in "
+        f"{summary.seconds:.1f} s ({summary.people_per_second:.1f} people/s, "
+        f"{summary.cpu_seconds_per_person:.3f} CPU-s/person)"
     )
     click.echo(f"{summary.records_written} records written to {config.output}/ ({', '.join(config.formats)})")
     if summary.state_counts:

@@ -18,6 +18,25 @@ BUNDLE_MODES = ("transaction", "batch", "collection")
 
 
 @dataclass(frozen=True)
+class KeepSpec:
+    """What a run keeps (simulator.cohort): a keep module, a condition, both, or everyone."""
+
+    module: Path | None = None
+    condition: str | None = None
+
+    def __bool__(self) -> bool:
+        return self.module is not None or self.condition is not None
+
+    def describe(self) -> str:
+        parts = []
+        if self.module is not None:
+            parts.append(f"keep module {self.module}")
+        if self.condition is not None:
+            parts.append(f"condition {self.condition!r}")
+        return " and ".join(parts)
+
+
+@dataclass(frozen=True)
 class RunConfig:
     population: int = 1
     seed: int = 0
@@ -36,6 +55,8 @@ class RunConfig:
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     shard_size: int = 25
     natural_death: bool = True
+    keep: KeepSpec = KeepSpec()  # -k/--keep, --keep-condition: write only these people
+    cluster: str | None = None  # Dask scheduler address (--cluster); None: local processes
 
     @property
     def reference_time(self) -> int:
@@ -100,7 +121,7 @@ def parse_bundle_mode(value: str, option: str = "--fhir-bundle") -> str:
     return mode
 
 
-_TOML_KEYS = {f.name for f in fields(RunConfig)} | {"age", "format", "module"}
+_TOML_KEYS = {f.name for f in fields(RunConfig)} | {"age", "format", "module", "keep_condition"}
 
 
 def load_toml(path: Path) -> dict[str, Any]:

@@ -49,7 +49,7 @@ from simulator.record import (
     Reaction,
     Report,
 )
-from simulator.run import load_program, population, population_options, simulate_index
+from simulator.shard import load_program, population, population_options, records_of
 
 H = "urn:hl7-org:v3"
 NS = {"h": H, "sdtc": "urn:hl7-org:sdtc", "xsi": "http://www.w3.org/2001/XMLSchema-instance"}
@@ -165,7 +165,7 @@ def simulate(population_size: int, max_age: int, modules_dir: Path | None = None
     pop = population(population_options(config))
     ints, floats = pop.draw(list(range(population_size)))
     records = [r for i in range(population_size)
-               for r in simulate_index(program, pop, i, ints[i], floats[i])]
+               for r in records_of(program, pop, i, ints[i], floats[i])]
     network = provider_network(config.state)
     documents = [ccda_document(r, network) for r in records]
     return Run("corpus" if modules_dir else "default", records, documents, network)

@@ -728,7 +728,7 @@ def test_exported_bundles_validate(v: FhirValidator) -> None:
 
     fhir = pytest.importorskip("simulator.export.fhir")
     from simulator.config import RunConfig
-    from simulator.run import load_program, population, population_options, simulate_index, world
+    from simulator.shard import load_program, population, population_options, records_of, world
 
     config = RunConfig(population=4, seed=5, reference_date=date(2024, 1, 1))
     program = load_program(config)
@@ -738,7 +738,7 @@ def test_exported_bundles_validate(v: FhirValidator) -> None:
     ctx = fhir.FhirContext(shared.network, shared.payers)
     count = 0
     for i in range(4):
-        for record in simulate_index(program, pop, i, ints[i], floats[i]):
+        for record in records_of(program, pop, i, ints[i], floats[i]):
             bundle = fhir.patient_bundle(record, ctx, "transaction")
             count += len(bundle["entry"])
             assert v.validate_bundle(bundle) == []

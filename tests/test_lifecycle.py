@@ -8,7 +8,7 @@ from pathlib import Path
 
 from simulator.config import PROJECT_MODULES, RunConfig
 from simulator.engine import timeutil as tu
-from simulator.run import load_program, population, population_options, simulate_index, world
+from simulator.shard import load_program, population, population_options, records_of, world
 from simulator.testing import run_modules
 
 REFERENCE = date(2024, 6, 1)
@@ -57,7 +57,7 @@ def test_encounters_have_provider_clinician_and_payer_and_coverage_is_contiguous
     shared = world(pop.tables.abbreviation)
     ints, floats = pop.draw(list(range(6)))
     for k in range(6):
-        for record in simulate_index(program, pop, k, ints[k], floats[k]):
+        for record in records_of(program, pop, k, ints[k], floats[k]):
             assert record.encounters
             for enc in record.encounters:
                 org = shared.network.organization(enc.organization_id)
@@ -79,7 +79,7 @@ def test_natural_death_gives_deceased_records_then_a_living_person(tmp_path: Pat
     ints, floats = pop.draw(list(range(12)))
     deceased = 0
     for k in range(12):
-        records = simulate_index(program, pop, k, ints[k], floats[k])
+        records = records_of(program, pop, k, ints[k], floats[k])
         *dead, alive = records
         assert alive.patient.deathdate is None
         for record in dead:

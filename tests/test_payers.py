@@ -360,8 +360,8 @@ def test_payer_transition_rows() -> None:
 def test_payer_rows_and_stats_merge() -> None:
     medicare = CATALOG.payers[0]
     a = PayerStats(amount_covered=10.25, revenue=0.125, covered_encounters=2,
-                   customers={"p1"}, member_months=12, qols_total=0.9, qols_years=1)
-    b = PayerStats(amount_covered=0.5, uncovered_encounters=1, customers={"p1", "p2"},
+                   customers=1, member_months=12, qols_total=0.9, qols_years=1)
+    b = PayerStats(amount_covered=0.5, uncovered_encounters=1, customers=2,
                    member_months=6, qols_total=0.7, qols_years=1)
     a.merge(b)
     rows = payer_rows(CATALOG, {medicare.id: a})
@@ -373,7 +373,7 @@ def test_payer_rows_and_stats_merge() -> None:
     assert row["AMOUNT_COVERED"] == "10.75"
     assert row["REVENUE"] == "0.13"  # 0.125 is exact in binary: half-up, not half-even
     assert (row["COVERED_ENCOUNTERS"], row["UNCOVERED_ENCOUNTERS"]) == ("2", "1")
-    assert row["UNIQUE_CUSTOMERS"] == "2" and row["MEMBER_MONTHS"] == "18"
+    assert row["UNIQUE_CUSTOMERS"] == "3" and row["MEMBER_MONTHS"] == "18"
     assert float(row["QOLS_AVG"]) == pytest.approx(0.8)
     last = dict(zip(PAYER_COLUMNS, rows[-1], strict=True))
     assert last["NAME"] == "NO_INSURANCE" and last["OWNERSHIP"] == "NO_INSURANCE"

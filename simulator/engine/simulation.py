@@ -168,6 +168,25 @@ class PersonSim:
             env.run(until=self.stop)
         return self._finish()
 
+    def keep(self, module: CompiledModule) -> bool:
+        """Walks a keep module once at the end of the simulation, death ignored (§3.6): True
+        iff the walk stops on the state named Keep. A state that would wait stops the walk."""
+        frame = Frame(module=module, owner=module.name, history=[], top=False)
+        state = module.states["Initial"]
+        for _ in range(MAX_STATES_PER_INSTANT):
+            visit = Visit(state.name, state, self.now)
+            frame.history.append(visit)
+            result = self.executors[state.type](self, frame, visit)
+            if result is not None:
+                if hasattr(result, "close"):
+                    result.close()
+                return state.name == "Keep"
+            if state.next is None:
+                return state.name == "Keep"
+            state = module.states[state.next(self, frame)]
+        raise self.error(frame, f"the keep module enters more than {MAX_STATES_PER_INSTANT} "
+                                "states without stopping")
+
     def _trigger_stop(self) -> None:
         if not self.stop.triggered:
             self.stop._ok = True

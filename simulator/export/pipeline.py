@@ -1,20 +1,26 @@
-"""The exporters of a run, in two halves.
+"""The exporters of a run, in two halves joined by a shard's part folder.
 
-:class:`ShardExport` runs in a worker: per-patient files (FHIR bundles, C-CDA documents) are
-written there as each record finishes, and table-like output (CSV rows, NDJSON lines) is returned
-to the parent. :class:`RunOutput` runs in the parent: it appends those rows in person-index order
-(so the files do not depend on the worker count) and writes the once-per-run files at the end.
+:class:`ShardExport` runs in a worker and streams everything one shard produces into the
+shard's own part folder (``OUTPUT/.parts/shard-…/``): per-patient files (FHIR bundles, C-CDA
+documents) and the shard's slice of the table-like files (CSV rows, NDJSON lines), written as
+each record finishes, so a worker holds at most one record in memory. :class:`RunOutput` runs in
+the parent: it merges part folders in shard order (per-patient files are moved, slices are
+appended), so the files do not depend on the worker count, and writes the once-per-run files at
+the end. Nothing reaches the final folders before its shard is complete, which is what makes a
+killed run resumable (see :mod:`simulator.runstate`).
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 
-from simulator.export.csv import CsvWriter, record_rows, run_level_lines
+from simulator.export.csv import CSV_FILES, record_rows
 from simulator.export.fhir import (
     FhirContext,
     patient_bundle,
@@ -22,31 +28,56 @@ from simulator.export.fhir import (
     patient_resources,
 )
 from simulator.export.fhir.bundle import shared_bundles, shared_resources
-from simulator.export.fhir.output import NdjsonWriter, ndjson_lines, parameters, record_filename
+from simulator.export.fhir.output import ndjson_lines, parameters, record_filename
 from simulator.record import HealthRecord
 
 MAX_PROBLEMS = 200  # validation messages kept per shard and per run (the count is always complete)
+FOLDERS = {"csv": "csv", "fhir": "fhir", "ndjson": "fhir_ndjson", "ccda": "ccda"}
+# Formats whose shard slices are appended to one run-wide file per table / resource type.
+APPENDED = {"csv": ".csv", "ndjson": ".ndjson"}
 
 
 def output_dirs(output: Path, formats: tuple[str, ...]) -> dict[str, Path]:
-    names = {"csv": "csv", "fhir": "fhir", "ndjson": "fhir_ndjson", "ccda": "ccda"}
-    return {f: output / names[f] for f in formats}
+    return {f: output / FOLDERS[f] for f in formats}
+
+
+class LineFiles:
+    """Files in one folder that lines are appended to, opened on first use."""
+
+    def __init__(self, directory: Path, suffix: str) -> None:
+        self.directory = directory
+        self.suffix = suffix
+        self._files: dict[str, BinaryIO] = {}
+
+    def write(self, name: str, lines: list[bytes]) -> None:
+        f = self._files.get(name)
+        if f is None:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            f = self._files[name] = open(self.directory / f"{name}{self.suffix}", "ab")  # noqa: SIM115
+        f.write(b"\n".join(lines) + b"\n")
+
+    def close(self) -> None:
+        for f in self._files.values():
+            f.close()
+        self._files.clear()
 
 
 @dataclass
 class ShardOutput:
-    rows: dict[str, list[str]] = field(default_factory=dict)
-    ndjson: dict[str, list[bytes]] = field(default_factory=dict)
     written: int = 0  # CSV rows, NDJSON lines and files
     problems: list[str] = field(default_factory=list)
     problem_count: int = 0
 
 
 class ShardExport:
-    def __init__(self, formats: tuple[str, ...], output: Path, world: Any,
+    """Writes one shard's output into ``part_dir`` (mirroring the output folder's layout)."""
+
+    def __init__(self, formats: tuple[str, ...], part_dir: Path, world: Any,
                  bundle_mode: str = "transaction", validate: bool = False) -> None:
         self.formats = formats
-        self.dirs = output_dirs(output, formats)
+        self.dirs = output_dirs(part_dir, formats)
+        for d in self.dirs.values():
+            d.mkdir(parents=True, exist_ok=True)
         self.world = world
         self.ctx = FhirContext(world.network, world.payers)
         self.bundle_mode = bundle_mode
@@ -55,15 +86,18 @@ class ShardExport:
             from simulator.export.fhir_validate import validator
 
             self.validator = validator()
+        self.lines = {f: LineFiles(self.dirs[f], APPENDED[f]) for f in APPENDED if f in formats}
         self.out = ShardOutput()
 
     def add(self, record: HealthRecord) -> None:
         out = self.out
         formats = self.formats
         if "csv" in formats:
+            csv = self.lines["csv"]
             for name, lines in record_rows(record).items():
-                out.rows.setdefault(name, []).extend(lines)
-                out.written += len(lines)
+                if lines:
+                    csv.write(name, [line.encode() for line in lines])
+                    out.written += len(lines)
         if "fhir" in formats:
             if self.validator is not None:
                 bundle = patient_bundle(record, self.ctx, self.bundle_mode)
@@ -78,8 +112,9 @@ class ShardExport:
             if self.validator is not None:
                 for r in resources:
                     self._report(self.validator.validate(r), f"{r['resourceType']}/{r['id']}: ")
+            ndjson = self.lines["ndjson"]
             for rtype, lines in ndjson_lines(resources).items():
-                out.ndjson.setdefault(rtype, []).extend(lines)
+                ndjson.write(rtype, lines)
                 out.written += len(lines)
         if "ccda" in formats:
             from simulator.export.ccda import ccda_document, ccda_filename
@@ -95,55 +130,119 @@ class ShardExport:
         if room > 0:
             out.problems.extend(prefix + m for m in messages[:room])
 
-    def take(self) -> ShardOutput:
-        out, self.out = self.out, ShardOutput()
-        return out
+    def close(self) -> ShardOutput:
+        for files in self.lines.values():
+            files.close()
+        return self.out
 
 
 class RunOutput:
-    """Parent-side writers. Creates the output folders before any worker starts."""
+    """Parent-side output: creates the output folders before any worker starts (or, resuming,
+    cuts the appended files back to the sizes of the last merged shard), merges part folders
+    and writes the once-per-run files."""
 
-    def __init__(self, output: Path, formats: tuple[str, ...], bundle_mode: str) -> None:
+    def __init__(self, output: Path, formats: tuple[str, ...], bundle_mode: str,
+                 resume_sizes: dict[str, int] | None = None) -> None:
         self.output = output
         self.formats = formats
         self.bundle_mode = bundle_mode
         self.dirs = output_dirs(output, formats)
         for d in self.dirs.values():
             d.mkdir(parents=True, exist_ok=True)
-        self.csv = CsvWriter(self.dirs["csv"]) if "csv" in formats else None
-        self.ndjson = NdjsonWriter(self.dirs["ndjson"]) if "ndjson" in formats else None
+        self._files: dict[str, BinaryIO] = {}  # relative path -> handle, appended files only
+        if resume_sizes is None:
+            for f in APPENDED:
+                if f in formats:
+                    for old in self.dirs[f].glob(f"*{APPENDED[f]}"):
+                        old.unlink()
+            if "csv" in formats:
+                for stem, columns in CSV_FILES.items():
+                    self._append(f"csv/{stem}.csv", [",".join(columns).encode()])
+        else:
+            self._restore(resume_sizes)
 
-    def write(self, shard: ShardOutput) -> None:
-        if self.csv is not None:
-            self.csv.write_lines(shard.rows)
-        if self.ndjson is not None:
-            self.ndjson.write_lines(shard.ndjson)
+    def _restore(self, sizes: dict[str, int]) -> None:
+        """Appended files back to their recorded sizes; a file the record does not know was
+        begun by a merge that never finished, and goes."""
+        for f in APPENDED:
+            if f not in self.formats:
+                continue
+            for path in sorted(self.dirs[f].glob(f"*{APPENDED[f]}")):
+                rel = path.relative_to(self.output).as_posix()
+                if rel not in sizes:
+                    path.unlink()
+        for rel, size in sizes.items():
+            path = self.output / rel
+            if not path.is_file() or path.stat().st_size < size:
+                raise FileNotFoundError(f"{path} is missing or shorter than the run record says")
+            with open(path, "r+b") as fh:
+                fh.truncate(size)
+
+    def _handle(self, rel: str) -> BinaryIO:
+        fh = self._files.get(rel)
+        if fh is None:
+            fh = self._files[rel] = open(self.output / rel, "ab")  # noqa: SIM115
+        return fh
+
+    def _append(self, rel: str, lines: list[bytes]) -> None:
+        if lines:
+            self._handle(rel).write(b"\n".join(lines) + b"\n")
+
+    def merge(self, part_dir: Path) -> None:
+        """Moves a finished shard's per-patient files into place and appends its slices."""
+        for fmt, folder in output_dirs(part_dir, self.formats).items():
+            if not folder.is_dir():
+                continue
+            with os.scandir(folder) as entries:
+                names = sorted(e.name for e in entries if e.is_file())
+            if fmt in APPENDED:
+                for name in names:
+                    with open(folder / name, "rb") as src:
+                        shutil.copyfileobj(src, self._handle(f"{FOLDERS[fmt]}/{name}"), 1 << 20)
+            else:
+                target = self.dirs[fmt]
+                for name in names:
+                    os.replace(folder / name, target / name)
+
+    def sizes(self) -> dict[str, int]:
+        """Every appended file and its size now (flushed), for the run record."""
+        for fh in self._files.values():
+            fh.flush()
+        sizes = {}
+        for fmt, suffix in APPENDED.items():
+            if fmt in self.formats:
+                for path in self.dirs[fmt].glob(f"*{suffix}"):
+                    sizes[path.relative_to(self.output).as_posix()] = path.stat().st_size
+        return dict(sorted(sizes.items()))
 
     def finish(self, world: Any, org_encounters: dict[str, int],
-               clinician_encounters: dict[str, int], csv_rows: Any) -> None:
+               clinician_encounters: dict[str, int], csv_lines: Any) -> None:
         """Once-per-run files: CSV organizations/providers/payers, FHIR side bundles, NDJSON
         shared resources and the bulk-data manifest."""
         ctx = FhirContext(world.network, world.payers)
-        if self.csv is not None:
-            self.csv.write_lines(csv_rows())
+        if "csv" in self.formats:
+            for stem, lines in csv_lines().items():
+                self._append(f"csv/{stem}.csv", [line.encode() for line in lines])
         if "fhir" in self.formats and world.network is not None:
             for name, bundle in shared_bundles(ctx, org_encounters, clinician_encounters,
                                                self.bundle_mode).items():
                 (self.dirs["fhir"] / f"{name}.json").write_bytes(orjson.dumps(bundle))
-        if self.ndjson is not None:
+        if "ndjson" in self.formats:
             if world.network is not None:
-                self.ndjson.write_lines(ndjson_lines(shared_resources(
-                    ctx, org_encounters, clinician_encounters, virtual=True)))
-            names = self.ndjson.names()
-            self.ndjson.close()
+                shared = ndjson_lines(shared_resources(
+                    ctx, org_encounters, clinician_encounters, virtual=True))
+                for rtype, lines in shared.items():
+                    self._append(f"fhir_ndjson/{rtype}.ndjson", lines)
+            self.close()
+            names = sorted(p.name.removesuffix(".ndjson")
+                           for p in self.dirs["ndjson"].glob("*.ndjson"))
             (self.dirs["ndjson"] / "parameters.json").write_bytes(
                 orjson.dumps(parameters(names), option=orjson.OPT_INDENT_2))
 
     def close(self) -> None:
-        if self.csv is not None:
-            self.csv.close()
-        if self.ndjson is not None:
-            self.ndjson.close()
+        for fh in self._files.values():
+            fh.close()
+        self._files.clear()
 
 
-__all__ = ["MAX_PROBLEMS", "RunOutput", "ShardExport", "ShardOutput", "output_dirs", "run_level_lines"]
+__all__ = ["MAX_PROBLEMS", "RunOutput", "ShardExport", "ShardOutput", "output_dirs"]

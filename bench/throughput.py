@@ -1,0 +1,99 @@
+"""End-to-end throughput and memory of `simulate`, as a user runs it.
+
+    python bench/throughput.py [--sizes 1000,10000] [--workers 1,2] [--formats csv,fhir]
+                               [--modules corpus,default] [--keep-output DIR]
+
+Each combination runs `simulate` in a fresh process and prints people/s (wall clock), CPU-s per
+person (parent and workers), and the peak resident memory of the parent and of the largest
+worker, sampled every 0.1 s with psutil (the kernel's own high-water mark for the whole run is
+printed too). "corpus" is Synthea's module corpus from ../shared/synthea-modules; "default" is
+the project's modules/. Figures of one invocation are comparable with each other; across
+invocations this machine's noise applies.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT.parent / "shared" / "synthea-modules"
+FORMATS = {"csv": "csv", "fhir": "fhir,csv"}
+
+
+def measure(args: list[str]) -> dict[str, float]:
+    began = time.perf_counter()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    proc = subprocess.Popen([sys.executable, "-m", "simulator", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "CI": "1"})
+    parent = psutil.Process(proc.pid)
+    peak_parent = peak_worker = 0
+    while proc.poll() is None:
+        try:
+            peak_parent = max(peak_parent, parent.memory_info().rss)
+            for child in parent.children(recursive=True):
+                peak_worker = max(peak_worker, child.memory_info().rss)
+        except psutil.Error:
+            pass
+        time.sleep(0.1)
+    out, err = proc.communicate()
+    if proc.returncode != 0:
+        raise SystemExit(f"simulate {' '.join(args)} failed:\n{err}")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {
+        "seconds": time.perf_counter() - began,
+        "cpu": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
+        "parent_mb": peak_parent / 2**20,
+        "worker_mb": peak_worker / 2**20,
+        "max_mb": after.ru_maxrss / 1024,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="1000,10000")
+    parser.add_argument("--workers", default="1,2")
+    parser.add_argument("--formats", default="csv,fhir")
+    parser.add_argument("--modules", default="corpus,default")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--keep-output", type=Path, default=None,
+                        help="write the runs here instead of a temporary folder")
+    args = parser.parse_args()
+    module_dirs = {"corpus": CORPUS, "default": ROOT / "modules"}
+    if "corpus" in args.modules and not CORPUS.is_dir():
+        raise SystemExit(f"the Synthea corpus is not at {CORPUS}")
+    print(f"{'modules':8} {'format':9} {'people':>7} {'workers':>7} {'people/s':>9} "
+          f"{'CPU-s/person':>12} {'parent MB':>9} {'worker MB':>9} {'max MB':>7} {'seconds':>8}")
+    with tempfile.TemporaryDirectory() as tmp:
+        base = args.keep_output or Path(tmp)
+        for modules in args.modules.split(","):
+            for fmt in args.formats.split(","):
+                for size in map(int, args.sizes.split(",")):
+                    for workers in map(int, args.workers.split(",")):
+                        out = base / f"{modules}-{fmt}-{size}-w{workers}"
+                        m = measure(["-p", str(size), "-s", str(args.seed), "-w", str(workers),
+                                     "--format", FORMATS[fmt], "-o", str(out),
+                                     "--modules-dir", str(module_dirs[modules]),
+                                     "--reference-date", "2025-01-01"])
+                        worker_mb = m["worker_mb"] if workers > 1 else m["parent_mb"]
+                        print(f"{modules:8} {FORMATS[fmt]:9} {size:>7} {workers:>7} "
+                              f"{size / m['seconds']:>9.1f} {m['cpu'] / size:>12.3f} "
+                              f"{m['parent_mb']:>9.0f} {worker_mb:>9.0f} {m['max_mb']:>7.0f} "
+                              f"{m['seconds']:>8.1f}", flush=True)
+                        if args.keep_output is None:
+                            subprocess.run(["rm", "-rf", str(out)], check=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

