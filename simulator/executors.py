@@ -38,8 +38,7 @@ class _Deferred:
         self._work = work
 
     def result(self) -> ShardResult:
-        with tuned_gc():
-            return self._work()
+        return self._work()
 
     def cancel(self) -> bool:
         return True
@@ -50,12 +49,14 @@ class InlineExecutor:
 
     def __init__(self, config: RunConfig) -> None:
         self.config = config
+        self._gc = tuned_gc()
+        self._gc.__enter__()
 
     def submit(self, task: ShardTask) -> ShardFuture:
         return _Deferred(lambda: run_shard(self.config, task))
 
     def close(self, abort: bool = False) -> None:
-        pass
+        self._gc.__exit__(None, None, None)
 
 
 def _init_local_worker() -> None:

@@ -43,6 +43,9 @@ class CompiledModule:
     specialty: str
     states: dict[str, CompiledState]
     module: Module
+    # Encounter states some ConditionOnset/AllergyOnset of the module names as its
+    # target_encounter: only their visits need to look back for onsets to diagnose.
+    targeted: frozenset[str] = frozenset()
 
 
 @dataclass(slots=True)
@@ -208,6 +211,9 @@ def compile_module(module: Module, tables: dict[str, LookupTable]) -> CompiledMo
         specialty=module.schema.specialty or "GENERAL PRACTICE",
         states=states,
         module=module,
+        targeted=frozenset(st.target_encounter for st in module.states.values()
+                           if isinstance(st, (s.ConditionOnset, s.AllergyOnset))
+                           and st.target_encounter),
     )
 
 

@@ -244,8 +244,11 @@ def encounter_end(sim: PersonSim, fr: Frame, visit: Visit) -> None:
 
 def _diagnose_pending(sim: PersonSim, fr: Frame, visit: Visit) -> None:
     name = visit.name
+    if name not in fr.module.targeted:
+        return
     history = fr.history
-    for past in reversed(history[:-1]):
+    for i in range(len(history) - 2, -1, -1):
+        past = history[i]
         if past.name == name and past.state.type == "Encounter":
             break
         if past.diagnosed or past.state.type not in ("ConditionOnset", "AllergyOnset"):

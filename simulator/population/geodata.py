@@ -17,32 +17,41 @@ import orjson
 DATA_PATH = Path(__file__).resolve().parent.parent / "data" / "geography.json.gz"
 
 
-def _load() -> dict[str, Any]:
-    return orjson.loads(gzip.decompress(DATA_PATH.read_bytes()))  # type: ignore[no-any-return]
-
-
 @functools.cache
+def _state(abbreviation: str) -> tuple[Any, ...]:
+    """One read of the file: the state's parts, and the cities abroad (small, kept)."""
+    data = orjson.loads(gzip.decompress(DATA_PATH.read_bytes()))
+    _ABROAD.setdefault("cities", {cc: [tuple(c) for c in cities]
+                                  for cc, cities in data["cities_abroad"].items()})
+    rows = data["zips"].get(abbreviation, [])
+    return (
+        tuple({"zip_code": z, "city": city, "county": county, "lat": lat, "long": lon,
+               "area_codes": tuple(codes)} for z, city, county, lat, lon, codes in rows),
+        data["county_fips"].get(abbreviation, {}),
+        data["us_city_population"].get(abbreviation, {}),
+    )
+
+
+_ABROAD: dict[str, dict[str, list[tuple[str, str, int]]]] = {}
+
+
 def zip_rows(abbreviation: str) -> tuple[dict[str, Any], ...]:
     """Active STANDARD ZIP codes of a state that have coordinates, in the package's order:
     ``zip_code``, ``city``, ``county``, ``lat``, ``long`` (strings) and ``area_codes``."""
-    rows = _load()["zips"].get(abbreviation, [])
-    return tuple({"zip_code": z, "city": city, "county": county, "lat": lat, "long": lon,
-                  "area_codes": tuple(codes)} for z, city, county, lat, lon, codes in rows)
+    return _state(abbreviation)[0]  # type: ignore[no-any-return]
 
 
-@functools.cache
 def county_fips(abbreviation: str) -> dict[str, str]:
-    return _load()["county_fips"].get(abbreviation, {})  # type: ignore[no-any-return]
+    return _state(abbreviation)[1]  # type: ignore[no-any-return]
 
 
-@functools.cache
 def us_city_population(abbreviation: str) -> dict[str, int]:
     """GeoNames population by lower-cased city name."""
-    return _load()["us_city_population"].get(abbreviation, {})  # type: ignore[no-any-return]
+    return _state(abbreviation)[2]  # type: ignore[no-any-return]
 
 
-@functools.cache
 def cities_abroad() -> dict[str, list[tuple[str, str, int]]]:
     """Per country code, its largest cities (name, admin1 code, population), largest first."""
-    return {cc: [tuple(c) for c in cities]  # type: ignore[misc]
-            for cc, cities in _load()["cities_abroad"].items()}
+    if "cities" not in _ABROAD:
+        _state("MA")
+    return _ABROAD["cities"]
