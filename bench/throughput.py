@@ -5,8 +5,7 @@
 
 Each combination runs `simulate` in a fresh process and prints people/s (wall clock), CPU-s per
 person (parent and workers), and the peak resident memory of the parent and of the largest
-worker, sampled every 0.1 s with psutil (the kernel's own high-water mark for the whole run is
-printed too). "corpus" is Synthea's module corpus from ../shared/synthea-modules; "default" is
+worker, sampled every 0.1 s with psutil. "corpus" is Synthea's module corpus from ../shared/synthea-modules; "default" is
 the project's modules/. Figures of one invocation are comparable with each other; across
 invocations this machine's noise applies.
 """
@@ -54,7 +53,6 @@ def measure(args: list[str]) -> dict[str, float]:
         "cpu": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
         "parent_mb": peak_parent / 2**20,
         "worker_mb": peak_worker / 2**20,
-        "max_mb": after.ru_maxrss / 1024,
     }
 
 
@@ -73,7 +71,7 @@ def main() -> int:
     if "corpus" in args.modules and not CORPUS.is_dir():
         raise SystemExit(f"the Synthea corpus is not at {CORPUS}")
     print(f"{'modules':8} {'format':9} {'people':>7} {'workers':>7} {'people/s':>9} "
-          f"{'CPU-s/person':>12} {'parent MB':>9} {'worker MB':>9} {'max MB':>7} {'seconds':>8}")
+          f"{'CPU-s/person':>12} {'parent MB':>9} {'worker MB':>9} {'seconds':>8}")
     with tempfile.TemporaryDirectory() as tmp:
         base = args.keep_output or Path(tmp)
         for modules in args.modules.split(","):
@@ -88,7 +86,7 @@ def main() -> int:
                         worker_mb = m["worker_mb"] if workers > 1 else m["parent_mb"]
                         print(f"{modules:8} {FORMATS[fmt]:9} {size:>7} {workers:>7} "
                               f"{size / m['seconds']:>9.1f} {m['cpu'] / size:>12.3f} "
-                              f"{m['parent_mb']:>9.0f} {worker_mb:>9.0f} {m['max_mb']:>7.0f} "
+                              f"{m['parent_mb']:>9.0f} {worker_mb:>9.0f} "
                               f"{m['seconds']:>8.1f}", flush=True)
                         if args.keep_output is None:
                             subprocess.run(["rm", "-rf", str(out)], check=True)

@@ -16,7 +16,15 @@ from typing import Any, Protocol
 from simulator.config import RunConfig
 from simulator.engine.program import Program
 from simulator.errors import UserError
-from simulator.shard import ShardResult, ShardTask, preload, run_shard, tune_worker_gc, tuned_gc
+from simulator.shard import (
+    ShardResult,
+    ShardTask,
+    preload,
+    run_shard,
+    tune_worker_gc,
+    tuned_gc,
+    unfreeze,
+)
 
 
 class ShardFuture(Protocol):
@@ -57,6 +65,7 @@ class InlineExecutor:
 
     def close(self, abort: bool = False) -> None:
         self._gc.__exit__(None, None, None)
+        unfreeze()
 
 
 def _init_local_worker() -> None:

@@ -757,7 +757,13 @@ def ccda_document(record: HealthRecord, network: ProviderNetwork | None = None, 
     encounter performers and locations); without it a fixed organization stands in.
     `medical_equipment` adds the Medical Equipment section, which the reference never writes.
     """
-    return _env().get_template("ccd.xml.j2").render(
+    return "".join(ccda_chunks(record, network, medical_equipment=medical_equipment))
+
+
+def ccda_chunks(record: HealthRecord, network: ProviderNetwork | None = None, *,
+                medical_equipment: bool = False) -> Iterator[str]:
+    """:func:`ccda_document` in pieces, for writing a long record without holding its text."""
+    return _env().get_template("ccd.xml.j2").generate(  # type: ignore[no-any-return]
         doc=_view(record, network, medical_equipment))
 
 

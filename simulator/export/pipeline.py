@@ -24,7 +24,7 @@ from simulator.export.csv import CSV_FILES, record_rows
 from simulator.export.fhir import (
     FhirContext,
     patient_bundle,
-    patient_bundle_json,
+    patient_bundle_chunks,
     patient_resources,
 )
 from simulator.export.fhir.bundle import shared_bundles, shared_resources
@@ -49,12 +49,20 @@ class LineFiles:
         self.suffix = suffix
         self._files: dict[str, BinaryIO] = {}
 
-    def write(self, name: str, lines: list[bytes]) -> None:
+    def _file(self, name: str) -> BinaryIO:
         f = self._files.get(name)
         if f is None:
             self.directory.mkdir(parents=True, exist_ok=True)
             f = self._files[name] = open(self.directory / f"{name}{self.suffix}", "ab")  # noqa: SIM115
-        f.write(b"\n".join(lines) + b"\n")
+        return f
+
+    def write(self, name: str, lines: list[bytes]) -> None:
+        self._file(name).write(b"\n".join(lines) + b"\n")
+
+    def write_one(self, name: str, line: bytes) -> None:
+        f = self._file(name)
+        f.write(line)
+        f.write(b"\n")
 
     def close(self) -> None:
         for f in self._files.values():
@@ -99,28 +107,29 @@ class ShardExport:
                     csv.write(name, [line.encode() for line in lines])
                     out.written += len(lines)
         if "fhir" in formats:
+            path = self.dirs["fhir"] / record_filename(record, ".json")
             if self.validator is not None:
                 bundle = patient_bundle(record, self.ctx, self.bundle_mode)
                 self._report(self.validator.validate_bundle(bundle), "")
-                data = orjson.dumps(bundle)
+                path.write_bytes(orjson.dumps(bundle))
             else:
-                data = patient_bundle_json(record, self.ctx, self.bundle_mode)
-            (self.dirs["fhir"] / record_filename(record, ".json")).write_bytes(data)
+                with open(path, "wb") as fh:  # entry by entry: a long record's bundle is large
+                    for chunk in patient_bundle_chunks(record, self.ctx, self.bundle_mode):
+                        fh.write(chunk)
             out.written += 1
         if "ndjson" in formats:
-            resources = list(patient_resources(record, self.ctx))
-            if self.validator is not None:
-                for r in resources:
-                    self._report(self.validator.validate(r), f"{r['resourceType']}/{r['id']}: ")
             ndjson = self.lines["ndjson"]
-            for rtype, lines in ndjson_lines(resources).items():
-                ndjson.write(rtype, lines)
-                out.written += len(lines)
+            for r in patient_resources(record, self.ctx):  # one resource's dicts at a time
+                if self.validator is not None:
+                    self._report(self.validator.validate(r), f"{r['resourceType']}/{r['id']}: ")
+                ndjson.write_one(r["resourceType"], orjson.dumps(r))
+                out.written += 1
         if "ccda" in formats:
-            from simulator.export.ccda import ccda_document, ccda_filename
+            from simulator.export.ccda import ccda_chunks, ccda_filename
 
-            text = ccda_document(record, self.world.network)
-            (self.dirs["ccda"] / ccda_filename(record)).write_text(text, encoding="utf-8")
+            with open(self.dirs["ccda"] / ccda_filename(record), "w", encoding="utf-8") as fh:
+                for piece in ccda_chunks(record, self.world.network):
+                    fh.write(piece)
             out.written += 1
 
     def _report(self, messages: list[str], prefix: str) -> None:

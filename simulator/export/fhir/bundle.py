@@ -71,14 +71,23 @@ def patient_bundle(record: HealthRecord, ctx: FhirContext, mode: str = "transact
             "entry": list(bundle_entries(record, ctx, mode))}
 
 
+def patient_bundle_chunks(record: HealthRecord, ctx: FhirContext,
+                          mode: str = "transaction") -> Iterator[bytes]:
+    """The same bundle as :func:`patient_bundle`, serialised entry by entry: only one entry's
+    dicts are alive at a time (hundreds of thousands of live dicts make the garbage collector
+    rescan them over and over), and a writer never holds the whole bundle either."""
+    yield b'{"resourceType":"Bundle","type":"' + mode.encode() + b'","entry":['
+    first = True
+    for entry in bundle_entries(record, ctx, mode):
+        data = orjson.dumps(entry)
+        yield data if first else b"," + data
+        first = False
+    yield b"]}"
+
+
 def patient_bundle_json(record: HealthRecord, ctx: FhirContext,
                         mode: str = "transaction") -> bytes:
-    """The same bundle as :func:`patient_bundle`, serialised entry by entry: only bytes are
-    kept, so a long record never holds hundreds of thousands of dicts alive at once (which
-    makes the garbage collector rescan them over and over)."""
-    parts = [orjson.dumps(entry) for entry in bundle_entries(record, ctx, mode)]
-    head = b'{"resourceType":"Bundle","type":"' + mode.encode() + b'","entry":['
-    return head + b",".join(parts) + b"]}"
+    return b"".join(patient_bundle_chunks(record, ctx, mode))
 
 
 def patient_resources(record: HealthRecord, ctx: FhirContext) -> Iterator[dict[str, Any]]:
