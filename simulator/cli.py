@@ -73,9 +73,7 @@ def _build_config(params: dict[str, Any]) -> RunConfig:
     if "shard_size" in values:
         kwargs["shard_size"] = _positive_int(values["shard_size"], "--shard-size", minimum=1)
     if "keep" in values or "keep_condition" in values:
-        module = Path(values["keep"]) if values.get("keep") else None
-        if module is not None and not module.is_file():
-            raise UserError(f"option --keep: {str(module)!r} is not a file")
+        module = Path(values["keep"]) if values.get("keep") else None  # checked by cohort
         condition = values.get("keep_condition")
         kwargs["keep"] = KeepSpec(module, str(condition) if condition is not None else None)
     if "cluster" in values:
