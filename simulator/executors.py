@@ -8,6 +8,7 @@ the same wherever the shards ran.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import gc
 import multiprocessing
 import signal
 from collections.abc import Callable
@@ -21,8 +22,7 @@ from simulator.shard import (
     ShardTask,
     preload,
     run_shard,
-    tune_worker_gc,
-    tuned_gc,
+    tune_gc,
     unfreeze,
 )
 
@@ -57,21 +57,20 @@ class InlineExecutor:
 
     def __init__(self, config: RunConfig) -> None:
         self.config = config
-        self._gc = tuned_gc()
-        self._gc.__enter__()
+        self._old_thresholds = tune_gc()
 
     def submit(self, task: ShardTask) -> ShardFuture:
         return _Deferred(lambda: run_shard(self.config, task))
 
     def close(self, abort: bool = False) -> None:
-        self._gc.__exit__(None, None, None)
+        gc.set_threshold(*self._old_thresholds)
         unfreeze()
 
 
 def _init_local_worker() -> None:
     # Ctrl-C is the parent's to handle: it stops the workers and records how far the run got.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    tune_worker_gc()
+    tune_gc()
 
 
 class LocalExecutor:
@@ -102,18 +101,8 @@ class LocalExecutor:
 
 
 def _dask_shard(config: RunConfig, task: ShardTask) -> ShardResult:
-    _tune_once()
+    tune_gc()  # idempotent: a Dask worker process only runs shards
     return run_shard(config, task)
-
-
-_TUNED = False
-
-
-def _tune_once() -> None:
-    global _TUNED
-    if not _TUNED:
-        _TUNED = True
-        tune_worker_gc()
 
 
 CONNECT_TIMEOUT = "20s"  # to reach the scheduler

@@ -89,16 +89,12 @@ def config_from_json(options: dict[str, Any]) -> RunConfig:
     return RunConfig(**kwargs)
 
 
-def identity(config: RunConfig) -> dict[str, Any]:
-    """What must match for a run to be resumed: every option except placement ones, and the
-    content of the modules (and keep module) the run started with."""
-    options = options_json(config)
-    for name in PLACEMENT_OPTIONS:
-        options.pop(name, None)
+def module_hashes(config: RunConfig) -> dict[str, str]:
+    """The content a run must still find to be resumed: its modules and keep module."""
     modules = file_hashes(config.modules_dir)
     if config.keep.module is not None and config.keep.module.is_file():
         modules["<keep module>"] = hashlib.sha256(config.keep.module.read_bytes()).hexdigest()
-    return {"options": options, "modules": modules}
+    return modules
 
 
 class RunRecord:
@@ -111,7 +107,6 @@ class RunRecord:
     @classmethod
     def start(cls, config: RunConfig) -> RunRecord:
         now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-        ident = identity(config)
         return cls(config.output, {
             "record_version": RECORD_VERSION,
             "status": "running",
@@ -119,7 +114,7 @@ class RunRecord:
             "updated": now,
             "versions": versions(),
             "options": options_json(config),
-            "modules": ident["modules"],
+            "modules": module_hashes(config),
             "shards_done": 0,
             "next_index": 0,
             "counts": {},
@@ -159,7 +154,7 @@ class RunRecord:
                                                   if k in PLACEMENT_OPTIONS}})
 
     def check_modules(self, config: RunConfig) -> None:
-        now = identity(config)["modules"]
+        now = module_hashes(config)
         before = self.data["modules"]
         changed = sorted(k for k in set(now) | set(before) if now.get(k) != before.get(k))
         if changed:

@@ -9,7 +9,6 @@ the shard size, the number of workers or where they run.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import gc
 import os
@@ -229,18 +228,7 @@ def program_for(config: RunConfig) -> Program:
     return _PRELOADED.get(key) or _cached_program(*key)
 
 
-@contextlib.contextmanager
-def tuned_gc() -> Iterator[None]:
-    old = gc.get_threshold()
-    gc.set_threshold(*GC_THRESHOLDS)
-    try:
-        yield
-    finally:
-        gc.set_threshold(*old)
-
-
 _FROZEN = False
-
 
 
 def collect_person() -> None:
@@ -262,12 +250,12 @@ def unfreeze() -> None:
     _FROZEN = False
 
 
-def tune_worker_gc() -> None:
-    """For a process that only runs shards: everything loaded so far lives for the whole
-    process, so the collector need never look at it again."""
-    gc.collect()
-    gc.freeze()
+def tune_gc() -> tuple[int, int, int]:
+    """Raised collector thresholds for running shards; returns the old ones (see
+    :func:`collect_person` for the freezing)."""
+    old = gc.get_threshold()
     gc.set_threshold(*GC_THRESHOLDS)
+    return old  # type: ignore[return-value]
 
 
 def simulate_index(program: Program, pop: Population, index: int, row: Any, floats: Any,
