@@ -15,6 +15,7 @@ from simulator.config import (
     load_toml,
     parse_age_range,
     parse_bundle_mode,
+    parse_csv_files,
     parse_date,
     parse_formats,
     split_patterns,
@@ -78,6 +79,11 @@ def _build_config(params: dict[str, Any]) -> RunConfig:
         kwargs["keep"] = KeepSpec(module, str(condition) if condition is not None else None)
     if "cluster" in values:
         kwargs["cluster"] = str(values["cluster"])
+    if "csv_files" in values or "csv_exclude" in values:
+        kwargs["csv_files"] = parse_csv_files(values.get("csv_files"), values.get("csv_exclude"))
+        if "csv" not in kwargs.get("formats", RunConfig.formats):
+            raise UserError("options --csv-files/--csv-exclude: the run writes no CSV "
+                            "(add csv to --format)")
     if "natural_death" in values:
         if not isinstance(values["natural_death"], bool):
             raise UserError(f"option --natural-death: expected true or false, got {values['natural_death']!r}")
@@ -107,6 +113,10 @@ def _positive_int(value: Any, option: str, minimum: int | None) -> int:
 @click.option("-o", "--output", type=str, help="Output folder (default ./output).")
 @click.option("--format", "format", type=str,
               help="Output formats, comma-separated: fhir, csv, ndjson, ccda (default fhir,csv).")
+@click.option("--csv-files", type=str,
+              help="Only these CSV tables, comma-separated (e.g. patients,encounters,conditions).")
+@click.option("--csv-exclude", type=str,
+              help="All CSV tables but these, comma-separated (e.g. claims_transactions).")
 @click.option("--fhir-bundle", type=str,
               help="FHIR bundle type: transaction (default; loads into a server in one POST), "
                    "batch (idempotent PUTs) or collection.")
@@ -170,7 +180,7 @@ def _resume_config(params: dict[str, Any]) -> RunConfig:
 def _given_fields(given: dict[str, Any]) -> set[str]:
     """RunConfig fields named by the options the user gave."""
     aliases = {"age": ("min_age", "max_age"), "module": ("modules",), "format": ("formats",),
-               "keep_condition": ("keep",)}
+               "keep_condition": ("keep",), "csv_exclude": ("csv_files",)}
     out: set[str] = set()
     for key in given:
         out.update(aliases.get(key, (key,)))

@@ -57,6 +57,7 @@ class RunConfig:
     natural_death: bool = True
     keep: KeepSpec = KeepSpec()  # -k/--keep, --keep-condition: write only these people
     cluster: str | None = None  # Dask scheduler address (--cluster); None: local processes
+    csv_files: tuple[str, ...] | None = None  # CSV tables written (--csv-files); None: all
 
     @property
     def reference_time(self) -> int:
@@ -121,7 +122,37 @@ def parse_bundle_mode(value: str, option: str = "--fhir-bundle") -> str:
     return mode
 
 
-_TOML_KEYS = {f.name for f in fields(RunConfig)} | {"age", "format", "module", "keep_condition"}
+def parse_csv_files(include: Any = None, exclude: Any = None) -> tuple[str, ...] | None:
+    """The CSV tables to write, like Synthea's exporter.csv.included_files/excluded_files:
+    comma-separated names, case-insensitive, `.csv` optional; None when neither is given."""
+    if include is None and exclude is None:
+        return None
+    from simulator.export.csv import CSV_FILES
+
+    def names(value: Any, option: str) -> list[str]:
+        items = [value] if isinstance(value, str) else list(value)
+        out = []
+        for item in items:
+            for part in str(item).split(","):
+                stem = part.strip().lower().removesuffix(".csv")
+                if not stem:
+                    continue
+                if stem not in CSV_FILES:
+                    raise UserError(f"option {option}: unknown CSV file {part.strip()!r} "
+                                    f"(available: {', '.join(CSV_FILES)})")
+                out.append(stem)
+        return out
+
+    chosen = set(names(include, "--csv-files")) if include is not None else set(CSV_FILES)
+    if exclude is not None:
+        chosen -= set(names(exclude, "--csv-exclude"))
+    if not chosen:
+        raise UserError("options --csv-files/--csv-exclude: no CSV file is left to write")
+    return tuple(stem for stem in CSV_FILES if stem in chosen)
+
+
+_TOML_KEYS = {f.name for f in fields(RunConfig)} | {"age", "format", "module", "keep_condition",
+                                                  "csv_exclude"}
 
 
 def load_toml(path: Path) -> dict[str, Any]:

@@ -281,7 +281,7 @@ def _run_locked(config: RunConfig, program: Program, pop: Population,
                          keep=config.keep.describe())
     try:
         outputs = RunOutput(config.output, config.formats, config.fhir_bundle,
-                            record.data["files"] if resume else None)
+                            record.data["files"] if resume else None, config.csv_files)
         record.save(status="running", files=outputs.sizes())
     except OSError as exc:
         raise UserError(f"cannot write output to {config.output}: {exc.strerror or exc}") from None

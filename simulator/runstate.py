@@ -80,7 +80,7 @@ def config_from_json(options: dict[str, Any]) -> RunConfig:
             value = Path(value)
         elif f.name == "reference_date":
             value = date.fromisoformat(value)
-        elif f.name in ("modules", "formats"):
+        elif f.name in ("modules", "formats") or (f.name == "csv_files" and value is not None):
             value = tuple(value)
         elif f.name == "keep":
             value = KeepSpec(None if value["module"] is None else Path(value["module"]),

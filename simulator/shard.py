@@ -290,7 +290,8 @@ def run_shard(config: RunConfig, task: ShardTask) -> ShardResult:
     folder = parts_dir(config.output) / task.folder
     if folder.exists():
         shutil.rmtree(folder)
-    export = ShardExport(config.formats, folder, shared, config.fhir_bundle, config.validate)
+    export = ShardExport(config.formats, folder, shared, config.fhir_bundle, config.validate,
+                         config.csv_files)
     result = ShardResult(task.number, task.start, 0)
     usage = result.utilization
     ints, floats = pop.draw(list(range(task.start, task.start + task.count)))

@@ -36,6 +36,23 @@ def test_run_writes_every_csv_file_with_headers(tmp_path: Path) -> None:
     assert sum(1 for p in patients if not p[2]) == 5  # five living people, plus any deceased records
 
 
+def test_csv_file_selection_writes_only_those_tables_with_the_same_bytes(tmp_path: Path) -> None:
+    common = ["-p", "6", "-s", "4", "--format", "csv", "--reference-date", "2024-06-01"]
+    full = _simulate(*common, "-o", str(tmp_path / "full"))
+    some = _simulate(*common, "--csv-exclude", "Claims_Transactions.csv,payers",
+                     "-o", str(tmp_path / "some"))
+    only = _simulate(*common, "--csv-files", "patients,claims", "-o", str(tmp_path / "only"))
+    for r in (full, some, only):
+        assert r.returncode == 0, r.stderr
+    everything = _csv_bytes(tmp_path / "full")
+    assert sorted(_csv_bytes(tmp_path / "only")) == ["claims.csv", "patients.csv"]
+    written = _csv_bytes(tmp_path / "some")
+    assert sorted(written) == sorted(f"{n}.csv" for n in CSV_FILES
+                                     if n not in ("claims_transactions", "payers"))
+    for name, data in [*written.items(), *_csv_bytes(tmp_path / "only").items()]:
+        assert data == everything[name], name  # patients' expenses still count every claim
+
+
 def test_same_seed_gives_identical_bytes_and_other_seed_differs(tmp_path: Path, corpus_dir: Path) -> None:
     common = ["-p", "12", "--modules-dir", str(corpus_dir), "--reference-date", "2024-06-01"]
     a = _simulate(*common, "-s", "7", "-w", "1", "-o", str(tmp_path / "a"))
@@ -62,6 +79,9 @@ def test_same_seed_gives_identical_bytes_and_other_seed_differs(tmp_path: Path, 
         (["-w", "0"], "option --workers: must be at least 1"),
         (["--state", "Atlantis"], "--state 'Atlantis': no published demographics"),
         (["--state", "Texas", "--city", "Houstn"], "option --city: no city named 'Houstn' in Texas. Did you mean Houston"),
+        (["--csv-files", "patients,nope"], "option --csv-files: unknown CSV file 'nope'"),
+        (["--csv-files", "claims", "--csv-exclude", "claims"], "no CSV file is left to write"),
+        (["--format", "fhir", "--csv-exclude", "claims"], "the run writes no CSV"),
     ],
 )
 def test_bad_option_values_exit_2_with_one_paragraph(args: list[str], message: str, tmp_path: Path) -> None:

@@ -45,7 +45,7 @@ import functools
 import math
 import pathlib
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from types import TracebackType
@@ -723,12 +723,14 @@ def record_rows(
     record: HealthRecord,
     end_time: int | None = None,
     organization_kind: OrganizationKind | None = None,
+    files: Collection[str] | None = None,
 ) -> dict[str, list[str]]:
     """All CSV lines (without line terminator) of one patient, per file stem, in the
     reference's per-patient row order (§1.1). ``end_time`` (default ``record.end_time``) is the
     end of the simulation, used for open medications' dispense counts and claim statuses.
     ``organization_kind`` maps an organization id to its kind for the claims' claim type
-    (default: the provider network of the patient's state)."""
+    (default: the provider network of the patient's state). ``files`` limits the result to
+    those stems (default: all); the claim transactions are not built unless asked for."""
     if end_time is None:
         end_time = record.end_time
     patient = record.patient
@@ -750,6 +752,7 @@ def record_rows(
     supplies: list[str] = []
     claims: list[str] = []
     transactions: list[str] = []
+    want_transactions = files is None or "claims_transactions" in files
 
     for e in record.encounters:
         eid = e.id
@@ -769,11 +772,13 @@ def record_rows(
             coverage += covered_cents
             expenses += patient_cents
             claims.append(_claim_line(claim, billing, covered_cents, patient_cents))
-            entries: dict[tuple[str, str], Entry] = {("encounter", eid): e}
-            for kind, group in (("procedure", e.procedures), ("immunization", e.immunizations)):
-                for entry in group:
-                    entries[(kind, entry.id)] = entry
-            _transaction_lines(transactions, claim, entries, e, billing)
+            if want_transactions:
+                entries: dict[tuple[str, str], Entry] = {("encounter", eid): e}
+                for kind, group in (("procedure", e.procedures),
+                                    ("immunization", e.immunizations)):
+                    for entry in group:
+                        entries[(kind, entry.id)] = entry
+                _transaction_lines(transactions, claim, entries, e, billing)
         encounters.append(_encounter_line(e, pid, covered_cents))
 
         for x in e.conditions:
@@ -816,7 +821,9 @@ def record_rows(
                 expenses += paid_by_patient
                 med_covered = _cents_text(paid_by_payer)
                 claims.append(_claim_line(med_claim, billing, paid_by_payer, paid_by_patient))
-                _transaction_lines(transactions, med_claim, {("medication", m.id): m}, m, billing)
+                if want_transactions:
+                    _transaction_lines(transactions, med_claim, {("medication", m.id): m}, m,
+                                       billing)
             medications.append(
                 f"{format_datetime(m.start)},{_opt_datetime(stop)},{pid},{payer},{eid},"
                 f"{c.code},{clean(c.display)},{format_money(m.cost)},{med_covered},{n},"
@@ -861,7 +868,7 @@ def record_rows(
             c = _first(s.codes)
             supplies.append(f"{_opt_date(s.start)},{pe}{c.code},{clean(c.display)},{s.quantity}")
 
-    return {
+    rows = {
         "patients": [_patient_line(patient, expenses, coverage)],
         "encounters": encounters,
         "conditions": conditions,
@@ -880,6 +887,7 @@ def record_rows(
             ",".join(row) for row in payer_transition_rows(pid, record.coverage, end_time)
         ],
     }
+    return rows if files is None else {stem: rows[stem] for stem in rows if stem in files}
 
 
 def run_level_lines(rows: list[list[str]]) -> list[str]:

@@ -81,8 +81,10 @@ class ShardExport:
     """Writes one shard's output into ``part_dir`` (mirroring the output folder's layout)."""
 
     def __init__(self, formats: tuple[str, ...], part_dir: Path, world: Any,
-                 bundle_mode: str = "transaction", validate: bool = False) -> None:
+                 bundle_mode: str = "transaction", validate: bool = False,
+                 csv_files: tuple[str, ...] | None = None) -> None:
         self.formats = formats
+        self.csv_files = csv_files
         self.dirs = output_dirs(part_dir, formats)
         for d in self.dirs.values():
             d.mkdir(parents=True, exist_ok=True)
@@ -102,7 +104,7 @@ class ShardExport:
         formats = self.formats
         if "csv" in formats:
             csv = self.lines["csv"]
-            for name, lines in record_rows(record).items():
+            for name, lines in record_rows(record, files=self.csv_files).items():
                 if lines:
                     csv.write(name, [line.encode() for line in lines])
                     out.written += len(lines)
@@ -151,9 +153,11 @@ class RunOutput:
     and writes the once-per-run files."""
 
     def __init__(self, output: Path, formats: tuple[str, ...], bundle_mode: str,
-                 resume_sizes: dict[str, int] | None = None) -> None:
+                 resume_sizes: dict[str, int] | None = None,
+                 csv_files: tuple[str, ...] | None = None) -> None:
         self.output = output
         self.formats = formats
+        self.csv_files = tuple(CSV_FILES) if csv_files is None else csv_files
         self.bundle_mode = bundle_mode
         self.dirs = output_dirs(output, formats)
         for d in self.dirs.values():
@@ -165,8 +169,8 @@ class RunOutput:
                     for old in self.dirs[f].glob(f"*{APPENDED[f]}"):
                         old.unlink()
             if "csv" in formats:
-                for stem, columns in CSV_FILES.items():
-                    self._append(f"csv/{stem}.csv", [",".join(columns).encode()])
+                for stem in self.csv_files:
+                    self._append(f"csv/{stem}.csv", [",".join(CSV_FILES[stem]).encode()])
         else:
             self._restore(resume_sizes)
 
@@ -231,7 +235,8 @@ class RunOutput:
         ctx = FhirContext(world.network, world.payers)
         if "csv" in self.formats:
             for stem, lines in csv_lines().items():
-                self._append(f"csv/{stem}.csv", [line.encode() for line in lines])
+                if stem in self.csv_files:
+                    self._append(f"csv/{stem}.csv", [line.encode() for line in lines])
         if "fhir" in self.formats and world.network is not None:
             for name, bundle in shared_bundles(ctx, org_encounters, clinician_encounters,
                                                self.bundle_mode).items():
