@@ -21,6 +21,7 @@ from simulator.config import (
     split_patterns,
 )
 from simulator.errors import UserError
+from simulator.upload.command import UPLOAD_PARAMS, upload_options
 
 
 def _fail(message: str) -> None:
@@ -137,6 +138,10 @@ def _positive_int(value: Any, option: str, minimum: int | None) -> int:
                    "-o must be a folder every worker can reach.")
 @click.option("--resume", is_flag=True, default=False,
               help="Finish the interrupted run in the -o folder, with its own options.")
+@click.option("--upload", "upload_url", type=str,
+              help="FHIR base URL: stream the people straight to this server (--format fhir, "
+                   "nothing written to disk); see the Upload options.")
+@upload_options
 @click.option("--shard-size", type=str, hidden=True)
 @click.option("--config", type=click.Path(dir_okay=False), help="TOML file with any of these options.")
 @click.pass_context
@@ -145,6 +150,20 @@ def main(ctx: click.Context, **params: Any) -> None:
     if ctx.invoked_subcommand is not None:
         return
     resume = bool(params.pop("resume", False))
+    upload_url = params.pop("upload_url", None)
+    upload_params = {k: params.pop(k) for k in UPLOAD_PARAMS}
+    if upload_url is not None:
+        if resume:
+            _fail("option --upload: an interrupted upload goes on when started again with the "
+                  "same --upload-state; --resume is for runs that write to disk")
+        if params.get("format") is None:
+            params["format"] = "fhir"
+        from simulator.upload.command import stream_upload
+
+        sys.exit(stream_upload(lambda: _build_config(params), upload_url, upload_params))
+    if any(v not in (None, False) for v in upload_params.values()):
+        given = [k for k, v in upload_params.items() if v not in (None, False)]
+        _fail(f"upload options ({', '.join(given)}) need --upload URL")
     config: RunConfig | None = None
     try:
         config = _resume_config(params) if resume else _build_config(params)
@@ -243,3 +262,12 @@ def _print_summary(config: RunConfig, summary: Any) -> None:
                 click.echo(f"  {message}", err=True)
         else:
             click.echo("FHIR validation: every resource valid (FHIR R4 schema, R4B models, US Core)")
+
+
+def _register_subcommands() -> None:
+    from simulator.upload.command import upload_command
+
+    main.add_command(upload_command)
+
+
+_register_subcommands()

@@ -306,6 +306,49 @@ def start_server(
             log_path.unlink()
 
 
+@dataclass
+class FaultProxy:
+    """tests/fhir_server/fault_proxy.mjs in front of a server: ``base_url`` reaches the same
+    FHIR base through the proxy."""
+
+    base_url: str
+    port: int
+
+    def stats(self) -> dict[str, Any]:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/__proxy/stats", timeout=30) as r:
+            return json.loads(r.read())
+
+
+@contextlib.contextmanager
+def start_fault_proxy(server: FhirServer, *, fault_rate: float = 0.3, seed: int = 1,
+                      slow_ms: int = 1500, server_dir: Path = SERVER_DIR) -> Iterator[FaultProxy]:
+    env = {**os.environ, "PROXY_UPSTREAM": f"http://127.0.0.1:{server.port}", "PROXY_PORT": "0",
+           "PROXY_FAULT_RATE": str(fault_rate), "PROXY_SEED": str(seed),
+           "PROXY_SLOW_MS": str(slow_ms), "PROXY_EXIT_ON_STDIN_EOF": "1"}
+    process = subprocess.Popen(["node", "fault_proxy.mjs"], cwd=server_dir, env=env,
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        port = _read_port(process, _READY_TIMEOUT_S)
+        yield FaultProxy(f"http://127.0.0.1:{port}{FHIR_BASE_PATH}", port)
+    finally:
+        _stop(process)
+
+
+def stored_ids(server: FhirServer, resource_type: str, page: int = 1000) -> list[str]:
+    """Every id of a type on the server, page by page (duplicates kept: the caller counts)."""
+    ids: list[str] = []
+    offset = 0
+    while True:
+        response = server.get(f"{resource_type}?_count={page}&_offset={offset}&_elements=id")
+        if response.status != 200:
+            raise AssertionError(f"search {resource_type}: {response.status} {response.body}")
+        entries = response.body.get("entry") or []
+        ids.extend(e["resource"]["id"] for e in entries)
+        if len(entries) < page:
+            return ids
+        offset += page
+
+
 @pytest.fixture(scope="session")
 def fhir_server() -> Iterator[FhirServer]:
     """A validating, transaction-enabled server shared by the session; call reset() as needed."""
