@@ -347,3 +347,22 @@ def test_the_token_is_sent_but_never_shown(tmp_path: Path, monkeypatch: pytest.M
     stats = asyncio.run(upload.run(_source([_unit(1)])))
     assert script.requests[0].headers["Authorization"] == f"Bearer {secret}"
     assert secret not in stats.text() and secret not in orjson.dumps(stats.to_json()).decode()
+
+
+@given(st.lists(st.text(min_size=1, max_size=20), min_size=1, max_size=6, unique=True),
+       st.lists(st.text(max_size=20), max_size=4))
+def test_every_reference_to_an_entry_and_nothing_else_is_rewritten(urls: list[str],
+                                                                    others: list[str]) -> None:
+    entries = []
+    for i, url in enumerate(urls):
+        refs = [*urls, *others]
+        entries.append({"fullUrl": url, "resource": {
+            "resourceType": "Observation", "id": f"o{i}", "note": [{"text": url}],
+            "hasMember": [{"reference": r} for r in refs]}})
+    items = bundle_items({"resourceType": "Bundle", "entry": entries}, BASE, "b")
+    mapped = {url: f"Observation/o{i}" for i, url in enumerate(urls) if url != f"Observation/o{i}"}
+    for i, item in enumerate(items):
+        resource = orjson.loads(item.body)["resource"]
+        assert resource["note"] == [{"text": urls[i]}]  # only references change
+        assert [m["reference"] for m in resource["hasMember"]] == [
+            mapped.get(r, r) for r in [*urls, *others]]
