@@ -101,15 +101,15 @@ def test_through_a_faulty_proxy_every_resource_arrives_exactly_once(
     assert injected >= 0.10 * faults["requests"]
     assert data["requests"] == faults["requests"]
     assert data["failures"]["count"] == 0
-    # every injected fault cost one retry (a reply slower than --timeout from the server itself
-    # may add one)
-    assert data["retries"] >= injected
-    assert data["retries"] == data["requests"] - data["statuses"]["200"]
+    # Every injected fault cost one retry. Faults that reach the server (drop-after,
+    # error-after) turn into timeouts when the server itself answers slower than --timeout,
+    # which a loaded machine may also add on its own.
+    assert data["retries"] == data["requests"] - data["statuses"]["200"] >= injected
     statuses = data["statuses"]
     f = faults["faults"]
     assert statuses.get("429", 0) == f["429"] and statuses.get("500", 0) == f["500"]
-    assert statuses.get("503", 0) == f["503"] + f["error-after"]
-    assert statuses.get("connection error", 0) == f["drop-before"] + f["drop-after"]
+    assert f["503"] <= statuses.get("503", 0) <= f["503"] + f["error-after"]
+    assert f["drop-before"] <= statuses.get("connection error", 0) <= f["drop-before"] + f["drop-after"]
     assert statuses.get("timeout", 0) >= f["slow"]
     assert f"{data['retries']} retries" in result.stdout
 
