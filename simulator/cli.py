@@ -265,9 +265,11 @@ def _print_summary(config: RunConfig, summary: Any) -> None:
 
 
 def _register_subcommands() -> None:
+    from simulator.authoring.command import modules_command
     from simulator.upload.command import upload_command
 
     main.add_command(upload_command)
+    main.add_command(modules_command)
 
 
 _register_subcommands()
