@@ -265,10 +265,13 @@ def _print_summary(config: RunConfig, summary: Any) -> None:
 
 
 def _register_subcommands() -> None:
+    from simulator.authoring.check_commands import check_command, new_command
     from simulator.authoring.command import modules_command
     from simulator.upload.command import upload_command
 
     main.add_command(upload_command)
+    modules_command.add_command(check_command)
+    modules_command.add_command(new_command)
     main.add_command(modules_command)
 
 

@@ -255,6 +255,16 @@ def module_key(root: Path, file: Path) -> str:
 
 def load_modules(root: Path | str, lookup_dir: Path | str | None = None) -> ModuleSet:
     """Load and validate every module under `root`. Raises ModuleLoadError with all problems."""
+    module_set, problems = collect_modules(root, lookup_dir)
+    if problems:
+        raise ModuleLoadError(problems)
+    return module_set
+
+
+def collect_modules(root: Path | str, lookup_dir: Path | str | None = None
+                    ) -> tuple[ModuleSet, list[Problem]]:
+    """Every module under `root` that loads, and every problem found on the way (a module
+    with schema errors is left out of the set; one with broken links is kept)."""
     root = Path(root)
     if not root.is_dir():
         raise UserError(f"modules folder {str(root)!r} does not exist or is not a folder")
@@ -305,13 +315,11 @@ def load_modules(root: Path | str, lookup_dir: Path | str | None = None) -> Modu
                 tables[table_name] = exc
     for module in modules.values():
         problems.extend(_check_links(module, modules, tables))
-    if problems:
-        raise ModuleLoadError(problems)
     return ModuleSet(
         root=root,
         modules=modules,
         lookup_tables={k: v for k, v in tables.items() if isinstance(v, LookupTable)},
-    )
+    ), problems
 
 
 def load_module_file(path: Path | str, name_hint: str | None = None) -> Module:
