@@ -408,7 +408,7 @@ def test_cli_resolves_submodules_of_a_file_in_a_modules_folder(tmp_path: Path) -
 @pytest.mark.parametrize(("args", "message"), [
     (["no_such_module"], "'no_such_module': no module with that key or name"),
     (["missing.json"], "does not exist"),
-    (["diabetes", "--modules-dir", "/nonexistent/modules"], "does not exist"),
+    (["diabetes", "--modules-dir", "/nonexistent/modules"], "option --modules-dir: '/nonexistent/modules' is not a folder"),
 ])
 def test_cli_unknown_or_missing_module_exits_2(
     args: list[str], message: str, tmp_path: Path

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from simulator.authoring.locate import modules_root
 from simulator.gmf import schema as s
 from simulator.gmf.coerce import JsonFloat
 from simulator.gmf.loader import Module, Problem, collect_modules
@@ -85,28 +86,6 @@ class Finding:
 # ---------------------------------------------------------------- where the modules are
 
 
-def module_root(file: Path) -> Path:
-    """The modules folder a single file belongs to: the nearest ancestor in which every
-    submodule it calls exists (else its own folder), so its references can be checked."""
-    try:
-        raw = json.loads(file.read_text(encoding="utf-8-sig"))
-        calls = [st.get("submodule") for st in (raw.get("states") or {}).values()
-                 if isinstance(st, dict) and st.get("type") == "CallSubmodule"]
-    except (OSError, ValueError, AttributeError):
-        calls = []
-    calls = [c for c in calls if isinstance(c, str)]
-    ancestors = list(file.resolve().parents)[:4]
-    if calls:
-        for root in ancestors:
-            if all((root / f"{c}.json").is_file() for c in calls):
-                return root
-    # a submodule's file (modules/diabetes/x.json beside modules/diabetes.json)
-    parent = file.resolve().parent
-    if (parent.parent / f"{parent.name}.json").is_file():
-        return parent.parent
-    return parent
-
-
 def _display(root: Path, rel: str) -> str:
     path = root / rel
     try:
@@ -126,7 +105,7 @@ def check_paths(paths: Iterable[Path]) -> list[Finding]:
         if path.is_dir():
             groups[path.resolve()] = None  # everything in it
         elif path.is_file():
-            root = module_root(path)
+            root = modules_root(path).resolve()
             selected = groups.setdefault(root, set())
             if selected is not None:
                 selected.add(path.resolve().relative_to(root).as_posix())

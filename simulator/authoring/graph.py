@@ -24,10 +24,11 @@ from typing import Any
 
 import graphviz
 
+from simulator.authoring.locate import find_module
 from simulator.errors import UserError
 from simulator.gmf import schema as s
 from simulator.gmf.coerce import to_text
-from simulator.gmf.loader import Module, ModuleLoadError, load_module_file, load_modules, module_key
+from simulator.gmf.loader import Module, ModuleLoadError, load_module_file, load_modules
 
 OUTPUT_FORMATS = {".svg": "svg", ".png": "png", ".dot": "dot"}
 
@@ -41,62 +42,19 @@ MAX_DETAIL_CHARS = 48
 
 
 def load_module(spec: str, modules_dir: Path) -> Module:
-    """The module named on the command line: a .json path, or a key/name in `modules_dir`."""
-    path = Path(spec)
-    if path.suffix.lower() == ".json" or path.is_file():
-        return _load_file(path, modules_dir)
-    candidate = modules_dir / f"{spec}.json"
-    if candidate.is_file():
-        return _load_file(candidate, modules_dir)
-    return _load_by_name(spec, modules_dir)
-
-
-def _load_file(path: Path, modules_dir: Path) -> Module:
-    if not path.is_file():
-        raise UserError(f"module file {str(path)!r} does not exist")
-    module = load_module_file(path)
-    root = _modules_root(path, module, modules_dir)
-    if root is None:
-        return module
-    key = module_key(root, path.resolve())
+    """The module named on the command line: a .json path, or a key/name in `modules_dir`,
+    loaded with its modules folder so its submodule references are checked."""
+    source = find_module(spec, modules_dir)
+    module = load_module_file(source.file)
     try:
-        # .get: a file the folder loader skips (a .JSON suffix, lookup_tables/) stands alone
-        return load_modules(root).modules.get(key, module)
+        # .get: a file the folder loader skips (lookup_tables/) stands alone
+        return load_modules(source.root).modules.get(source.key, module)
     except ModuleLoadError as exc:
-        own = [p for p in exc.problems if p.file == f"{key}.json"]
+        own = [p for p in exc.problems if p.file == f"{source.key}.json"]
         if own:
             raise ModuleLoadError(own) from None
         # Only other files of that folder are broken: this one is sound, so draw it anyway.
         return module
-
-
-def _modules_root(path: Path, module: Module, modules_dir: Path) -> Path | None:
-    """The modules folder (resolved) `path` belongs to, so its submodule references are checked."""
-    resolved = path.resolve()
-    if modules_dir.is_dir() and resolved.is_relative_to(modules_dir.resolve()):
-        return modules_dir.resolve()
-    called = {st.submodule for st in module.states.values() if isinstance(st, s.CallSubmodule)}
-    if not called:
-        return None
-    # A root is a folder holding every submodule the file calls, as <root>/<key>.json.
-    for folder in resolved.parents:
-        if all((folder / f"{key}.json").is_file() for key in called):
-            return folder
-    return None
-
-
-def _load_by_name(name: str, modules_dir: Path) -> Module:
-    module_set = load_modules(modules_dir)
-    wanted = name.lower()
-    for module in module_set.modules.values():
-        if wanted in (module.key.lower(), module.schema.name.lower()):
-            return module
-    known = ", ".join(sorted(module_set.modules)[:12])
-    more = ", ..." if len(module_set.modules) > 12 else ""
-    raise UserError(
-        f"module {name!r}: no module with that key or name in {str(modules_dir)!r} "
-        f"(option --modules-dir); there are: {known}{more}"
-    )
 
 
 # ---------------------------------------------------------------- conditions

@@ -46,6 +46,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from simulator.authoring.locate import ModuleSource, find_module, submodule_calls
 from simulator.engine.program import CompiledModule, Program, compile_program
 from simulator.engine.simulation import Frame, PersonSim, Visit, World
 from simulator.engine.timeutil import DAY, HOUR, MINUTE, YEAR_365
@@ -108,86 +109,6 @@ def parse_format(text: str) -> str:
 # ------------------------------------------------------------------ finding and loading
 
 
-@dataclass(frozen=True)
-class ModuleSource:
-    root: Path  # the modules folder submodule keys are relative to
-    key: str  # path key of the module in that folder
-
-    @property
-    def file(self) -> Path:
-        return self.root / f"{self.key}.json"
-
-
-def find_module(spec: str, modules_dir: Path) -> ModuleSource:
-    """MODULE as given: a .json file, or the key (or `name`) of a module in `modules_dir`."""
-    path = Path(spec)
-    if path.suffix.lower() == ".json" or path.is_file():
-        if not path.is_file():
-            raise UserError(f"module file {spec!r} does not exist")
-        if path.suffix != ".json":
-            raise UserError(f"module file {spec!r}: a module file's name ends in .json")
-        root = _modules_root(path, modules_dir)
-        return ModuleSource(root, path.resolve().relative_to(root.resolve()).with_suffix("").as_posix())
-    if not modules_dir.is_dir():
-        raise UserError(f"option --modules-dir: {str(modules_dir)!r} is not a folder")
-    if (modules_dir / f"{spec}.json").is_file():
-        return ModuleSource(modules_dir, spec)
-    named = _keys_by_name(modules_dir)
-    key = named.get(spec.lower().removesuffix(" module"))
-    if key is not None:
-        return ModuleSource(modules_dir, key)
-    known = sorted(p.stem for p in modules_dir.glob("*.json"))
-    listed = ", ".join(known[:12]) + (", ..." if len(known) > 12 else "")
-    raise UserError(
-        f"module {spec!r}: no module with that key or name in {str(modules_dir)!r} "
-        f"(option --modules-dir; or give a .json file); there are: {listed or 'none'}"
-    )
-
-
-def _modules_root(file: Path, modules_dir: Path) -> Path:
-    """The folder the file's submodule keys resolve in: --modules-dir if the file is in it,
-    else its own folder or, for a submodule file (which calls e.g. "diabetes/other"), the
-    ancestor in which they all exist."""
-    resolved = file.resolve()
-    if modules_dir.is_dir() and resolved.is_relative_to(modules_dir.resolve()):
-        return modules_dir
-    calls = _submodule_calls(file)
-    # As the user spelled it first, so the report names the file the same way.
-    for folder in [file.parent, *file.parent.parents, *resolved.parent.parents]:
-        if all((folder / f"{key}.json").is_file() for key in calls):
-            return folder
-    return file.parent  # the loader reports the submodules that are missing
-
-
-def _submodule_calls(file: Path) -> set[str]:
-    try:
-        raw = json.loads(file.read_text(encoding="utf-8-sig"))
-        states = raw.get("states") if isinstance(raw, dict) else None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return set()  # the loader reports why
-    if not isinstance(states, dict):
-        return set()
-    return {
-        st["submodule"]
-        for st in states.values()
-        if isinstance(st, dict) and st.get("type") == "CallSubmodule"
-        and isinstance(st.get("submodule"), str)
-    }
-
-
-def _keys_by_name(folder: Path) -> dict[str, str]:
-    """Top-level modules by their lowercased `name` member, so "Gout" finds gout.json."""
-    keys: dict[str, str] = {}
-    for file in sorted(folder.glob("*.json")):
-        try:
-            raw = json.loads(file.read_text(encoding="utf-8-sig"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-            continue
-        if isinstance(raw, dict) and isinstance(raw.get("name"), str):
-            keys.setdefault(raw["name"].lower(), file.stem)
-    return keys
-
-
 def load_trial_program(source: ModuleSource) -> Program:
     """Load the module and the submodules it calls (transitively), nothing else: a broken
     module elsewhere in the folder does not stop the trial, and a module file lying in a
@@ -216,7 +137,7 @@ def load_trial_program(source: ModuleSource) -> Program:
 def _call_closure(source: ModuleSource) -> list[str]:
     keys = [source.key]
     for key in keys:  # grows while walking
-        for called in sorted(_submodule_calls(source.root / f"{key}.json")):
+        for called in sorted(submodule_calls(source.root / f"{key}.json")):
             if called not in keys and (source.root / f"{called}.json").is_file():
                 keys.append(called)
     return keys
