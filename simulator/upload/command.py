@@ -17,6 +17,7 @@ from simulator.upload.payload import BUNDLE_TYPES
 if TYPE_CHECKING:
     from simulator.upload.client import UploadOptions
     from simulator.upload.report import UploadStats
+    from simulator.upload.runner import Upload
 
 STATE_FILE = "upload-state.jsonl"
 
@@ -189,35 +190,36 @@ def upload_command(source: Path, url: str, prefer: str | None, **params: Any) ->
     if journal.resumed:
         click.echo(f"resuming: {len(journal.done)} units already uploaded (state file {state}; "
                    "--restart sends everything again)")
-    bar = progress_bar(plan.total_units, f"uploading {plan.kind}")
-    upload: Upload | None = None
+    upload = Upload(options, journal)
     hint = f"run the same command again to go on from {state}"
     try:
-        if bar is None:
-            upload = Upload(options, journal)
-            asyncio.run(upload.run(file_units(plan, options.url)))
-        else:
-            with bar:
-                task = bar.add_task("units", total=plan.total_units, detail="")
-
-                def advance(n: int) -> None:
-                    s = upload.stats if upload is not None else None
-                    detail = (f"{s.requests} requests, {s.retries} retries, "
-                              f"{s.failure_count} failures") if s else ""
-                    bar.update(task, advance=n, detail=detail)
-
-                upload = Upload(options, journal, advance)
-                asyncio.run(upload.run(file_units(plan, options.url)))
+        run_upload(upload, file_units(plan, options.url), plan.total_units,
+                   f"uploading {plan.kind}")
     except PayloadError as exc:
         click.echo(f"error: {exc}", err=True)
-        if upload is not None:
-            click.echo(upload.stats.text(), err=True)
+        click.echo(upload.stats.text(), err=True)
         sys.exit(2)
     except KeyboardInterrupt:
-        assert upload is not None
         sys.exit(finish_report(upload.stats, options, params.get("report_path"), True, hint))
-    assert upload is not None
     sys.exit(finish_report(upload.stats, options, params.get("report_path")))
+
+
+def run_upload(upload: Upload, source: Any, total: int, label: str) -> None:
+    """Runs the upload to the end, with a progress bar on a terminal."""
+    bar = progress_bar(total, label)
+    if bar is None:
+        asyncio.run(upload.run(source))
+        return
+    with bar:
+        task = bar.add_task(label, total=total, detail="")
+
+        def advance(n: int) -> None:
+            s = upload.stats
+            bar.update(task, advance=n, detail=f"{s.requests} requests, {s.retries} retries, "
+                                               f"{s.failure_count} failures")
+
+        upload.progress = advance
+        asyncio.run(upload.run(source))
 
 
 def stream_upload(make_config: Callable[[], Any], url: str, params: dict[str, Any]) -> int:
@@ -246,36 +248,18 @@ def stream_upload(make_config: Callable[[], Any], url: str, params: dict[str, An
                    "--restart sends everything again)")
     summary = StreamSummary()
     already = len(journal.done)
-    upload: Upload | None = None
-    bar = progress_bar(config.population + 1, "simulating and uploading")
+    upload = Upload(options, journal)
     hint = (f"start the same command again to go on from {state}" if state is not None else
             "give --upload-state FILE to make an upload resumable")
     try:
-        if bar is None:
-            upload = Upload(options, journal)
-            asyncio.run(upload.run(simulated_units(config, options.url, journal.done, summary,
-                                                   journal.notes)))
-        else:
-            with bar:
-                task = bar.add_task("people", total=config.population + 1, detail="")
-
-                def advance(n: int) -> None:
-                    s = upload.stats if upload is not None else None
-                    detail = (f"{s.requests} requests, {s.retries} retries, "
-                              f"{s.failure_count} failures") if s else ""
-                    bar.update(task, advance=n, detail=detail)
-
-                upload = Upload(options, journal, advance)
-                asyncio.run(upload.run(simulated_units(config, options.url, journal.done,
-                                                       summary, journal.notes)))
+        run_upload(upload, simulated_units(config, options.url, journal.done, summary,
+                                           journal.notes),
+                   config.population + 1, "simulating and uploading")
     except UserError as exc:
         click.echo(f"error: {exc}", err=True)
         return 2
     except KeyboardInterrupt:
-        if upload is None:
-            return 130
         return finish_report(upload.stats, options, params.get("report_path"), True, hint)
-    assert upload is not None
     upload.stats.units_skipped = already
     before = f" ({summary.skipped} more were uploaded before)" if summary.skipped else ""
     click.echo(f"{summary.people} people simulated{before} ({summary.alive} alive, plus "
