@@ -10,8 +10,12 @@ from typing import Any
 import click
 
 from simulator.config import (
+    MAX_POPULATION,
+    MAX_WORKERS,
+    SEED_RANGE,
     KeepSpec,
     RunConfig,
+    flag,
     load_toml,
     parse_age_range,
     parse_bundle_mode,
@@ -19,17 +23,42 @@ from simulator.config import (
     parse_date,
     parse_formats,
     split_patterns,
+    text,
+    texts,
+    whole_number,
 )
 from simulator.errors import UserError
 from simulator.upload.command import UPLOAD_PARAMS, upload_options
 
 
-def _fail(message: str) -> None:
+def _fail(message: str, code: int = 2) -> None:
     click.echo(f"error: {message}", err=True)
-    sys.exit(2)
+    sys.exit(code)
+
+
+def _internal_error(exc: Exception, config: RunConfig | None) -> None:
+    import tempfile
+    import traceback
+
+    text = "".join(traceback.format_exception(exc))
+    folder = config.output if config is not None and config.output.is_dir() else None
+    try:
+        if folder is None:
+            raise OSError
+        log = folder / "error.log"
+        log.write_text(text, encoding="utf-8")
+    except OSError:
+        with tempfile.NamedTemporaryFile("w", prefix="simulate-error-", suffix=".log",
+                                         delete=False, encoding="utf-8") as fh:
+            fh.write(text)
+            log = Path(fh.name)
+    _fail(f"internal error ({type(exc).__name__}: {exc}); this is a bug in the simulator, "
+          f"not in your input: please report it with the traceback written to {log}", 1)
 
 
 def _build_config(params: dict[str, Any]) -> RunConfig:
+    """Every option checked by type and range (a TOML file gives typed values, the command
+    line text) before anything is simulated or written."""
     values: dict[str, Any] = {}
     if params.get("config"):
         values.update(load_toml(Path(params["config"])))
@@ -37,69 +66,61 @@ def _build_config(params: dict[str, Any]) -> RunConfig:
     values.update(explicit)
     kwargs: dict[str, Any] = {}
     if "population" in values:
-        kwargs["population"] = _positive_int(values["population"], "--population", minimum=0)
+        kwargs["population"] = whole_number(values["population"], "--population", 0,
+                                            MAX_POPULATION)
     if "seed" in values:
-        kwargs["seed"] = _positive_int(values["seed"], "--seed", minimum=None)
+        kwargs["seed"] = whole_number(values["seed"], "--seed", *SEED_RANGE)
     if "gender" in values:
-        g = str(values["gender"]).upper()
+        g = text(values["gender"], "--gender").upper()
         if g not in ("M", "F"):
             raise UserError(f"option --gender: expected M or F, got {values['gender']!r}")
         kwargs["gender"] = g
     if "age" in values:
-        kwargs["min_age"], kwargs["max_age"] = parse_age_range(str(values["age"]))
+        kwargs["min_age"], kwargs["max_age"] = parse_age_range(text(values["age"], "--age"))
     for key in ("state", "city"):
         if key in values:
-            kwargs[key] = str(values[key])
+            kwargs[key] = text(values[key], f"--{key}")
     if "module" in values or "modules" in values:
-        raw = values.get("module", values.get("modules"))
-        kwargs["modules"] = split_patterns([raw] if isinstance(raw, str) else list(raw))
+        kwargs["modules"] = split_patterns(texts(values.get("module", values.get("modules")),
+                                                 "--module"))
     if "modules_dir" in values:
-        path = Path(values["modules_dir"])
+        path = Path(text(values["modules_dir"], "--modules-dir"))
         if not path.is_dir():
             raise UserError(f"option --modules-dir: {str(path)!r} is not a folder")
         kwargs["modules_dir"] = path
     if "output" in values:
-        kwargs["output"] = Path(values["output"])
+        kwargs["output"] = Path(text(values["output"], "--output"))
     if "format" in values or "formats" in values:
-        kwargs["formats"] = parse_formats(values.get("format", values.get("formats")))
+        kwargs["formats"] = parse_formats(texts(values.get("format", values.get("formats")),
+                                                "--format"))
     if "fhir_bundle" in values:
-        kwargs["fhir_bundle"] = parse_bundle_mode(str(values["fhir_bundle"]))
+        kwargs["fhir_bundle"] = parse_bundle_mode(text(values["fhir_bundle"], "--fhir-bundle"))
     if "validate" in values:
-        if not isinstance(values["validate"], bool):
-            raise UserError(f"option --validate: expected true or false, got {values['validate']!r}")
-        kwargs["validate"] = values["validate"]
+        kwargs["validate"] = flag(values["validate"], "--validate")
     if "reference_date" in values:
-        kwargs["reference_date"] = parse_date(str(values["reference_date"]))
+        kwargs["reference_date"] = parse_date(text(values["reference_date"],
+                                                   "--reference-date"))
     if "workers" in values:
-        kwargs["workers"] = _positive_int(values["workers"], "--workers", minimum=1)
+        kwargs["workers"] = whole_number(values["workers"], "--workers", 1, MAX_WORKERS)
     if "shard_size" in values:
-        kwargs["shard_size"] = _positive_int(values["shard_size"], "--shard-size", minimum=1)
+        kwargs["shard_size"] = whole_number(values["shard_size"], "--shard-size", 1, 100_000)
     if "keep" in values or "keep_condition" in values:
-        module = Path(values["keep"]) if values.get("keep") else None  # checked by cohort
+        module = Path(text(values["keep"], "--keep")) if values.get("keep") else None
         condition = values.get("keep_condition")
-        kwargs["keep"] = KeepSpec(module, str(condition) if condition is not None else None)
+        kwargs["keep"] = KeepSpec(module, text(condition, "--keep-condition")
+                                  if condition is not None else None)
     if "cluster" in values:
-        kwargs["cluster"] = str(values["cluster"])
+        kwargs["cluster"] = text(values["cluster"], "--cluster")
     if "csv_files" in values or "csv_exclude" in values:
-        kwargs["csv_files"] = parse_csv_files(values.get("csv_files"), values.get("csv_exclude"))
+        kwargs["csv_files"] = parse_csv_files(
+            texts(values["csv_files"], "--csv-files") if "csv_files" in values else None,
+            texts(values["csv_exclude"], "--csv-exclude") if "csv_exclude" in values else None)
         if "csv" not in kwargs.get("formats", RunConfig.formats):
             raise UserError("options --csv-files/--csv-exclude: the run writes no CSV "
                             "(add csv to --format)")
     if "natural_death" in values:
-        if not isinstance(values["natural_death"], bool):
-            raise UserError(f"option --natural-death: expected true or false, got {values['natural_death']!r}")
-        kwargs["natural_death"] = values["natural_death"]
+        kwargs["natural_death"] = flag(values["natural_death"], "--natural-death")
     return RunConfig(**kwargs)
-
-
-def _positive_int(value: Any, option: str, minimum: int | None) -> int:
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise UserError(f"option {option}: expected a whole number, got {value!r}") from None
-    if minimum is not None and number < minimum:
-        raise UserError(f"option {option}: must be at least {minimum}, got {number}")
-    return number
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
@@ -138,6 +159,9 @@ def _positive_int(value: Any, option: str, minimum: int | None) -> int:
                    "-o must be a folder every worker can reach.")
 @click.option("--resume", is_flag=True, default=False,
               help="Finish the interrupted run in the -o folder, with its own options.")
+@click.option("--overwrite", is_flag=True, default=False,
+              help="Replace the earlier run in the -o folder (deletes only the files a run "
+                   "writes there).")
 @click.option("--upload", "upload_url", type=str,
               help="FHIR base URL: stream the people straight to this server (--format fhir, "
                    "nothing written to disk); see the Upload options.")
@@ -150,6 +174,7 @@ def main(ctx: click.Context, **params: Any) -> None:
     if ctx.invoked_subcommand is not None:
         return
     resume = bool(params.pop("resume", False))
+    overwrite = bool(params.pop("overwrite", False))
     upload_url = params.pop("upload_url", None)
     upload_params = {k: params.pop(k) for k in UPLOAD_PARAMS}
     if upload_url is not None:
@@ -164,18 +189,23 @@ def main(ctx: click.Context, **params: Any) -> None:
     if any(v not in (None, False) for v in upload_params.values()):
         given = [k for k, v in upload_params.items() if v not in (None, False)]
         _fail(f"upload options ({', '.join(given)}) need --upload URL")
+    if resume and overwrite:
+        _fail("options --resume and --overwrite: give one (--resume finishes the earlier run, "
+              "--overwrite replaces it)")
     config: RunConfig | None = None
     try:
         config = _resume_config(params) if resume else _build_config(params)
-        summary = _run_with_progress(config, resume)
+        summary = _run_with_progress(config, resume, overwrite)
     except UserError as exc:
-        _fail(str(exc))
+        _fail(str(exc), exc.exit_code)
         return
     except KeyboardInterrupt:
         out = config.output if config is not None else "OUTPUT"
         click.echo("interrupted: every finished shard is written and recorded in "
                    f"{out}/run.json; finish the run with: simulate --resume -o {out}", err=True)
         sys.exit(130)
+    except Exception as exc:  # a bug: one paragraph for the user, the traceback in a file
+        _internal_error(exc, config)
     _print_summary(config, summary)
     if summary.problem_count:
         sys.exit(1)
@@ -206,11 +236,11 @@ def _given_fields(given: dict[str, Any]) -> set[str]:
     return out
 
 
-def _run_with_progress(config: RunConfig, resume: bool = False) -> Any:
+def _run_with_progress(config: RunConfig, resume: bool = False, overwrite: bool = False) -> Any:
     from simulator.run import run
 
     if not sys.stderr.isatty() or os.environ.get("CI"):
-        return run(config, resume=resume)
+        return run(config, resume=resume, overwrite=overwrite)
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -224,7 +254,8 @@ def _run_with_progress(config: RunConfig, resume: bool = False) -> Any:
         transient=True,
     ) as bar:
         task = bar.add_task("people", total=config.population)
-        return run(config, progress=lambda n: bar.advance(task, n), resume=resume)
+        return run(config, progress=lambda n: bar.advance(task, n), resume=resume,
+                   overwrite=overwrite)
 
 
 def _print_summary(config: RunConfig, summary: Any) -> None:

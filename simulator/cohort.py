@@ -16,15 +16,17 @@ places then follow the condition's own distribution rather than the population's
 
 from __future__ import annotations
 
+import difflib
 import re
 from pathlib import Path
 
 from simulator.config import KeepSpec
-from simulator.engine.program import CompiledModule, compile_module
+from simulator.engine.program import CompiledModule, Program, compile_module
 from simulator.engine.simulation import PersonSim
 from simulator.errors import UserError
+from simulator.gmf import schema as s
 from simulator.gmf.loader import ModuleLoadError, load_module_file
-from simulator.record import HealthRecord
+from simulator.record import Code, HealthRecord
 
 _WORD = re.compile(r"[0-9a-z]+")
 
@@ -67,11 +69,56 @@ def has_condition(record: HealthRecord, text: str, wanted: list[str]) -> bool:
     return False
 
 
+def producible_conditions(program: Program) -> list[Code]:
+    """Every condition code the modules of a run can record: the ConditionOnset states of its
+    top-level modules and of the submodules they call."""
+    seen: set[str] = set()
+    todo = [m.key for m in program.top_level]
+    codes: dict[tuple[str, str], Code] = {}
+    while todo:
+        key = todo.pop()
+        if key in seen or key not in program.modules:
+            continue
+        seen.add(key)
+        for state in program.modules[key].states.values():
+            model = state.model
+            if isinstance(model, s.CallSubmodule):
+                todo.append(model.submodule)
+            elif isinstance(model, s.ConditionOnset) and not isinstance(model, s.AllergyOnset):
+                for code in model.codes:
+                    codes.setdefault((code.system, code.code), code)
+    return list(codes.values())
+
+
+def check_producible(rule: KeepRule, program: Program) -> None:
+    """Refuses, before anything is simulated, a --keep-condition that no module of the run
+    can ever record (the run would simulate people for ever, keeping none)."""
+    text = rule.spec.condition
+    if text is None:
+        return
+    codes = producible_conditions(program)
+    wanted = set(rule.words)
+    if any(c.code == text.strip() or wanted <= set(words(c.display)) for c in codes):
+        return
+    names = sorted({c.display for c in codes if c.display})
+    close = difflib.get_close_matches(text, names, n=3, cutoff=0.4)
+    hint = f"; the closest are {', '.join(repr(n) for n in close)}" if close else ""
+    raise UserError(
+        f"option --keep-condition: no condition the {_count(len(program.top_level), 'module')} "
+        f"of this run can record matches {text!r} (a code, or every word in the name of one of "
+        f"their {_count(len(codes), 'condition code')}){hint}"
+    )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'s' if n != 1 else ''}"
+
+
 def load_keep_module(path: Path) -> CompiledModule:
     if not path.is_file():
         raise UserError(f"option --keep: {str(path)!r} is not a file")
     try:
-        module = load_module_file(path)
+        module = load_module_file(path, stand_alone=True)
     except ModuleLoadError as exc:
         raise UserError(f"option --keep: {exc}") from None
     if "Keep" not in module.states:

@@ -12,6 +12,14 @@ from typing import Any
 from simulator.errors import UserError
 
 PROJECT_MODULES = Path(__file__).resolve().parent.parent / "modules"
+# The range of each number a run takes (beyond them the population tables, the calendar or
+# the random streams cannot follow).
+MAX_POPULATION = 1_000_000_000
+SEED_RANGE = (-(2**63), 2**63 - 1)  # Java's long, as Synthea's -s
+MAX_WORKERS = 1024
+MAX_AGE = 110  # the oldest single year of age in the Census tables (population.sampler)
+EARLIEST_REFERENCE = date(1900, 1, 1)
+LATEST_REFERENCE = date(2100, 12, 31)
 # fhir: one Bundle per patient; ndjson: bulk-data NDJSON; ccda: one CCD document per patient.
 FORMATS = ("csv", "fhir", "ndjson", "ccda")
 BUNDLE_MODES = ("transaction", "batch", "collection")
@@ -72,18 +80,64 @@ def parse_age_range(text: str, option: str = "--age") -> tuple[int, int]:
         low, high = int(parts[0]), int(parts[1])
     except ValueError:
         raise UserError(f"option {option}: expected MIN-MAX in years, e.g. 30-40, got {text!r}") from None
-    if low < 0 or high < low or high > 140:
-        raise UserError(f"option {option}: {text!r} is not a range of ages between 0 and 140")
-    return low, high
+    if low < 0 or high < low or low > MAX_AGE:
+        raise UserError(f"option {option}: {text!r} is not a range of ages between 0 and "
+                        f"{MAX_AGE} (the oldest age in the Census tables)")
+    return low, min(high, MAX_AGE)
 
 
 def parse_date(text: str, option: str = "--reference-date") -> date:
     for fmt in ("%Y-%m-%d", "%Y%m%d"):
         try:
-            return datetime.strptime(text, fmt).date()
+            day = datetime.strptime(text, fmt).date()
+            break
         except ValueError:
             continue
-    raise UserError(f"option {option}: expected a date YYYY-MM-DD, got {text!r}")
+    else:
+        raise UserError(f"option {option}: expected a date YYYY-MM-DD, got {text!r}")
+    if not EARLIEST_REFERENCE <= day <= LATEST_REFERENCE:
+        raise UserError(f"option {option}: {text} is outside {EARLIEST_REFERENCE} to "
+                        f"{LATEST_REFERENCE}, the years the population, payer and vaccine "
+                        "tables cover")
+    return day
+
+
+def whole_number(value: Any, option: str, low: int, high: int) -> int:
+    """A whole number from the command line (text) or a TOML file (an integer)."""
+    if isinstance(value, bool) or isinstance(value, float) and not value.is_integer():
+        raise UserError(f"option {option}: expected a whole number, got {value!r}")
+    try:
+        number = int(value) if not isinstance(value, str) else int(value.strip(), 10)
+    except (TypeError, ValueError, OverflowError):
+        raise UserError(f"option {option}: expected a whole number, got {value!r}") from None
+    if not low <= number <= high:
+        raise UserError(f"option {option}: {number} is not between {low} and {high}")
+    return number
+
+
+def text(value: Any, option: str) -> str:
+    """A text option: TOML gives it typed, so anything but a string (or a date, for the
+    reference date) is a mistake there."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise UserError(f"option {option}: the text contains a NUL character")
+        return value
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value.isoformat()
+    raise UserError(f"option {option}: expected text, got {type(value).__name__} {value!r}")
+
+
+def texts(value: Any, option: str) -> list[str]:
+    """A list option: one string (comma- or colon-separated) or a list of strings."""
+    if isinstance(value, list | tuple):
+        return [text(v, option) for v in value]
+    return [text(value, option)]
+
+
+def flag(value: Any, option: str) -> bool:
+    if not isinstance(value, bool):
+        raise UserError(f"option {option}: expected true or false, got {value!r}")
+    return value
 
 
 def parse_formats(values: list[str] | tuple[str, ...] | str, option: str = "--format") -> tuple[str, ...]:
@@ -158,12 +212,19 @@ _TOML_KEYS = {f.name for f in fields(RunConfig)} | {"age", "format", "module", "
 def load_toml(path: Path) -> dict[str, Any]:
     """Options from a TOML file, by the long option names (`population = 100`, `age = "30-40"`)."""
     try:
+        if not path.is_file():
+            raise UserError(f"--config {path}: not a file")
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise UserError(f"--config {path}: cannot read file: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
+    except UnicodeDecodeError as exc:
+        raise UserError(f"--config {path}: not UTF-8 text (byte {exc.start}); TOML files are "
+                        "UTF-8") from None
+    except (tomllib.TOMLDecodeError, RecursionError) as exc:
         raise UserError(f"--config {path}: not valid TOML: {exc}") from None
     values = data.get("run", data)
+    if not isinstance(values, dict):
+        raise UserError(f"--config {path}: [run] must be a table of options")
     unknown = sorted(k.replace("-", "_") for k in values if k.replace("-", "_") not in _TOML_KEYS)
     if unknown:
         raise UserError(

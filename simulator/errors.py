@@ -9,6 +9,13 @@ class UserError(Exception):
     exit_code = 2
 
 
+class RunFailed(UserError):
+    """Valid input, but the run cannot give what was asked (a module that kills everyone, a
+    keep rule that matches too rarely): exit code 1, and run.json says ``failed``."""
+
+    exit_code = 1
+
+
 class SimulationError(UserError):
     """A module did something the engine cannot execute (named with module and state).
 

@@ -14,6 +14,7 @@ simulated again with a limit so that exactly that many are written.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import shutil
 import time
@@ -22,18 +23,20 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from simulator.cohort import check_producible
 from simulator.config import RunConfig
 from simulator.engine.program import Program
-from simulator.errors import UserError
+from simulator.errors import RunFailed, UserError
 from simulator.executors import Executor, executor_for
 from simulator.export.csv import run_level_lines
-from simulator.export.pipeline import MAX_PROBLEMS, RunOutput
+from simulator.export.pipeline import FOLDERS, MAX_PROBLEMS, RunOutput
 from simulator.payers import payer_rows
 from simulator.population.people import Population
 from simulator.providers.csv_rows import organization_rows, provider_rows
 from simulator.runstate import RunRecord
 from simulator.shard import (
     META,
+    PARTS,
     ShardResult,
     ShardTask,
     Utilization,
@@ -45,9 +48,12 @@ from simulator.shard import (
     world,
 )
 
-# With a keep rule, give up when this many people were simulated and none was kept: the rule
-# most likely matches nothing (a misspelt condition), and the run would otherwise never end.
-NO_MATCH_LIMIT = 20_000
+# With a keep rule, give up once this many people were simulated if fewer than one in
+# KEEP_MIN_RATE of them was kept: Synthea gives up on a person after 1,000 tries too, and the
+# run would otherwise go on for hours (a condition no one the modules make has is refused
+# before simulating, see cohort.check_producible).
+KEEP_MIN_SAMPLE = 1_000
+KEEP_MIN_RATE = 1_000
 
 
 @dataclass
@@ -185,6 +191,18 @@ class _Run:
         if self.progress is not None:
             self.progress(result.alive if self.config.keep else result.count)
 
+    def _check_keep_rate(self) -> None:
+        people, kept = self.summary.people, self.summary.alive
+        if people < KEEP_MIN_SAMPLE or kept * KEEP_MIN_RATE >= people:
+            return
+        rate = f"{kept / people:.2%}" if kept else "none"
+        raise RunFailed(
+            f"the {self.config.keep.describe()} kept {kept} of the {people:,} people simulated "
+            f"({rate}; fewer than 1 in {KEEP_MIN_RATE:,}), so {self.config.population:,} kept "
+            "people would take too long to find. Check the keep module or the condition's "
+            "words, or widen the population (--age, --gender, --state)"
+        )
+
     def drive(self, executor: Executor, ready: dict[int, ShardResult]) -> None:
         pending: dict[int, object] = {}
         next_submit = self.shards_done
@@ -204,14 +222,9 @@ class _Run:
                     if result.alive > need:
                         task = self.task(number, limit=need)
                         result = executor.submit(task).result()
-                    if self.summary.people + result.count >= NO_MATCH_LIMIT and \
-                            self.summary.alive + result.alive == 0:
-                        raise UserError(
-                            f"no one among the first {self.summary.people + result.count} "
-                            f"people simulated was kept by the {self.config.keep.describe()}; "
-                            "check the keep module or the condition's words"
-                        )
                 self.merge(task, result)
+                if self.config.keep and not self.done():
+                    self._check_keep_rate()
         finally:
             for item in pending.values():
                 if not isinstance(item, ShardResult):
@@ -222,7 +235,11 @@ class _Run:
 def _exclusive(output: Path) -> Iterator[None]:
     """One run at a time per output folder: two would interleave their shards."""
     path = output / ".lock"
-    with open(path, "w") as fh:
+    try:
+        fh = open(path, "w")  # noqa: SIM115
+    except OSError as exc:
+        raise UserError(disk_message(exc, output, started=False)) from None
+    with fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -232,6 +249,60 @@ def _exclusive(output: Path) -> Iterator[None]:
             yield
         finally:
             path.unlink(missing_ok=True)
+
+
+# What a run writes into its output folder (besides .lock): cleared by --overwrite, and a
+# folder holding any of it is an earlier run's.
+RUN_FILES = ("run.json", "run.json.tmp")
+OUTPUT_PATTERNS = {"csv": ("*.csv",), "fhir": ("*.json",), "fhir_ndjson": ("*.ndjson",
+                   "parameters.json"), "ccda": ("*.xml",)}
+
+
+def earlier_run(output: Path) -> list[str]:
+    """What an earlier run left in the folder (run.json, the format folders, unmerged shards)."""
+    found = [name for name in RUN_FILES if (output / name).exists()]
+    if parts_dir(output).exists():
+        found.append(PARTS + "/")
+    for folder in FOLDERS.values():
+        if (output / folder).is_dir() and any((output / folder).iterdir()):
+            found.append(folder + "/")
+    return found
+
+
+def clear_earlier_run(output: Path) -> list[str]:
+    """Deletes the files a run writes, and only those; returns what else is left in the
+    format folders (kept)."""
+    for name in RUN_FILES:
+        (output / name).unlink(missing_ok=True)
+    shutil.rmtree(parts_dir(output), ignore_errors=True)
+    kept: list[str] = []
+    for folder, patterns in OUTPUT_PATTERNS.items():
+        target = output / folder
+        if not target.is_dir():
+            continue
+        for pattern in patterns:
+            for path in target.glob(pattern):
+                if path.is_file() or path.is_symlink():
+                    path.unlink()
+        left = sorted(p.name for p in target.iterdir())
+        if left:
+            kept.extend(f"{folder}/{name}" for name in left)
+        else:
+            target.rmdir()
+    return kept
+
+
+def disk_message(exc: OSError, output: Path, started: bool) -> str:
+    """One paragraph for an operating-system error while writing the output."""
+    what = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up",
+            errno.EROFS: "the file system is read-only", errno.EACCES: "permission denied",
+            errno.EPERM: "permission denied"}.get(exc.errno or 0, exc.strerror or str(exc))
+    where = f" ({exc.filename})" if exc.filename else ""
+    if not started:
+        return f"cannot write output to {output}: {what}{where}; choose another -o folder"
+    return (f"cannot write output to {output}: {what}{where}. Every shard merged before it is "
+            f"kept and recorded in {output}/run.json; once the cause is fixed, finish the run "
+            f"with: simulate --resume -o {output}")
 
 
 def _summary_of(record: RunRecord, config: RunConfig) -> RunSummary:
@@ -244,25 +315,51 @@ def _summary_of(record: RunRecord, config: RunConfig) -> RunSummary:
 
 
 def run(config: RunConfig, progress: Callable[[int], None] | None = None,
-        resume: bool = False) -> RunSummary:
+        resume: bool = False, overwrite: bool = False) -> RunSummary:
     """Simulate `config.population` people (kept people, with a keep rule) and write their
-    records; with ``resume``, finish the interrupted run recorded in ``config.output``.
-    Raises UserError."""
+    records; with ``resume``, finish the interrupted run recorded in ``config.output``; with
+    ``overwrite``, replace the earlier run there. Raises UserError (RunFailed when the run
+    cannot give what was asked)."""
     began = time.perf_counter()
     program = load_program(config)  # validates modules before any output is created
-    keep_rule(config.keep)  # validates the keep module / condition too
+    rule = keep_rule(config.keep)  # validates the keep module / condition too
+    if rule is not None:
+        check_producible(rule, program)
     pop = population(population_options(config))  # validates --state/--city before any output
     if not resume:
         try:
             config.output.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise UserError(f"cannot write output to {config.output}: {exc.strerror or exc}") from None
+            raise UserError(disk_message(exc, config.output, started=False)) from None
     elif not config.output.is_dir():
         raise UserError(f"option --resume: {config.output} is not a folder")
     with _exclusive(config.output):
+        if not resume:
+            _fresh_output(config.output, overwrite)
         summary = _run_locked(config, program, pop, progress, resume)
     summary.seconds = time.perf_counter() - began
     return summary
+
+
+def _fresh_output(output: Path, overwrite: bool) -> None:
+    found = earlier_run(output)
+    if not found:
+        return
+    if not overwrite:
+        raise UserError(
+            f"option -o: {output} holds an earlier run ({', '.join(found)}); give --resume to "
+            "finish it, --overwrite to replace it (deletes only what a run writes there), or "
+            "another -o folder"
+        )
+    try:
+        kept = clear_earlier_run(output)
+    except OSError as exc:
+        raise UserError(disk_message(exc, output, started=False)) from None
+    if kept:
+        shown = ", ".join(kept[:5]) + (" …" if len(kept) > 5 else "")
+        raise UserError(f"option --overwrite: the earlier run's files are deleted, but files "
+                        f"a run does not write are in its folders ({shown}); move them away "
+                        "and run again")
 
 
 def _run_locked(config: RunConfig, program: Program, pop: Population,
@@ -274,8 +371,6 @@ def _run_locked(config: RunConfig, program: Program, pop: Population,
         if record.data.get("status") == "complete":
             return _summary_of(record, config)
     else:
-        if parts_dir(config.output).exists():
-            shutil.rmtree(parts_dir(config.output))
         record = RunRecord.start(config)
     summary = RunSummary(output=config.output, modules=len(program.top_level),
                          keep=config.keep.describe())
@@ -284,7 +379,7 @@ def _run_locked(config: RunConfig, program: Program, pop: Population,
                             record.data["files"] if resume else None, config.csv_files)
         record.save(status="running", files=outputs.sizes())
     except OSError as exc:
-        raise UserError(f"cannot write output to {config.output}: {exc.strerror or exc}") from None
+        raise UserError(disk_message(exc, config.output, started=False)) from None
     state = _Run(config, record, outputs, summary, progress)
     executor: Executor | None = None
     try:
@@ -308,9 +403,9 @@ def _run_locked(config: RunConfig, program: Program, pop: Population,
     except BaseException as exc:
         if executor is not None:
             executor.close(abort=True)
-        record.save(status="interrupted")
+        _record_stop(config, record, outputs, exc)
         if isinstance(exc, OSError):
-            raise UserError(f"cannot write output to {config.output}: {exc.strerror or exc}") from None
+            raise UserError(disk_message(exc, config.output, started=True)) from None
         if type(exc).__name__ in ("BrokenProcessPool", "KilledWorker"):
             raise UserError(
                 f"a worker process died (killed, or out of memory) after {state.shards_done} "
@@ -321,6 +416,24 @@ def _run_locked(config: RunConfig, program: Program, pop: Population,
         outputs.close()
     summary.modules = len(program.top_level)
     return summary
+
+
+def _record_stop(config: RunConfig, record: RunRecord, outputs: RunOutput,
+                 exc: BaseException) -> None:
+    """run.json after a run stopped early: ``failed`` with the reason when the input is to
+    blame (running it again would fail again), else ``interrupted`` (--resume finishes it).
+    Unmerged shards are deleted first, which frees space on a full disk; they run again."""
+    outputs.close()
+    for folder in parts_dir(config.output).glob("shard-*"):
+        if not (folder / META).is_file():
+            shutil.rmtree(folder, ignore_errors=True)
+    resumable = isinstance(exc, KeyboardInterrupt | SystemExit | OSError) or \
+        type(exc).__name__ in ("BrokenProcessPool", "KilledWorker")
+    if resumable:
+        record.save_stop(status="interrupted")
+    else:
+        record.save_stop(status="failed", error=f"{type(exc).__name__}: {exc}"
+                         if not isinstance(exc, UserError) else str(exc))
 
 
 __all__ = ["RunSummary", "load_program", "population", "population_options", "run", "world"]

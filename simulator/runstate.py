@@ -169,5 +169,25 @@ class RunRecord:
         self.data.update(changes)
         self.data["updated"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         tmp = self.path.with_name(RUN_FILE + ".tmp")
-        tmp.write_bytes(orjson.dumps(self.data, option=orjson.OPT_INDENT_2))
-        os.replace(tmp, self.path)
+        try:
+            tmp.write_bytes(orjson.dumps(self.data, option=orjson.OPT_INDENT_2))
+            os.replace(tmp, self.path)
+        except OSError:
+            tmp.unlink(missing_ok=True)
+            raise
+
+    def save_stop(self, **changes: Any) -> None:
+        """Records how a run stopped, even on a full disk: when the new file cannot be
+        written beside the old one, the old one is overwritten in place (its blocks are
+        already allocated; the record is a few hundred bytes longer at most)."""
+        try:
+            self.save(**changes)
+            return
+        except OSError:
+            pass
+        try:
+            with open(self.path, "r+b") as fh:
+                fh.write(orjson.dumps(self.data))
+                fh.truncate()
+        except OSError:
+            pass  # the record still says "running": --resume finishes such a run too

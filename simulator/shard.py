@@ -28,7 +28,7 @@ from simulator.config import KeepSpec, RunConfig
 from simulator.engine import timeutil as tu
 from simulator.engine.program import Program, compile_program
 from simulator.engine.simulation import PersonSim, World
-from simulator.errors import UserError
+from simulator.errors import RunFailed, UserError
 from simulator.export.pipeline import ShardExport
 from simulator.gmf.loader import load_modules
 from simulator.payers import PayerStats, load_payers
@@ -265,6 +265,7 @@ def simulate_index(program: Program, pop: Population, index: int, row: Any, floa
     whether the keep rule keeps it (always True without one)."""
     shared = world(pop.tables.abbreviation)
     end = pop.options.reference_time
+    deaths: Counter[str] = Counter()
     for attempt in range(MAX_ATTEMPTS):
         person = pop.person(index, 0, row, floats) if attempt == 0 else pop.make(index, attempt)
         sim = PersonSim(program, person, end, stats, DEFAULT_LIFECYCLE, shared)
@@ -272,6 +273,14 @@ def simulate_index(program: Program, pop: Population, index: int, row: Any, floa
         yield record, keep is None or keep.keeps(sim, record)
         if record.patient.deathdate is None:
             return
+        deaths[sim.death_source or "an unknown cause"] += 1
+    causes = "; ".join(f"{count} by {source}" for source, count in deaths.most_common())
+    raise RunFailed(
+        f"cannot give the population asked for: person {index} died before the reference date "
+        f"in all {MAX_ATTEMPTS} tries ({causes}). A module that kills (nearly) everyone, or "
+        "ages and dates where nobody survives (--age, --reference-date), cannot make living "
+        "people"
+    )
 
 
 def records_of(program: Program, pop: Population, index: int, row: Any, floats: Any,

@@ -1,4 +1,4 @@
-"""Tests of the C-CDA (CCD 2.1) exporter (reference: /work/shared/reference/ccda-export.md).
+"""Tests of the C-CDA (CCD 2.1) exporter (reference: docs/ccda-export.md).
 
 Real documents come from small runs of the project's modules and of the Synthea corpus (young
 populations: the third-party reader takes about a second per thousand entries). They are checked

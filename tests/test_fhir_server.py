@@ -1,6 +1,6 @@
 """What the in-memory Medplum FHIR server (tests/fhir_server/) does with the Bundles our FHIR
 exporter will send. Each test pins one behaviour, so a router upgrade that changes it fails
-loudly. Bundle shapes follow /work/shared/reference/fhir-export.md §2 and §4 (urn:uuid
+loudly. Bundle shapes follow docs/fhir-export.md §2 and §4 (urn:uuid
 fullUrls, POST + ifNoneExist "identifier=<system>|<value>" for shared resources, conditional
 references in transaction mode); REST semantics from the FHIR R4 spec, http.html.
 """

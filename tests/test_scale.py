@@ -257,8 +257,13 @@ def test_keep_errors_are_clear(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     result = CliRunner().invoke(main, ["-o", str(tmp_path / "o"), "-p", "1",
                                        "-k", str(tmp_path / "missing.json")])
     assert result.exit_code == 2 and "option --keep" in result.output
-    monkeypatch.setattr(run_module, "NO_MATCH_LIMIT", 6)
+    monkeypatch.setattr(run_module, "KEEP_MIN_SAMPLE", 6)
     result = CliRunner().invoke(main, ["-o", str(tmp_path / "o"), "-p", "1", "-m", "obesity",
                                        "--shard-size", "3", "--format", "csv",
                                        "--keep-condition", "no such illness"])
-    assert result.exit_code == 2 and "no one among the first 6 people" in result.output
+    assert result.exit_code == 2 and "no condition the 1 module of this run" in result.output
+    result = CliRunner().invoke(main, ["-o", str(tmp_path / "o"), "-p", "1", "-m", "obesity",
+                                       "--shard-size", "3", "--format", "csv",
+                                       "--keep-condition", "Body mass index 30+ - obesity",
+                                       "--age", "0-1"])
+    assert result.exit_code == 1 and "kept 0 of the 6 people simulated" in result.output

@@ -1,11 +1,11 @@
 """`simulate modules check PATH...`: every problem of a set of modules at once.
 
-A finding is ``file:JSON-path: severity: message`` with a hint. Errors are what stops a run or
-makes it mis-simulate for certain (what the loader refuses, loops that never block, references
-to states that do not exist, impossible numbers); warnings are what is probably a mistake but
-runs (unreachable states, attributes nobody sets, probabilities that leave a remainder,
-misspelled optional members, code check digits). The loader's own checks come first, so
-`check` never passes a module that `simulate` would refuse.
+A finding is ``file:JSON-path: severity: message`` with a hint. Errors are exactly what the
+run refuses: the module rules of :mod:`simulator.gmf.rules` (loops that never block, references
+to states that do not exist, impossible numbers, ...), found by the same loader with the same
+messages, so `check` passes what `simulate` runs and refuses what it refuses. Warnings are
+this module's own: what is probably a mistake but runs (unreachable states, attributes nobody
+sets, probabilities that leave a remainder, misspelled optional members, code check digits).
 """
 
 from __future__ import annotations
@@ -17,41 +17,17 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from simulator.authoring.locate import modules_root
+from simulator.engine.attributes import set_by_engine
+from simulator.errors import UserError
 from simulator.gmf import schema as s
 from simulator.gmf.coerce import JsonFloat
 from simulator.gmf.loader import Module, Problem, collect_modules
+from simulator.gmf.rules import conditions, targets
 from simulator.record import Code
 
 ERROR, WARNING = "error", "warning"
-
-# Attributes the engine and its built-in behaviour set, so modules may read them without any
-# module setting them (simulator/builtin, simulator/population, engine-behaviour.md §4–5).
-ENGINE_ATTRIBUTES = frozenset({
-    "AGE", "AGE_MONTHS", "RH_NEG", "address", "adherence probability", "alcoholic",
-    "active_weight_management", "bmi_percentile", "birth_country", "birthdate", "birthplace",
-    "C19_FULLY_VACCINATED", "C19_SCHEDULED_FIRST_SHOT", "C19_SCHEDULED_SECOND_SHOT",
-    "C19_VACCINE", "C19_VACCINE_STATUS", "cardio_risk", "cause_of_death", "city", "coordinate",
-    "county", "days_until_death", "deathdate", "education", "education_level", "ethnicity",
-    "fips", "first_language", "first_name", "gender", "high_total_chol", "id",
-    "identifier_drivers", "identifier_passport", "identifier_ssn", "income", "income_level",
-    "insurance_status", "last_name", "last_visit_symptom_total", "lat", "lon",
-    "long_term_weight_loss", "low_hdl", "maiden_name", "marital_status", "middle_name",
-    "multiple_birth_status", "name", "name_father", "name_mother", "name_prefix", "name_suffix",
-    "occupation_level", "poverty_ratio", "pre_management_weight", "probability_of_fall_injury",
-    "quit alcoholism probability", "quit smoking probability", "quit smoking age",
-    "quit alcoholism age", "race", "sexual_orientation",
-    "smoker", "socioeconomic_category", "socioeconomic_score", "state", "telecom",
-    "unemployed", "weight_loss_adherence", "weight_loss_bmi_percentile_change",
-    "weight_loss_percentage", "weight_management_start", "zip",
-    "active_wellness_encounter", "active_emergency_encounter", "active_urgent_care_encounter",
-})
-
-# States after which a module may wait for time to pass (module-format.md §8.2); a loop with
-# none of them runs for ever at one instant. CallSubmodule counts: its submodule may wait.
-MAY_BLOCK = frozenset({"Terminal", "Guard", "Delay", "CallSubmodule", "Death", "Physiology"})
 
 KNOWN_SYSTEMS = frozenset({
     "SNOMED-CT", "LOINC", "RxNorm", "CVX", "ICD-10-CM", "ICD-10", "ICD10", "ICD-9-CM", "NUBC",
@@ -104,13 +80,15 @@ def check_paths(paths: Iterable[Path]) -> list[Finding]:
     for path in paths:
         if path.is_dir():
             groups[path.resolve()] = None  # everything in it
-        elif path.is_file():
+        elif path.is_file() and path.suffix == ".json":
             root = modules_root(path).resolve()
             selected = groups.setdefault(root, set())
             if selected is not None:
                 selected.add(path.resolve().relative_to(root).as_posix())
+        elif path.exists() or path.is_symlink():
+            raise UserError(f"{path}: not a module (a .json file) or a folder of modules")
         else:
-            raise FileNotFoundError(str(path))
+            raise UserError(f"{path}: no such file or folder")
     findings: list[Finding] = []
     for root, selected in groups.items():
         findings.extend(_check_root(root, selected))
@@ -128,14 +106,10 @@ def _check_root(root: Path, selected: set[str] | None) -> list[Finding]:
     for p in problems:
         if chosen(p.file):
             out.append(_from_problem(root, p, modules))
-    files = sorted(p.relative_to(root).as_posix() for p in root.rglob("*.json")
-                   if "lookup_tables" not in p.relative_to(root).parts)
-    for rel in files:
-        if chosen(rel):
-            out.extend(_raw_checks(root, rel))
     attributes_set = _attributes_set(modules.values())
     for module in modules.values():
         if chosen(module.file):
+            out.extend(_unknown_members(root, module.file))
             out.extend(_module_checks(module, _display(root, module.file), attributes_set,
                                       _related_encounters(module, modules)))
     return out
@@ -146,9 +120,9 @@ def _related_encounters(module: Module, modules: dict[str, Module]) -> set[str]:
     submodule's diagnosis may wait for its caller's encounter."""
     calls = {key: {st.submodule for st in m.states.values() if isinstance(st, s.CallSubmodule)}
              for key, m in modules.items()}
-    linked = {key: set(targets) for key, targets in calls.items()}
-    for key, targets in calls.items():
-        for target in targets:
+    linked = {key: set(called) for key, called in calls.items()}
+    for key, called in calls.items():
+        for target in called:
             linked.setdefault(target, set()).add(key)
     seen = {module.key}
     todo = [module.key]
@@ -177,6 +151,8 @@ def _from_problem(root: Path, p: Problem, modules: dict[str, Module]) -> Finding
         hint = "add a direct_transition (or another transition), or make it a Terminal"
     elif message.startswith("no state named 'Initial'"):
         hint = "every module starts at the state named Initial"
+    elif "calls itself" in message:
+        hint = "a submodule may not call itself, directly or through other submodules"
     elif message.startswith("submodule"):
         hint = "CallSubmodule names a file under the modules folder without .json, e.g. 'medications/insulin'"
     elif message.startswith("lookup table"):
@@ -184,7 +160,20 @@ def _from_problem(root: Path, p: Problem, modules: dict[str, Module]) -> Finding
     elif message.startswith("malformed JSON"):
         hint = "a missing or extra comma, quote or bracket near that place"
     elif message == "required member is missing":
-        hint = "module-format.md §6 lists each state type's members"
+        hint = "docs/module-format.md §6 lists each state type's members"
+    elif message.startswith(("PriorState", "target_encounter")):
+        module = next((m for m in modules.values() if m.file == p.file), None)
+        named = message.split("'")[1] if "'" in message else ""
+        hint = _suggest(named, module.states if module else {}) or (
+            "name an Encounter state" if message.startswith("target_encounter")
+            else "PriorState only sees this module's own states")
+    elif message.startswith(("no way out", "endless loop")):
+        hint = "add a Delay or Guard to the loop, or a way out of it that can open"
+    elif message.startswith("expression does not parse"):
+        hint = "docs/module-format.md §13 describes expressions"
+    elif "defined twice" in message:
+        hint = "rename one of them"
+
     return Finding(_display(root, p.file), p.path, message, p.severity, hint)
 
 
@@ -196,28 +185,13 @@ def _suggest(word: str, known: Iterable[str]) -> str:
 # ---------------------------------------------------------------- raw JSON: duplicates, members
 
 
-class _Pairs(dict):  # type: ignore[type-arg]
-    duplicates: list[str]
-
-
-def _pairs_hook(pairs: list[tuple[str, Any]]) -> _Pairs:
-    out = _Pairs()
-    out.duplicates = []
-    for key, value in pairs:
-        if key in out:
-            out.duplicates.append(key)
-        out[key] = value
-    return out
-
-
-def _raw_checks(root: Path, rel: str) -> Iterator[Finding]:
+def _unknown_members(root: Path, rel: str) -> Iterator[Finding]:
+    """Members the schema ignores: a loaded module's file is read again as plain JSON."""
     shown = _display(root, rel)
     try:
-        raw = json.loads((root / rel).read_text(encoding="utf-8-sig"),
-                         object_pairs_hook=_pairs_hook, parse_float=JsonFloat)
-    except (OSError, ValueError):
-        return  # reported by the loader
-    yield from _duplicates(shown, raw, "")
+        raw = json.loads((root / rel).read_text(encoding="utf-8-sig"), parse_float=JsonFloat)
+    except (OSError, ValueError, RecursionError):
+        return  # the loader read it a moment ago; a file changing meanwhile is not ours
     states = raw.get("states") if isinstance(raw, dict) else None
     if not isinstance(states, dict):
         return
@@ -237,20 +211,6 @@ def _raw_checks(root: Path, rel: str) -> Iterator[Finding]:
                               + ", ".join(sorted(set(model.model_fields) - {'type'})))
 
 
-def _duplicates(shown: str, value: Any, path: str) -> Iterator[Finding]:
-    if isinstance(value, _Pairs):
-        for key in value.duplicates:
-            what = "state" if path == "states" else "member"
-            yield Finding(shown, f"{path}.{key}" if path else key,
-                          f"{what} {key!r} is defined twice: the first definition is lost",
-                          ERROR, "rename one of them")
-        for key, inner in value.items():
-            yield from _duplicates(shown, inner, f"{path}.{key}" if path else key)
-    elif isinstance(value, list):
-        for i, inner in enumerate(value):
-            yield from _duplicates(shown, inner, f"{path}[{i}]")
-
-
 # ---------------------------------------------------------------- one loaded module
 
 
@@ -258,7 +218,6 @@ def _module_checks(module: Module, f: str, attributes_set: set[str],
                    encounters: set[str]) -> Iterator[Finding]:
     states = module.states
     yield from _reachability(module, f)
-    yield from _closed_loops(module, f)
     for name, st in states.items():
         base = f"states.{name}"
         yield from _distributions(f, base, st)
@@ -266,20 +225,14 @@ def _module_checks(module: Module, f: str, attributes_set: set[str],
         yield from _numbers(f, base, st)
         for path, code in _codes(base, st):
             yield from _check_code(f, path, code)
-        for path, cond in _conditions(base, st):
-            yield from _condition_checks(f, path, cond, states)
+        for path, cond in conditions(base, st):
+            yield from _condition_checks(f, path, cond)
         for path, attribute in _attribute_reads(base, st):
-            if attribute not in attributes_set and not _engine_attribute(attribute):
+            if attribute not in attributes_set and not set_by_engine(attribute):
                 yield Finding(f, path, f"attribute {attribute!r} is read but no module sets it",
                               WARNING, _suggest(attribute, attributes_set) or
                               "set it with a SetAttribute, Counter or assign_to_attribute, or "
                               "check the spelling")
-
-
-def _targets(st: s.State) -> list[tuple[str, str]]:
-    from simulator.gmf.loader import _targets as targets
-
-    return targets(st)
 
 
 def _reachability(module: Module, f: str) -> Iterator[Finding]:
@@ -292,7 +245,7 @@ def _reachability(module: Module, f: str) -> Iterator[Finding]:
         st = states[todo.pop()]
         if isinstance(st, s.Terminal):
             continue
-        for _, target in _targets(st):
+        for _, target in targets(st):
             if target in states and target not in seen:
                 seen.add(target)
                 todo.append(target)
@@ -301,82 +254,6 @@ def _reachability(module: Module, f: str) -> Iterator[Finding]:
             yield Finding(f, f"states.{name}",
                           "unreachable: no transition from Initial leads here", WARNING,
                           "point a transition at it, or delete it")
-
-
-def _closed_loops(module: Module, f: str) -> Iterator[Finding]:
-    """Groups of states that transition only among themselves and never wait: once entered,
-    the module loops for ever at one instant (the engine stops it with an error)."""
-    states = module.states
-    graph = {name: [t for _, t in _targets(st) if t in states]
-             for name, st in states.items() if not isinstance(st, s.Terminal)}
-    for group in _strongly_connected(graph):
-        members = set(group)
-        if len(group) == 1 and group[0] not in graph.get(group[0], []):
-            continue  # a single state without a loop to itself
-        leaves = any(t not in members for n in group for t in graph.get(n, []))
-        waits = any(_may_wait(states[n]) for n in group)
-        if not leaves and not waits:
-            first = sorted(group)[0]
-            yield Finding(f, f"states.{first}",
-                          "no way out: the states " + ", ".join(sorted(group)) + " only lead to "
-                          "each other and none of them waits (Delay, Guard, wellness Encounter), "
-                          "so a person entering them loops for ever at one instant", ERROR,
-                          "add a Delay or Guard to the loop, or a transition out of it")
-
-
-def _may_wait(st: s.State) -> bool:
-    if st.type in MAY_BLOCK:
-        return True
-    if isinstance(st, s.Encounter) and st.wellness:
-        return True
-    return isinstance(st, s.Procedure) and getattr(st, "duration", None) is not None
-
-
-def _strongly_connected(graph: dict[str, list[str]]) -> list[list[str]]:
-    """Tarjan's algorithm, iterative (modules can have long chains)."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on_stack: set[str] = set()
-    out: list[list[str]] = []
-    counter = 0
-    for start in graph:
-        if start in index:
-            continue
-        work = [(start, iter(graph.get(start, [])))]
-        index[start] = low[start] = counter
-        counter += 1
-        stack.append(start)
-        on_stack.add(start)
-        while work:
-            node, successors = work[-1]
-            advanced = False
-            for nxt in successors:
-                if nxt not in index:
-                    index[nxt] = low[nxt] = counter
-                    counter += 1
-                    stack.append(nxt)
-                    on_stack.add(nxt)
-                    work.append((nxt, iter(graph.get(nxt, []))))
-                    advanced = True
-                    break
-                if nxt in on_stack:
-                    low[node] = min(low[node], index[nxt])
-            if advanced:
-                continue
-            work.pop()
-            if work:
-                low[work[-1][0]] = min(low[work[-1][0]], low[node])
-            if low[node] == index[node]:
-                group = []
-                while True:
-                    member = stack.pop()
-                    on_stack.discard(member)
-                    group.append(member)
-                    if member == node:
-                        break
-                out.append(group)
-    return out
 
 
 def _distributions(f: str, base: str, st: s.State) -> Iterator[Finding]:
@@ -389,11 +266,6 @@ def _distributions(f: str, base: str, st: s.State) -> Iterator[Finding]:
                 lists.append((f"{base}.complex_transition[{i}].distributions", option.distributions))
     for path, options in lists:
         numbers = [o.distribution for o in options]
-        for i, p in enumerate(numbers):
-            if isinstance(p, int | float) and not 0 <= p <= 1:
-                yield Finding(f, f"{path}[{i}].distribution",
-                              f"probability {p:g} is not between 0 and 1", ERROR,
-                              "probabilities are fractions: 0.25 for 25%")
         if not all(isinstance(p, int | float) for p in numbers):
             continue  # a named distribution's value is only known at run time
         total = sum(float(p) for p in numbers)  # type: ignore[arg-type]
@@ -428,11 +300,6 @@ def _state_references(f: str, base: str, st: s.State, states: dict[str, s.State]
                           "never diagnosed", WARNING,
                           _suggest(st.target_encounter, encounters | set(states)) or
                           "name the Encounter state that diagnoses it")
-        elif target is not None and not isinstance(target, s.Encounter):
-            yield Finding(f, f"{base}.target_encounter",
-                          f"target_encounter {st.target_encounter!r} is a {target.type}, not an "
-                          "Encounter: the condition is never diagnosed", ERROR,
-                          "name an Encounter state")
     spec = _REFERENCES.get(type(st))
     if spec is not None:
         member, kinds = spec
@@ -468,19 +335,10 @@ def _numbers(f: str, base: str, st: s.State) -> Iterator[Finding]:
 
 def _distribution_parameters(f: str, path: str, d: s.Distribution) -> Iterator[Finding]:
     p = d.parameters
-    problem = ""
-    if d.kind == "UNIFORM" and p["low"] > p["high"]:
-        problem = f"UNIFORM low {p['low']:g} is above high {p['high']:g}"
-    elif d.kind == "GAUSSIAN" and p["standardDeviation"] < 0:
-        problem = "GAUSSIAN standardDeviation is negative"
-    elif d.kind == "EXPONENTIAL" and p["mean"] <= 0:
-        problem = "EXPONENTIAL mean must be positive"
-    elif d.kind == "TRIANGULAR" and not p["min"] <= p["mode"] <= p["max"]:
-        problem = "TRIANGULAR needs min <= mode <= max"
-    if problem:
-        severity = WARNING if d.kind == "UNIFORM" else ERROR  # a reversed UNIFORM still draws
-        yield Finding(f, f"{path}.parameters", problem, severity,
-                      "module-format.md §10 gives each distribution's parameters")
+    if d.kind == "UNIFORM" and p["low"] > p["high"]:  # the other kinds' problems are errors
+        yield Finding(f, f"{path}.parameters",
+                      f"UNIFORM low {p['low']:g} is above high {p['high']:g}", WARNING,
+                      "swap them (values are drawn between the two either way)")
 
 
 # ---------------------------------------------------------------- codes
@@ -505,10 +363,7 @@ _ICD10 = re.compile(r"^[A-Z]\d[0-9A-Z](\.?[0-9A-Z]{1,4})?$")
 
 
 def _check_code(f: str, path: str, code: Code) -> Iterator[Finding]:
-    system, value = code.system, (code.code or "").strip()
-    if not value:
-        yield Finding(f, f"{path}.code", "empty code", ERROR, "give the concept's code")
-        return
+    system, value = code.system, (code.code or "").strip()  # an empty code is an error
     if system not in KNOWN_SYSTEMS:
         yield Finding(f, f"{path}.system", f"unknown code system {system!r}", WARNING,
                       _suggest(system, KNOWN_SYSTEMS) or "SNOMED-CT, LOINC, RxNorm, CVX, …")
@@ -577,40 +432,7 @@ def loinc_check_digit(digits: str) -> int:
 # ---------------------------------------------------------------- conditions and attributes
 
 
-def _conditions(base: str, st: s.State) -> Iterator[tuple[str, s.Logic]]:
-    if isinstance(st, s.Guard):
-        yield from _walk_condition(f"{base}.allow", st.allow)
-    key = st.transition_key()
-    if key == "conditional_transition":
-        for i, option in enumerate(st.conditional_transition or []):
-            if option.condition is not None:
-                yield from _walk_condition(f"{base}.{key}[{i}].condition", option.condition)
-    elif key == "complex_transition":
-        for i, option in enumerate(st.complex_transition or []):
-            if option.condition is not None:
-                yield from _walk_condition(f"{base}.{key}[{i}].condition", option.condition)
-
-
-def _walk_condition(path: str, cond: s.Logic) -> Iterator[tuple[str, s.Logic]]:
-    yield path, cond
-    if isinstance(cond, s.And | s.Or | s.AtLeast | s.AtMost):
-        for i, inner in enumerate(cond.conditions):
-            yield from _walk_condition(f"{path}.conditions[{i}]", inner)
-    elif isinstance(cond, s.Not):
-        yield from _walk_condition(f"{path}.condition", cond.condition)
-
-
-def _condition_checks(f: str, path: str, cond: s.Logic,
-                      states: dict[str, s.State]) -> Iterator[Finding]:
-    if isinstance(cond, s.PriorState):
-        for member in ("name", "since"):
-            value = getattr(cond, member)
-            if value is not None and value not in states:
-                yield Finding(f, f"{path}.{member}", f"PriorState {member} {value!r} is not a "
-                              "state of this module: the condition is always false" if member ==
-                              "name" else f"PriorState since {value!r} is not a state of this "
-                              "module", ERROR, _suggest(value, states) or
-                              "PriorState only sees this module's own states")
+def _condition_checks(f: str, path: str, cond: s.Logic) -> Iterator[Finding]:
     for member in ("codes", "value_code"):
         value = getattr(cond, member, None)
         for i, code in enumerate(value if isinstance(value, list) else [value]):
@@ -632,7 +454,7 @@ def _attributes_set(modules: Iterable[Module]) -> set[str]:
 
 
 def _attribute_reads(base: str, st: s.State) -> Iterator[tuple[str, str]]:
-    for path, cond in _conditions(base, st):
+    for path, cond in conditions(base, st):
         if isinstance(cond, s.Attribute):
             yield f"{path}.attribute", cond.attribute
         ref = getattr(cond, "referenced_by_attribute", None)
@@ -650,13 +472,6 @@ def _attribute_reads(base: str, st: s.State) -> Iterator[tuple[str, str]]:
             if isinstance(option.distribution, s.NamedDistribution):
                 yield (f"{base}.distributed_transition[{i}].distribution.attribute",
                        option.distribution.attribute)
-
-
-def _engine_attribute(name: str) -> bool:
-    from simulator.builtin.cardiovascular import CARDIO_ATTRIBUTES
-
-    return name in ENGINE_ATTRIBUTES or name in CARDIO_ATTRIBUTES or name.startswith(
-        "active_wellness_encounter")
 
 
 # ---------------------------------------------------------------- output

@@ -19,12 +19,17 @@ def check_command(paths: tuple[Path, ...], fmt: str) -> None:
     import orjson
 
     from simulator.authoring.check import ERROR, check_paths, exit_code
+    from simulator.errors import UserError
 
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         click.echo(f"error: no such file or folder: {', '.join(missing)}", err=True)
         sys.exit(2)
-    findings = check_paths(paths)
+    try:
+        findings = check_paths(paths)
+    except UserError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
     errors = sum(f.severity == ERROR for f in findings)
     warnings = len(findings) - errors
     if fmt == "json":

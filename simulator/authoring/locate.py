@@ -70,7 +70,7 @@ def submodule_calls(file: Path) -> set[str]:
     try:
         raw = json.loads(file.read_text(encoding="utf-8-sig"))
         states = raw.get("states") if isinstance(raw, dict) else None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+    except (OSError, ValueError, RecursionError):
         return set()  # the loader reports why
     if not isinstance(states, dict):
         return set()
@@ -88,8 +88,8 @@ def keys_by_name(folder: Path) -> dict[str, str]:
     for file in sorted(folder.glob("*.json")):
         try:
             raw = json.loads(file.read_text(encoding="utf-8-sig"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-            continue
+        except (OSError, ValueError, RecursionError):
+            continue  # the loader reports why
         if isinstance(raw, dict) and isinstance(raw.get("name"), str):
             keys.setdefault(raw["name"].lower(), file.stem)
     return keys

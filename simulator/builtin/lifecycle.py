@@ -32,6 +32,7 @@ MARRIAGE_PROBABILITY = 0.8
 PASSPORT_PROBABILITY = 0.5  # §4.3.2 step 1, age 20
 EMPLOYMENT_CHECK = 182 * tu.DAY  # every 6 months (§4.3.2 step 9)
 NATURAL_DEATH = Code("SNOMED-CT", "9855000", "Natural death with unknown cause")
+NATURAL_CAUSES = "natural causes (the life table)"  # a death's source, in run errors
 # (age, widowed, divorced) probabilities for married people (§4.3.2 step 1)
 MARRIAGE_CHANGES = [(35, 0.02, 0.18), (45, 0.03, 0.02), (55, 0.06, 0.05)]
 
@@ -156,7 +157,7 @@ def natural_death(sim: PersonSim) -> Generator[Any, Any, None]:
         return
     yield _sleep_until(sim, when)
     if sim.person.alive(sim.now):
-        sim.record_death(sim.now, NATURAL_DEATH)
+        sim.record_death(sim.now, NATURAL_DEATH, NATURAL_CAUSES)
 
 
 def _quit(sim: PersonSim, at: int, flag: str, age_attr: str) -> Generator[Any, Any, None]:

@@ -51,6 +51,13 @@ from simulator.record import (
 )
 
 MAX_STATES_PER_INSTANT = 20_000
+# Synthea's corpus enters at most ~10^5 states in one life; a module that goes round a loop of
+# very short Delays (a minute) would take minutes per person, so twenty times that stops it.
+MAX_STATES_PER_LIFE = 2_000_000
+# What a state's rules can raise when a module asks for something the engine cannot do; it is
+# reported with the module, state and person (see run_frame).
+STATE_FAULTS = (ArithmeticError, ValueError, TypeError, KeyError, IndexError, AttributeError,
+                RecursionError)
 FAST_FORWARD = os.environ.get("SIMULATOR_NO_FAST_FORWARD", "") == ""
 LATE = 2  # priority of "end of instant" events: after everything else at the same time
 
@@ -146,6 +153,8 @@ class PersonSim:
         self.coverage: list[CoveragePeriod] = []
         self.current_plan: Any = None
         self.preferred: dict[str, Any] = {}  # encounter class -> Organization
+        self.entered = 0  # states entered in this life (MAX_STATES_PER_LIFE)
+        self.death_source = ""  # what caused the death that counts: a module state, or nature
         self._deductible: tuple[Any, float] = (None, 0.0)  # (plan, deductible left this plan-year)
         computed_attributes(self)
 
@@ -239,6 +248,14 @@ class PersonSim:
                     f"more than {MAX_STATES_PER_INSTANT} states entered at one instant: the module "
                     "loops without a blocking state (Delay, Guard, Encounter) on the way",
                 )
+            self.entered += 1
+            if self.entered > MAX_STATES_PER_LIFE:
+                raise self.error(
+                    frame,
+                    f"more than {MAX_STATES_PER_LIFE:,} states entered in one life, at "
+                    f"{tu.iso_datetime(now)[:10]}: the module goes round a loop of very short "
+                    "Delays; make them longer or give the loop a way out",
+                )
             death = person.deathdate
             if death is not None and death <= now:
                 return False
@@ -250,22 +267,28 @@ class PersonSim:
             else:
                 history.append(visit)
             stats[state.type] += 1
-            result = executors[state.type](self, frame, visit)
-            if result is not None:
-                if isinstance(result, simpy.Event):
-                    yield result
-                else:
-                    yield from result
-                death = person.deathdate
-            if death is not None and death <= env._now:
-                return False
-            if visit.exited is None:
-                visit.exited = env._now
-            if state.next is None:  # Terminal
-                if frame.top and person.lock_owner == frame.owner:
-                    self.end_module_encounter(frame.owner, None)
-                return True
-            target = state.next(self, frame)
+            try:
+                result = executors[state.type](self, frame, visit)
+                if result is not None:
+                    if isinstance(result, simpy.Event):
+                        yield result
+                    else:
+                        yield from result
+                    death = person.deathdate
+                if death is not None and death <= env._now:
+                    return False
+                if visit.exited is None:
+                    visit.exited = env._now
+                if state.next is None:  # Terminal
+                    if frame.top and person.lock_owner == frame.owner:
+                        self.end_module_encounter(frame.owner, None)
+                    return True
+                target = state.next(self, frame)
+            except SimulationError:
+                raise
+            except STATE_FAULTS as exc:
+                raise self.error(frame, f"the engine failed on this state: "
+                                        f"{type(exc).__name__}: {exc}") from exc
             while target == state.name and state.profile is not None and self.fast_forward:
                 skipped = yield from self._skip_hazard_loop(frame, state, visit)
                 if person.deathdate is not None and person.deathdate <= env._now:
@@ -642,10 +665,12 @@ class PersonSim:
 
     # ------------------------------------------------------------ death
 
-    def record_death(self, when: int, cause: Code | None) -> None:
+    def record_death(self, when: int, cause: Code | None, source: str) -> None:
+        """`source` names what caused it (a module's Death state, or natural causes)."""
         person = self.person
         if person.deathdate is not None and person.deathdate <= when:
             return
+        self.death_source = source
         person.deathdate = when
         person.attributes["deathdate"] = when
         if cause is not None:

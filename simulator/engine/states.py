@@ -725,7 +725,7 @@ def death(sim: PersonSim, fr: Frame, visit: Visit) -> None:
     elif st.range is not None:
         q = st.range.low + (st.range.high - st.range.low) * person.rng.random()
         when += tu.fractional_ms(q, st.range.unit)
-    sim.record_death(max(when, sim.now), cause)
+    sim.record_death(max(when, sim.now), cause, f"{fr.module.file}: state {visit.name!r}")
 
 
 EXECUTORS: dict[str, Executor] = {

@@ -1,4 +1,4 @@
-"""C-CDA R2.1 Continuity of Care Document (CCD) export (``/work/shared/reference/ccda-export.md``).
+"""C-CDA R2.1 Continuity of Care Document (CCD) export (``docs/ccda-export.md``).
 
 One XML document per health record, rendered from the jinja2 templates in
 ``output_templates/ccda`` (``ccd.xml.j2`` includes one template per section). This module only

@@ -1,4 +1,4 @@
-"""Synthea-compatible CSV exporter (``/work/shared/reference/csv-export.md``).
+"""Synthea-compatible CSV exporter (``docs/csv-export.md``).
 
 One set of table-like files per run; each patient's rows are appended as the patient finishes.
 Values are never quoted: free text in the columns the reference marks "clean" has every CR LF,

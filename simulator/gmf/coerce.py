@@ -23,6 +23,15 @@ class JsonFloat(float):
         return obj
 
 
+def describe_number(value: float | int) -> str:
+    """A number as a message shows it: its JSON text, or its size when it is huge."""
+    if isinstance(value, JsonFloat):
+        return value.text
+    if isinstance(value, int) and abs(value) >= 10**15:
+        return f"of {len(str(abs(value)))} digits"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def to_text(value: Any) -> Any:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -33,6 +42,10 @@ def to_text(value: Any) -> Any:
     return value
 
 
+# Whole numbers past Java's long (what Synthea reads them into) are refused, not wrapped.
+MAX_INT = 2**63 - 1
+
+
 def to_int(value: Any) -> Any:
     """Non-integral numbers truncate toward zero (Synthea binds 0.5 to an int field as 0)."""
     if isinstance(value, bool):
@@ -40,12 +53,14 @@ def to_int(value: Any) -> Any:
     if isinstance(value, float):
         if math.isnan(value) or math.isinf(value):
             return value
-        return int(value)
-    if isinstance(value, str):
+        value = int(value)
+    elif isinstance(value, str):
         try:
-            return int(float(value))
-        except ValueError:
+            value = int(float(value))
+        except (ValueError, OverflowError):
             return value
+    if isinstance(value, int) and abs(value) > MAX_INT:
+        raise ValueError(f"whole number {describe_number(value)} is out of range (at most {MAX_INT})")
     return value
 
 
@@ -54,7 +69,10 @@ def to_plain(value: Any) -> Any:
     if isinstance(value, bool):
         return value
     if isinstance(value, int | float):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:
+            raise ValueError(f"number {describe_number(value)} is out of range") from None
     if isinstance(value, list):
         return [to_plain(v) for v in value]
     if isinstance(value, dict):

@@ -1,15 +1,15 @@
 """Loading modules is validating them.
 
 `load_modules(root)` reads every `*.json` under a modules root (top-level modules in the root,
-submodules in sub-folders) and the `lookup_tables/` folder, parses each file into the pydantic
-schema and cross-checks the result. Every problem in every file is collected and reported
-together as `file: JSON.path: message`.
+submodules in sub-folders) and the `lookup_tables/` folder, and checks the result against
+the module rules (:mod:`simulator.gmf.rules`): the same rules `simulate modules check`
+reports. Every problem in every file is collected and reported together as
+`file: JSON.path: message`.
 """
 
 from __future__ import annotations
 
 import fnmatch
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,22 +18,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from simulator.errors import UserError
+from simulator.gmf import rules
 from simulator.gmf import schema as s
-from simulator.gmf.coerce import JsonFloat
 from simulator.gmf.lookup import LookupTable, LookupTableError, load_lookup_table
+from simulator.gmf.rules import Problem, targets
 
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    file: str
-    path: str
-    message: str
-    severity: str = "error"
-
-    def __str__(self) -> str:
-        where = f"{self.file}: {self.path}: " if self.path else f"{self.file}: "
-        return where + self.message
-
+_targets = targets  # the name the authoring tools import
 
 class ModuleLoadError(UserError):
     def __init__(self, problems: Sequence[Problem]) -> None:
@@ -83,10 +73,6 @@ class ModuleSet:
         return sorted(chosen, key=lambda m: m.key)
 
 
-def _parse_json(text: str) -> Any:
-    return json.loads(text, parse_float=JsonFloat)
-
-
 def format_loc(loc: Iterable[Any]) -> str:
     out = ""
     for part in loc:
@@ -131,64 +117,6 @@ def _schema_problems(file: str, exc: ValidationError) -> list[Problem]:
         if (path, msg) not in seen:
             seen.add((path, msg))
             problems.append(Problem(file, path, msg))
-    return problems
-
-
-def _targets(state: s.State) -> list[tuple[str, str]]:
-    """(JSON path suffix, target state name) for every transition target of a state."""
-    out: list[tuple[str, str]] = []
-    key = state.transition_key()
-    if key == "direct_transition":
-        out.append((key, state.direct_transition or ""))
-    elif key == "distributed_transition":
-        for i, opt in enumerate(state.distributed_transition or []):
-            out.append((f"{key}[{i}].transition", opt.transition))
-    elif key == "conditional_transition":
-        for i, opt in enumerate(state.conditional_transition or []):
-            out.append((f"{key}[{i}].transition", opt.transition))
-    elif key == "complex_transition":
-        for i, opt in enumerate(state.complex_transition or []):
-            if opt.transition is not None:
-                out.append((f"{key}[{i}].transition", opt.transition))
-            else:
-                for j, d in enumerate(opt.distributions or []):
-                    out.append((f"{key}[{i}].distributions[{j}].transition", d.transition))
-    elif key == "lookup_table_transition":
-        for i, opt in enumerate(state.lookup_table_transition or []):
-            out.append((f"{key}[{i}].transition", opt.transition))
-    elif key == "type_of_care_transition" and state.type_of_care_transition:
-        toc = state.type_of_care_transition
-        for member in ("ambulatory", "emergency", "telemedicine"):
-            out.append((f"{key}.{member}", getattr(toc, member)))
-    if isinstance(state, s.Physiology):
-        out.append(("alt_direct_transition", state.alt_direct_transition))
-    return out
-
-
-def _check_structure(file: str, mod: s.ModuleSchema) -> list[Problem]:
-    problems: list[Problem] = []
-    states = mod.states
-    initials = [n for n, st in states.items() if isinstance(st, s.Initial)]
-    # Synthea starts at the state named "Initial" whatever its type (encounter/vitals.json
-    # starts with an Observation); a state of type Initial under any other name is a mistake.
-    if "Initial" not in states:
-        problems.append(Problem(file, "states", "no state named 'Initial' (the entry point)"))
-    for name in initials:
-        if name != "Initial":
-            problems.append(
-                Problem(file, f"states.{name}", "a state of type Initial must be named 'Initial'")
-            )
-    for name, st in states.items():
-        if isinstance(st, s.Terminal):
-            continue
-        if st.transition_key() is None:
-            problems.append(Problem(file, f"states.{name}", "state has no transition"))
-            continue
-        for suffix, target in _targets(st):
-            if target not in states:
-                problems.append(
-                    Problem(file, f"states.{name}.{suffix}", f"transition to missing state {target!r}")
-                )
     return problems
 
 
@@ -261,6 +189,44 @@ def load_modules(root: Path | str, lookup_dir: Path | str | None = None) -> Modu
     return module_set
 
 
+def read_module(path: Path, rel: str) -> tuple[s.ModuleSchema | None, list[Problem]]:
+    """One module file through every rule that needs only the file: the module (None when
+    its schema is broken) and its problems."""
+    try:
+        if not path.is_file():
+            return None, [Problem(rel, "", "not a regular file")]
+        if path.stat().st_size > rules.MAX_MODULE_BYTES:
+            return None, [Problem(rel, "", f"file larger than {rules.MAX_MODULE_BYTES >> 20} MB: "
+                                           "not a module")]
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        return None, [Problem(rel, "", f"not UTF-8 text (byte {exc.start}): not a module")]
+    except OSError as exc:
+        return None, [Problem(rel, "", f"cannot read file: {exc.strerror or exc}")]
+    raw, problems = rules.parse_json(rel, text)
+    if raw is None:
+        return None, problems
+    if not isinstance(raw, dict):
+        return None, [*problems, Problem(rel, "", "a module must be a JSON object")]
+    if any(p.message.startswith("nested more than") for p in problems):
+        return None, problems
+    reported = [p.path for p in problems]
+    try:
+        parsed = s.ModuleSchema.model_validate(raw)
+    except ValidationError as exc:
+        # an object holding a number already reported fails its own checks for it too
+        problems.extend(p for p in _schema_problems(rel, exc)
+                        if not any(_under(p.path, path) or _under(path, p.path)
+                                   for path in reported))
+        return None, problems
+    problems.extend(rules.module_problems(rel, parsed))
+    return parsed, problems
+
+
+def _under(path: str, prefix: str) -> bool:
+    return path == prefix or path.startswith(prefix + ".") or path.startswith(prefix + "[")
+
+
 def collect_modules(root: Path | str, lookup_dir: Path | str | None = None
                     ) -> tuple[ModuleSet, list[Problem]]:
     """Every module under `root` that loads, and every problem found on the way (a module
@@ -271,33 +237,23 @@ def collect_modules(root: Path | str, lookup_dir: Path | str | None = None
     lookup_root = Path(lookup_dir) if lookup_dir else root / "lookup_tables"
     problems: list[Problem] = []
     modules: dict[str, Module] = {}
-    files = sorted(
-        p for p in root.rglob("*.json") if "lookup_tables" not in p.relative_to(root).parts
-    )
+    try:
+        files = sorted(
+            p for p in root.rglob("*.json")
+            if "lookup_tables" not in p.relative_to(root).parts and not p.is_dir()
+        )
+    except OSError as exc:
+        raise UserError(f"modules folder {str(root)!r} cannot be read: {exc.strerror or exc}"
+                        ) from None
     if not files:
         raise UserError(f"modules folder {str(root)!r} contains no .json modules")
     for path in files:
         rel = path.relative_to(root).as_posix()
-        try:
-            raw = _parse_json(path.read_text(encoding="utf-8-sig"))
-        except json.JSONDecodeError as exc:
-            problems.append(Problem(rel, "", f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"))
-            continue
-        except (OSError, UnicodeDecodeError) as exc:
-            problems.append(Problem(rel, "", f"cannot read file: {exc}"))
-            continue
-        if not isinstance(raw, dict):
-            problems.append(Problem(rel, "", "a module must be a JSON object"))
-            continue
-        try:
-            parsed = s.ModuleSchema.model_validate(raw)
-        except ValidationError as exc:
-            problems.extend(_schema_problems(rel, exc))
-            continue
-        structural = _check_structure(rel, parsed)
-        problems.extend(structural)
-        key = module_key(root, path)
-        modules[key] = Module(key=key, file=rel, schema=parsed, submodule="/" in key)
+        parsed, found = read_module(path, rel)
+        problems.extend(found)
+        if parsed is not None:
+            key = module_key(root, path)
+            modules[key] = Module(key=key, file=rel, schema=parsed, submodule="/" in key)
 
     tables: dict[str, LookupTable | LookupTableError] = {}
     wanted_tables: dict[str, int] = {}
@@ -315,6 +271,8 @@ def collect_modules(root: Path | str, lookup_dir: Path | str | None = None
                 tables[table_name] = exc
     for module in modules.values():
         problems.extend(_check_links(module, modules, tables))
+    problems.extend(rules.cross_module_problems(
+        (m.key, m.file, m.schema) for m in modules.values()))
     return ModuleSet(
         root=root,
         modules=modules,
@@ -322,23 +280,23 @@ def collect_modules(root: Path | str, lookup_dir: Path | str | None = None
     ), problems
 
 
-def load_module_file(path: Path | str, name_hint: str | None = None) -> Module:
-    """Load one stand-alone module file (e.g. a keep module) with structural checks only."""
+def load_module_file(path: Path | str, name_hint: str | None = None,
+                     stand_alone: bool = False) -> Module:
+    """Load one module file under the same rules, without the folder around it (submodules
+    and lookup tables are not checked). A `stand_alone` module (a keep module) runs without
+    that folder, so it may not call submodules or use lookup tables."""
     path = Path(path)
     rel = path.name
-    try:
-        raw = _parse_json(path.read_text(encoding="utf-8-sig"))
-    except json.JSONDecodeError as exc:
-        raise ModuleLoadError(
-            [Problem(rel, "", f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}")]
-        ) from None
-    except OSError as exc:
-        raise ModuleLoadError([Problem(rel, "", f"cannot read file: {exc}")]) from None
-    try:
-        parsed = s.ModuleSchema.model_validate(raw)
-    except ValidationError as exc:
-        raise ModuleLoadError(_schema_problems(rel, exc)) from None
-    problems = _check_structure(rel, parsed)
-    if problems:
+    parsed, problems = read_module(path, rel)
+    if parsed is not None and stand_alone:
+        problems.extend(rules.cross_module_problems([(path.stem, rel, parsed)]))
+        for name, st in parsed.states.items():
+            if isinstance(st, s.CallSubmodule):
+                problems.append(Problem(rel, f"states.{name}", "a module run on its own "
+                                        "cannot call submodules"))
+            if st.transition_key() == "lookup_table_transition":
+                problems.append(Problem(rel, f"states.{name}.lookup_table_transition",
+                                        "a module run on its own cannot use lookup tables"))
+    if problems or parsed is None:
         raise ModuleLoadError(problems)
     return Module(key=name_hint or path.stem, file=rel, schema=parsed, submodule=False)

@@ -109,8 +109,11 @@ def _parse_age(cell: str) -> tuple[int, int]:
 def parse_lookup_table(name: str, text: str, probability_count: int) -> LookupTable:
     """`probability_count` is the number of options of the state naming the table (§7.5): the
     table's last that many columns hold their probabilities."""
-    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
-    rows = [r for r in rows if any(c.strip() for c in r)]
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+    try:
+        rows = [r for r in reader if any(c.strip() for c in r)]
+    except csv.Error as exc:
+        raise LookupTableError(f"line {reader.line_num}: {exc}") from None
     if not rows:
         raise LookupTableError("the table is empty")
     header = [h.strip() for h in rows[0]]
@@ -132,6 +135,10 @@ def parse_lookup_table(name: str, text: str, probability_count: int) -> LookupTa
             probs = tuple(float(c) for c in r[n_attr:])
         except ValueError as exc:
             raise LookupTableError(f"line {line_no}: {exc}") from None
+        for column, p in zip(prob_header, probs, strict=True):
+            if not 0.0 <= p <= 1.0:
+                raise LookupTableError(f"line {line_no}: probability {p:g} in column "
+                                       f"{column!r} is not between 0 and 1")
         key = tuple(r[i] for i in key_idx)
         by_key.setdefault(key, []).append(LookupRow(key, age, time, probs))
     return LookupTable(

@@ -14,6 +14,7 @@ import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Discriminator,
@@ -23,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from simulator.gmf.coerce import AnyValue, Int, JsonFloat, Text, to_text
+from simulator.gmf.coerce import AnyValue, Int, JsonFloat, Text, describe_number, to_text
 from simulator.record import Code
 
 TAG = "§"
@@ -63,6 +64,46 @@ VITAL_SIGNS = (
 )
 VitalName = Literal[VITAL_SIGNS]  # type: ignore[valid-type]
 
+# ---------------------------------------------------------------- numbers in range
+#
+# The bounds are what the engine can run and the exporters can write: times stay inside the
+# calendar (years 1 to 9999), rounding stays inside a double's precision, and counts stay
+# small enough to fit one person's record in memory.
+
+MAX_YEARS = 1000  # longest time quantity (a Delay, a death, a procedure, an age)
+MAX_DECIMALS = 15  # a double holds 15-17 significant digits
+MAX_SERIES = 1000  # imaging series per study
+MAX_INSTANCES = 10_000  # imaging instances per series
+MAX_QUANTITY = 2**31 - 1  # supply quantities, vaccine series (FHIR integers are 32-bit)
+YEARS_PER_UNIT = {
+    "years": 1.0, "months": 1 / 12, "weeks": 7 / 365.25, "days": 1 / 365.25,
+    "hours": 1 / 8766, "minutes": 1 / 525_960, "seconds": 1 / 31_557_600,
+}
+
+
+def _probability(value: float) -> float:
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"probability {describe_number(value)} is not between 0 and 1 "
+                         "(probabilities are fractions: 0.25 for 25%)")
+    return value
+
+
+Probability = Annotated[float, AfterValidator(_probability)]
+
+
+def check_time(quantity: float, unit: str, what: str, negative_ok: bool = False) -> None:
+    """A time quantity must be at least 0 (unless `negative_ok`) and at most MAX_YEARS."""
+    shown = f"{describe_number(quantity)} {unit}"
+    if quantity < 0 and not negative_ok:
+        raise ValueError(f"{what} of {shown} is negative")
+    if abs(quantity) * YEARS_PER_UNIT[unit] > MAX_YEARS:
+        raise ValueError(f"{what} of {shown} is longer than {MAX_YEARS} years")
+
+
+def _in_range(value: int, low: int, high: int, what: str) -> None:
+    if not low <= value <= high:
+        raise ValueError(f"{what} {describe_number(value)} is not between {low} and {high}")
+
 
 def _parse_code(value: Any) -> Code:
     if isinstance(value, Code):
@@ -76,6 +117,8 @@ def _parse_code(value: Any) -> Code:
     for key, text in parts.items():
         if text is not None and not isinstance(text, str):
             raise ValueError(f"code member {key!r} must be a string, not {type(text).__name__}")
+    if not parts["code"].strip():
+        raise ValueError("empty code: give the concept's code")
     return Code(parts["system"], parts["code"], parts["display"] or "", parts["version"])
 
 
@@ -108,7 +151,27 @@ class Distribution(Model):
             raise ValueError(
                 f"{self.kind} distribution needs parameter(s) {', '.join(missing)}"
             )
+        p = self.parameters
+        if self.kind == "GAUSSIAN" and p["standardDeviation"] < 0:
+            raise ValueError("GAUSSIAN standardDeviation is negative")
+        if self.kind == "EXPONENTIAL" and p["mean"] <= 0:
+            raise ValueError("EXPONENTIAL mean must be positive")
+        if self.kind == "TRIANGULAR" and not p["min"] <= p["mode"] <= p["max"]:
+            raise ValueError("TRIANGULAR needs min <= mode <= max")
+        if "min" in p and "max" in p and p["min"] > p["max"] and self.kind == "GAUSSIAN":
+            raise ValueError("GAUSSIAN min is above max")
         return self
+
+    def check_time(self, unit: str, what: str) -> None:
+        """Every value the distribution can take, in `unit`, is a time quantity in range."""
+        p = self.parameters
+        if self.kind == "GAUSSIAN":
+            check_time(abs(p["mean"]) + 6 * p["standardDeviation"], unit, what, negative_ok=True)
+        elif self.kind == "EXPONENTIAL":
+            check_time(20 * p["mean"], unit, what + " (20 times its mean)")
+        else:
+            for value in p.values():
+                check_time(value, unit, what, negative_ok=True)
 
 
 class Range(Model):
@@ -118,11 +181,23 @@ class Range(Model):
     high: float
     decimals: Int | None = None
 
+    @model_validator(mode="after")
+    def _decimals(self) -> Range:
+        if self.decimals is not None:
+            _in_range(self.decimals, 0, MAX_DECIMALS, "decimals")
+        return self
+
 
 class RangeWithUnit(Model):
     low: float
     high: float
     unit: TimeUnit
+
+    @model_validator(mode="after")
+    def _bounds(self) -> RangeWithUnit:
+        check_time(self.low, self.unit, "range low")
+        check_time(self.high, self.unit, "range high")
+        return self
 
 
 class IntRangeWithUnit(Model):
@@ -131,6 +206,12 @@ class IntRangeWithUnit(Model):
     low: Int
     high: Int
     unit: TimeUnit
+
+    @model_validator(mode="after")
+    def _bounds(self) -> IntRangeWithUnit:
+        check_time(self.low, self.unit, "duration low")
+        check_time(self.high, self.unit, "duration high")
+        return self
 
 
 class Exact(Model):
@@ -141,6 +222,11 @@ class ExactWithUnit(Model):
     quantity: float
     unit: TimeUnit
 
+    @model_validator(mode="after")
+    def _bounds(self) -> ExactWithUnit:
+        check_time(self.quantity, self.unit, "a time")
+        return self
+
 
 class DateSpec(Model):
     year: Int = 0
@@ -150,6 +236,19 @@ class DateSpec(Model):
     minute: Int = 0
     second: Int = 0
     millisecond: Int = 0
+
+    @model_validator(mode="after")
+    def _calendar(self) -> DateSpec:
+        # The calendar is lenient (day 0 is the last day of the month before, month 13 the
+        # January after, module-format.md §9), so only the instant must be in the calendar.
+        year = (self.year * 12 + self.month - 1) // 12
+        offset_days = (self.day - 1 + (self.hour + (self.minute + (self.second + self.millisecond
+                       / 1000) / 60) / 60) / 24)
+        if not 1 <= year <= 9999 or abs(offset_days) > 366 * 100:
+            raise ValueError(f"date {self.year}-{self.month}-{self.day} {self.hour}:"
+                             f"{self.minute}:{self.second}.{self.millisecond} is not a date "
+                             "between the years 1 and 9999")
+        return self
 
 
 # ---------------------------------------------------------------- conditions (§9)
@@ -198,6 +297,11 @@ class Age(Logic):
     unit: Literal["years", "months"]
     operator: Operator
 
+    @model_validator(mode="after")
+    def _bounds(self) -> Age:
+        check_time(self.quantity, self.unit, "an age", negative_ok=True)
+        return self
+
 
 class Date(Logic):
     operator: Operator
@@ -209,6 +313,10 @@ class Date(Logic):
     def _one_of(self) -> Date:
         if self.year is None and self.month is None and self.date is None:
             raise ValueError("a Date condition needs 'year', 'month' or 'date'")
+        if self.year is not None:
+            _in_range(self.year, 1, 9999, "year")
+        elif self.month is not None:
+            _in_range(self.month, 1, 12, "month")
         return self
 
 
@@ -365,12 +473,22 @@ for _model in (And, Or, Not, AtLeast, AtMost):
 
 class NamedDistribution(Model):
     attribute: Text
-    default: float = 0.0
+    default: Probability = 0.0
+
+
+def _probability_tag(value: Any) -> str:
+    return TAG + ("named" if isinstance(value, dict | NamedDistribution) else "number")
+
+
+ProbabilityOrNamed = Annotated[
+    Annotated[Probability, Tag(TAG + "number")] | Annotated[NamedDistribution, Tag(TAG + "named")],
+    Discriminator(_probability_tag),
+]
 
 
 class DistributedOption(Model):
     transition: Text
-    distribution: float | NamedDistribution
+    distribution: ProbabilityOrNamed
 
 
 class ConditionalOption(Model):
@@ -392,7 +510,7 @@ class ComplexOption(Model):
 
 class LookupOption(Model):
     transition: Text
-    default_probability: float = 0.0
+    default_probability: Probability = 0.0
     lookup_table_name: Text
 
 
@@ -460,6 +578,7 @@ class Delay(State):
                 raise ValueError("a Delay needs 'exact', 'range' or 'distribution' with 'unit'")
             if self.unit is None:
                 raise ValueError("a Delay with a 'distribution' needs a time 'unit'")
+            self.distribution.check_time(self.unit, "a Delay")
         return self
 
 
@@ -479,6 +598,11 @@ class Counter(State):
     attribute: Text
     action: Text
     amount: Int = 1
+
+    @model_validator(mode="after")
+    def _amount(self) -> Counter:
+        _in_range(self.amount, -(2**53), 2**53, "amount")
+        return self
 
 
 class CallSubmodule(State):
@@ -565,7 +689,7 @@ class ConditionEnd(_EndBySelector):
 
 class SeverityOption(Model):
     level: Literal["none", "mild", "moderate", "severe"]
-    value: float
+    value: Probability
 
 
 class ReactionSpec(Model):
@@ -589,10 +713,51 @@ class AllergyEnd(_EndBySelector):
     allergy_onset: Text | None = None
 
 
+class Dosage(Model):
+    amount: float | None = None
+    frequency: Int | None = None
+    period: float | None = None
+    unit: TimeUnit | None = None
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Dosage:
+        for member in ("amount", "period"):
+            value = getattr(self, member)
+            if value is not None and not 0 <= value <= 1e9:
+                raise ValueError(f"dosage {member} {describe_number(value)} is not between 0 "
+                                 "and 10^9")
+        if self.frequency is not None:
+            _in_range(self.frequency, 0, MAX_QUANTITY, "dosage frequency")
+        return self
+
+
+class Prescription(Model):
+    """What the exporters read of a MedicationOrder's `prescription` (the state keeps the
+    JSON object itself)."""
+
+    as_needed: bool | None = None
+    dosage: Dosage | None = None
+    duration: ExactWithUnit | None = None
+    refills: Int | None = None
+    instructions: list[dict[str, Any]] | None = None
+
+    @model_validator(mode="after")
+    def _refills(self) -> Prescription:
+        if self.refills is not None:
+            _in_range(self.refills, 0, MAX_QUANTITY, "refills")
+        return self
+
+
+def _prescription(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    if value is not None:
+        Prescription.model_validate(value)
+    return value
+
+
 class MedicationOrder(State):
     codes: list[CodeField] = Field(min_length=1)
     reason: Text | None = None
-    prescription: dict[str, Any] | None = None
+    prescription: Annotated[dict[str, Any] | None, AfterValidator(_prescription)] = None
     chronic: bool = False
     administration: bool = False
     assign_to_attribute: Text | None = None
@@ -624,8 +789,10 @@ class Procedure(State):
 
     @model_validator(mode="after")
     def _unit(self) -> Procedure:
-        if self.duration is None and self.distribution is not None and self.unit is None:
-            raise ValueError("a Procedure with a 'distribution' needs a time 'unit'")
+        if self.duration is None and self.distribution is not None:
+            if self.unit is None:
+                raise ValueError("a Procedure with a 'distribution' needs a time 'unit'")
+            self.distribution.check_time(self.unit, "a Procedure duration")
         return self
 
 
@@ -688,12 +855,24 @@ class SeriesSpec(Model):
     min_number_instances: Int = 0
     max_number_instances: Int = 0
 
+    @model_validator(mode="after")
+    def _counts(self) -> SeriesSpec:
+        _in_range(self.min_number_instances, 0, MAX_INSTANCES, "min_number_instances")
+        _in_range(self.max_number_instances, 0, MAX_INSTANCES, "max_number_instances")
+        return self
+
 
 class ImagingStudy(State):
     procedure_code: CodeField
     series: list[SeriesSpec] = Field(min_length=1)
     min_number_series: Int = 0
     max_number_series: Int = 0
+
+    @model_validator(mode="after")
+    def _counts(self) -> ImagingStudy:
+        _in_range(self.min_number_series, 0, MAX_SERIES, "min_number_series")
+        _in_range(self.max_number_series, 0, MAX_SERIES, "max_number_series")
+        return self
 
 
 class Device(State):
@@ -711,6 +890,11 @@ class SupplyItem(Model):
     quantity: Int
     code: CodeField
 
+    @model_validator(mode="after")
+    def _quantity(self) -> SupplyItem:
+        _in_range(self.quantity, 0, MAX_QUANTITY, "quantity")
+        return self
+
 
 class SupplyList(State):
     supplies: list[SupplyItem] = Field(min_length=1)
@@ -720,14 +904,24 @@ class Vaccine(State):
     codes: list[CodeField] = Field(min_length=1)
     series: Int = 1
 
+    @model_validator(mode="after")
+    def _series(self) -> Vaccine:
+        _in_range(self.series, 1, MAX_QUANTITY, "series")
+        return self
+
 
 class Symptom(State):
     symptom: Text
     cause: Text | None = None
-    probability: float = 1.0
+    probability: float = 1.0  # outside [0, 1] it is 1.0 (module-format.md §6.29)
     exact: Exact | None = None
     range: Range | None = None
     distribution: Distribution | None = None
+
+    @model_validator(mode="after")
+    def _value(self) -> Symptom:
+        _number_quantity(self.exact, "a Symptom")
+        return self
 
 
 class VitalSign(State):
@@ -742,7 +936,14 @@ class VitalSign(State):
     def _source(self) -> VitalSign:
         if self.exact is None and self.range is None and self.expression is None and self.distribution is None:
             raise ValueError("a VitalSign needs 'exact', 'range', 'distribution' or 'expression'")
+        _number_quantity(self.exact, "a VitalSign")
         return self
+
+
+def _number_quantity(exact: Exact | None, what: str) -> None:
+    if exact is not None and (isinstance(exact.quantity, bool)
+                              or not isinstance(exact.quantity, int | float)):
+        raise ValueError(f"{what}'s exact quantity must be a number, not {exact.quantity!r}")
 
 
 class Death(State):

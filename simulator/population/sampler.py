@@ -20,6 +20,7 @@ from datetime import date, timedelta
 import numba
 import numpy as np
 
+from simulator.config import MAX_AGE  # noqa: F401 (owned by the options' checks)
 from simulator.engine import timeutil as tu
 from simulator.population import rng
 from simulator.population.geography import (
@@ -36,7 +37,6 @@ EDUCATION = ("less_than_hs", "hs_degree", "some_college", "bs_degree")
 # engine-behaviour.md §6.2 step 5: education_level drawn uniformly within a band per category
 EDUCATION_BANDS = ((0.0, 0.5), (0.1, 0.75), (0.3, 0.85), (0.5, 1.0))
 SDOH = ("food_insecurity", "severe_housing_cost_burden", "unemployed", "no_vehicle_access", "uninsured")
-MAX_AGE = 110
 
 # First language by race / Hispanic origin (engine-behaviour.md §6.2 step 3). The reference
 # gives white speakers 98.4 % English and "small shares" of seven European languages; those

@@ -242,7 +242,7 @@ def stream_upload(make_config: Callable[[], Any], url: str, params: dict[str, An
                           restart=bool(params.get("restart")))
     except UserError as exc:
         click.echo(f"error: {exc}", err=True)
-        return 2
+        return exc.exit_code
     if journal.resumed:
         click.echo(f"resuming: {len(journal.done)} people already uploaded (state file {state}; "
                    "--restart sends everything again)")
@@ -257,7 +257,7 @@ def stream_upload(make_config: Callable[[], Any], url: str, params: dict[str, An
                    config.population + 1, "simulating and uploading")
     except UserError as exc:
         click.echo(f"error: {exc}", err=True)
-        return 2
+        return exc.exit_code
     except KeyboardInterrupt:
         return finish_report(upload.stats, options, params.get("report_path"), True, hint)
     upload.stats.units_skipped = already

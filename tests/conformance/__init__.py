@@ -1,4 +1,4 @@
 """GMF conformance tests: one small module per state, transition and condition type.
 
-Reference: /work/shared/reference/module-format.md (§5–§11) and engine-behaviour.md (§3–§5).
+Reference: docs/module-format.md (§5–§11) and docs/engine-behaviour.md (§3–§5).
 """

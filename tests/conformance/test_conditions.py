@@ -478,7 +478,7 @@ def _prior(name: str, **extra) -> dict:
     ("condition", "expected"),
     [
         (_prior("A"), True),
-        (_prior("Z"), False),
+        (_prior("Z"), False),  # a state of the module that was never entered
         (_prior("Check"), True),  # the state being processed is in the history
         (_prior("A", since="B"), False),  # B came after A
         (_prior("B", since="A"), True),
@@ -492,8 +492,14 @@ def _prior(name: str, **extra) -> dict:
 )
 def test_prior_state_condition(condition, expected):
     setup = {"Setup": simple("A"), "A": simple("Wait"), "Wait": delay_days(5, "B"),
-             "B": simple("Check")}
+             "B": simple("Check"), "Z": simple("Check")}
     assert _all(condition, setup=setup) is expected
+
+
+def test_prior_state_naming_no_state_is_refused():
+    # Synthea would run it as always false; we refuse it as the mistake it is (docs/errors.md)
+    with pytest.raises(ModuleLoadError, match="PriorState name 'Nowhere' is not a state"):
+        _all(_prior("Nowhere"))
 
 
 def test_prior_state_within_uses_the_fractional_routine():

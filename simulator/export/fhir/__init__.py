@@ -1,4 +1,4 @@
-"""FHIR R4 (4.0.1) export with US Core 6.1 profiles (``/work/shared/reference/fhir-export.md``).
+"""FHIR R4 (4.0.1) export with US Core 6.1 profiles (``docs/fhir-export.md``).
 
 Resources are built as plain dicts and serialised with orjson; ``fhir.resources`` is only used by
 the optional validator (:mod:`simulator.export.fhir_validate`), never on the hot path.
