@@ -22,38 +22,19 @@ from simulator.config import (
     parse_csv_files,
     parse_date,
     parse_formats,
+    path_text,
     split_patterns,
     text,
     texts,
     whole_number,
 )
-from simulator.errors import UserError
+from simulator.errors import UserError, internal_error
 from simulator.upload.command import UPLOAD_PARAMS, upload_options
 
 
 def _fail(message: str, code: int = 2) -> None:
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
-
-
-def _internal_error(exc: Exception, config: RunConfig | None) -> None:
-    import tempfile
-    import traceback
-
-    text = "".join(traceback.format_exception(exc))
-    folder = config.output if config is not None and config.output.is_dir() else None
-    try:
-        if folder is None:
-            raise OSError
-        log = folder / "error.log"
-        log.write_text(text, encoding="utf-8")
-    except OSError:
-        with tempfile.NamedTemporaryFile("w", prefix="simulate-error-", suffix=".log",
-                                         delete=False, encoding="utf-8") as fh:
-            fh.write(text)
-            log = Path(fh.name)
-    _fail(f"internal error ({type(exc).__name__}: {exc}); this is a bug in the simulator, "
-          f"not in your input: please report it with the traceback written to {log}", 1)
 
 
 def _build_config(params: dict[str, Any]) -> RunConfig:
@@ -84,12 +65,12 @@ def _build_config(params: dict[str, Any]) -> RunConfig:
         kwargs["modules"] = split_patterns(texts(values.get("module", values.get("modules")),
                                                  "--module"))
     if "modules_dir" in values:
-        path = Path(text(values["modules_dir"], "--modules-dir"))
+        path = path_text(values["modules_dir"], "--modules-dir")
         if not path.is_dir():
             raise UserError(f"option --modules-dir: {str(path)!r} is not a folder")
         kwargs["modules_dir"] = path
     if "output" in values:
-        kwargs["output"] = Path(text(values["output"], "--output"))
+        kwargs["output"] = path_text(values["output"], "--output")
     if "format" in values or "formats" in values:
         kwargs["formats"] = parse_formats(texts(values.get("format", values.get("formats")),
                                                 "--format"))
@@ -105,7 +86,7 @@ def _build_config(params: dict[str, Any]) -> RunConfig:
     if "shard_size" in values:
         kwargs["shard_size"] = whole_number(values["shard_size"], "--shard-size", 1, 100_000)
     if "keep" in values or "keep_condition" in values:
-        module = Path(text(values["keep"], "--keep")) if values.get("keep") else None
+        module = path_text(values["keep"], "--keep") if "keep" in values else None
         condition = values.get("keep_condition")
         kwargs["keep"] = KeepSpec(module, text(condition, "--keep-condition")
                                   if condition is not None else None)
@@ -205,7 +186,7 @@ def main(ctx: click.Context, **params: Any) -> None:
                    f"{out}/run.json; finish the run with: simulate --resume -o {out}", err=True)
         sys.exit(130)
     except Exception as exc:  # a bug: one paragraph for the user, the traceback in a file
-        _internal_error(exc, config)
+        _fail(internal_error(exc, config.output if config is not None else None), 1)
     _print_summary(config, summary)
     if summary.problem_count:
         sys.exit(1)

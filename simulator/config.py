@@ -127,6 +127,15 @@ def text(value: Any, option: str) -> str:
     raise UserError(f"option {option}: expected text, got {type(value).__name__} {value!r}")
 
 
+def path_text(value: Any, option: str) -> Path:
+    """A file or folder option: an empty one would silently mean the current folder."""
+    given = text(value, option)
+    if not given.strip():
+        raise UserError(f"option {option}: an empty path (give a file or folder; '.' for the "
+                        "current one)")
+    return Path(given)
+
+
 def texts(value: Any, option: str) -> list[str]:
     """A list option: one string (comma- or colon-separated) or a list of strings."""
     if isinstance(value, list | tuple):
@@ -159,11 +168,16 @@ def parse_formats(values: list[str] | tuple[str, ...] | str, option: str = "--fo
     return tuple(out)
 
 
-def split_patterns(values: list[str] | tuple[str, ...]) -> tuple[str, ...]:
-    """`-m` accepts repeated flags and Synthea's ':'-separated lists."""
+def split_patterns(values: list[str] | tuple[str, ...], option: str = "--module"
+                   ) -> tuple[str, ...]:
+    """`-m` accepts repeated flags and Synthea's ':'-separated lists; an empty one (an unset
+    shell variable) is refused rather than taken as "every module"."""
     out: list[str] = []
     for value in values:
         out.extend(p.strip() for p in value.split(":") if p.strip())
+    if not out:
+        raise UserError(f"option {option}: no module pattern given (leave the option out to "
+                        "run every module)")
     return tuple(out)
 
 

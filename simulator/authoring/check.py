@@ -24,7 +24,7 @@ from simulator.errors import UserError
 from simulator.gmf import schema as s
 from simulator.gmf.coerce import JsonFloat
 from simulator.gmf.loader import Module, Problem, collect_modules
-from simulator.gmf.rules import conditions, targets
+from simulator.gmf.rules import conditions, may_wait, targets
 from simulator.record import Code
 
 ERROR, WARNING = "error", "warning"
@@ -218,6 +218,7 @@ def _module_checks(module: Module, f: str, attributes_set: set[str],
                    encounters: set[str]) -> Iterator[Finding]:
     states = module.states
     yield from _reachability(module, f)
+    yield from _certain_death(module, f)
     for name, st in states.items():
         base = f"states.{name}"
         yield from _distributions(f, base, st)
@@ -233,6 +234,26 @@ def _module_checks(module: Module, f: str, attributes_set: set[str],
                               WARNING, _suggest(attribute, attributes_set) or
                               "set it with a SetAttribute, Counter or assign_to_attribute, or "
                               "check the spelling")
+
+
+def _certain_death(module: Module, f: str) -> Iterator[Finding]:
+    """A Death every person reaches at the module's first instant: a run of top-level modules
+    then cannot make living people (it stops with exit 1)."""
+    if module.submodule:
+        return
+    states = module.states
+    name, seen = "Initial", set()
+    while name in states and name not in seen:
+        seen.add(name)
+        st = states[name]
+        if isinstance(st, s.Death) and st.exact is None and st.range is None:
+            yield Finding(f, f"states.{name}", "every person who runs this module dies here at "
+                          "birth: a run with it cannot make living people", WARNING,
+                          "put the Death behind a condition, a probability or a Delay")
+            return
+        if may_wait(st) or st.transition_key() != "direct_transition":
+            return
+        name = st.direct_transition or ""
 
 
 def _reachability(module: Module, f: str) -> Iterator[Finding]:

@@ -19,7 +19,7 @@ def check_command(paths: tuple[Path, ...], fmt: str) -> None:
     import orjson
 
     from simulator.authoring.check import ERROR, check_paths, exit_code
-    from simulator.errors import UserError
+    from simulator.errors import UserError, internal_error
 
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
@@ -30,6 +30,9 @@ def check_command(paths: tuple[Path, ...], fmt: str) -> None:
     except UserError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
+    except Exception as exc:  # a bug: one paragraph, the traceback in a file
+        click.echo(f"error: {internal_error(exc, None)}", err=True)
+        sys.exit(1)
     errors = sum(f.severity == ERROR for f in findings)
     warnings = len(findings) - errors
     if fmt == "json":

@@ -31,6 +31,7 @@ from simulator.engine.program import (
 )
 from simulator.engine.vitals import VitalNotSet, Vitals
 from simulator.errors import SimulationError
+from simulator.gmf.rules import MAX_STATES_PER_LIFE
 from simulator.ids import derived_id
 from simulator.payers.insurance import split_cost
 from simulator.record import (
@@ -51,9 +52,6 @@ from simulator.record import (
 )
 
 MAX_STATES_PER_INSTANT = 20_000
-# Synthea's corpus enters at most ~10^5 states in one life; a module that goes round a loop of
-# very short Delays (a minute) would take minutes per person, so twenty times that stops it.
-MAX_STATES_PER_LIFE = 2_000_000
 # What a state's rules can raise when a module asks for something the engine cannot do; it is
 # reported with the module, state and person (see run_frame).
 STATE_FAULTS = (ArithmeticError, ValueError, TypeError, KeyError, IndexError, AttributeError,

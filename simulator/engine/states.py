@@ -7,6 +7,7 @@ CallSubmodule).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Generator
 from typing import Any
 
@@ -510,9 +511,13 @@ def _observation_value(sim: PersonSim, fr: Frame, spec: s.ObservationSpec) -> An
 
 
 def _make_observation(sim: PersonSim, fr: Frame, spec: s.ObservationSpec, name: str) -> Observation:
+    value = _observation_value(sim, fr, spec)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise sim.error(fr, f"observation {spec.codes[0].code} would record {value}, not a "
+                            "finite number")
     return Observation(
         id=sim.person.rng.uuid(), start=sim.now, codes=list(spec.codes), name=name, stop=sim.now,
-        value=_observation_value(sim, fr, spec), unit=spec.unit or "", category=spec.category,
+        value=value, unit=spec.unit or "", category=spec.category,
     )
 
 

@@ -124,10 +124,24 @@ class Expression:
         env = [_UNSET] * self._size
         for slot, param, convert in self._bindings:
             env[slot] = convert(param, resolve(param))
-        return self._fn(env)
+        return _representable(self._fn(env))
 
     def __repr__(self) -> str:
         return f"Expression({self.text!r})"
+
+
+def _representable(value):
+    """Results a double cannot hold (an Integer past 1.8e308, an infinite or NaN Decimal) are
+    null, like every other unrepresentable result."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        return value if abs(value) <= 2**1023 else None
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, list):
+        return [_representable(v) for v in value]
+    return value
 
 
 def parse_expression(text: str) -> Expression:

@@ -204,7 +204,7 @@ def read_module(path: Path, rel: str) -> tuple[s.ModuleSchema | None, list[Probl
     except OSError as exc:
         return None, [Problem(rel, "", f"cannot read file: {exc.strerror or exc}")]
     raw, problems = rules.parse_json(rel, text)
-    if raw is None:
+    if raw is None and problems:
         return None, problems
     if not isinstance(raw, dict):
         return None, [*problems, Problem(rel, "", "a module must be a JSON object")]
@@ -218,6 +218,8 @@ def read_module(path: Path, rel: str) -> tuple[s.ModuleSchema | None, list[Probl
         problems.extend(p for p in _schema_problems(rel, exc)
                         if not any(_under(p.path, path) or _under(path, p.path)
                                    for path in reported))
+        return None, problems
+    if problems:  # the rules below would meet the very numbers reported (a NaN, say)
         return None, problems
     problems.extend(rules.module_problems(rel, parsed))
     return parsed, problems
@@ -233,7 +235,8 @@ def collect_modules(root: Path | str, lookup_dir: Path | str | None = None
     with schema errors is left out of the set; one with broken links is kept)."""
     root = Path(root)
     if not root.is_dir():
-        raise UserError(f"modules folder {str(root)!r} does not exist or is not a folder")
+        raise UserError(f"modules folder {str(root)!r} (--modules-dir) does not exist or is not "
+                        "a folder")
     lookup_root = Path(lookup_dir) if lookup_dir else root / "lookup_tables"
     problems: list[Problem] = []
     modules: dict[str, Module] = {}
@@ -246,7 +249,7 @@ def collect_modules(root: Path | str, lookup_dir: Path | str | None = None
         raise UserError(f"modules folder {str(root)!r} cannot be read: {exc.strerror or exc}"
                         ) from None
     if not files:
-        raise UserError(f"modules folder {str(root)!r} contains no .json modules")
+        raise UserError(f"modules folder {str(root)!r} (--modules-dir) contains no .json modules")
     for path in files:
         rel = path.relative_to(root).as_posix()
         parsed, found = read_module(path, rel)

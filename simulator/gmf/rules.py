@@ -24,6 +24,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from simulator.engine import timeutil as tu
 from simulator.gmf import schema as s
 from simulator.gmf.coerce import JsonFloat, describe_number
 from simulator.gmf.expressions import ExpressionError, parse_expression
@@ -93,6 +94,10 @@ def _value_problems(file: str, raw: Any) -> Iterator[Problem]:
             yield Problem(file, _shorten(path), f"nested more than {MAX_DEPTH} levels deep")
             return
         if isinstance(value, dict):
+            for key in value:
+                if not key.isascii() and not _encodable(key):
+                    yield Problem(file, path, "a member name holds a lone UTF-16 surrogate: "
+                                  "not valid Unicode")
             for key in getattr(value, "duplicates", ()):
                 what = "state" if path == "states" else "member"
                 yield Problem(file, _join(path, key),
@@ -103,11 +108,22 @@ def _value_problems(file: str, raw: Any) -> Iterator[Problem]:
         elif isinstance(value, list):
             for i in range(len(value) - 1, -1, -1):
                 stack.append((value[i], f"{path}[{i}]", depth + 1))
+        elif isinstance(value, str) and not value.isascii() and not _encodable(value):
+            yield Problem(file, path, "text holds a lone UTF-16 surrogate (e.g. \\udc80): "
+                          "not valid Unicode")
         elif isinstance(value, float) and not math.isfinite(value):
             yield Problem(file, path, f"number {describe_number(value)} is not a finite number "
                           "(NaN, Infinity or beyond ±1.8e308)")
         elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > 1e308:
             yield Problem(file, path, f"number {describe_number(value)} is out of range")
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _shorten(path: str, keep: int = 120) -> str:
@@ -216,6 +232,8 @@ def _expressions(file: str, mod: s.ModuleSchema) -> Iterator[Problem]:
                 yield Problem(file, path, f"expression does not parse: {exc}")
             except RecursionError:
                 yield Problem(file, path, "expression nested too deeply")
+            except ValueError as exc:  # e.g. an integer literal of more than 4300 digits
+                yield Problem(file, path, f"expression does not parse: {exc}")
 
 
 def conditions(base: str, st: s.State) -> Iterator[tuple[str, s.Logic]]:
@@ -244,20 +262,67 @@ def _walk_condition(path: str, cond: s.Logic) -> Iterator[tuple[str, s.Logic]]:
 
 # ---------------------------------------------------------------- instant loops
 
-# States after which a module may wait for time to pass; a loop with none of them runs at one
-# instant. CallSubmodule counts: its submodule may wait.
-MAY_WAIT = frozenset({"Terminal", "Guard", "Delay", "CallSubmodule", "Death", "Physiology"})
+# Synthea's corpus enters at most ~10^5 states in one life; a module that goes round a loop of
+# very short Delays (a minute) would take minutes per person, so twenty times that stops it
+# (the engine's guard, and the closed loops found here before running).
+MAX_STATES_PER_LIFE = 2_000_000
+LONGEST_LIFE_MS = int(110 * 365.25 * tu.DAY)
+# A closed loop whose states never wait longer than this goes round more than
+# MAX_STATES_PER_LIFE times in the longest life.
+SHORTEST_LOOP_WAIT_MS = LONGEST_LIFE_MS // MAX_STATES_PER_LIFE
 # States that change nothing a transition can read: a loop made only of these, choosing by
 # conditions alone, takes the same way every time round.
 INERT = frozenset({"Initial", "Simple"})
 
 
+def longest_wait(st: s.State) -> float:
+    """The longest a person can wait in a state, in ms: 0 when it never waits, infinity when
+    the wait has no bound this module sets (a Guard, a submodule, a wellness visit, a
+    distribution without a maximum)."""
+    if isinstance(st, s.Guard):
+        return 0.0 if constant(st.allow) is True else math.inf
+    if isinstance(st, s.CallSubmodule) or isinstance(st, s.Encounter) and st.wellness:
+        return math.inf
+    if isinstance(st, s.Delay):
+        if st.exact is not None:
+            return tu.fractional_ms(st.exact.quantity, st.exact.unit)
+        if st.range is not None:
+            return tu.fractional_ms(max(st.range.low, st.range.high), st.range.unit)
+        assert st.distribution is not None and st.unit is not None
+        top = _largest(st.distribution)
+        return math.inf if top == math.inf else tu.integer_ms(top, st.unit)
+    if isinstance(st, s.Procedure):
+        if st.duration is not None:
+            return tu.fractional_ms(max(st.duration.low, st.duration.high), st.duration.unit)
+        if st.distribution is not None and st.unit is not None:
+            top = _largest(st.distribution)
+            return math.inf if top == math.inf else tu.fractional_ms(top, st.unit)
+    return 0.0
+
+
 def may_wait(st: s.State) -> bool:
-    if st.type in MAY_WAIT:
+    return isinstance(st, s.Terminal) or longest_wait(st) > 0
+
+
+def ends_module(st: s.State) -> bool:
+    """A Terminal, or a Death at once: the module goes no further."""
+    if isinstance(st, s.Terminal):
         return True
-    if isinstance(st, s.Encounter) and st.wellness:
-        return True
-    return isinstance(st, s.Procedure) and (st.duration is not None or st.distribution is not None)
+    return isinstance(st, s.Death) and st.range is None and (
+        st.exact is None or tu.fractional_ms(st.exact.quantity, st.exact.unit) <= 0)
+
+
+def _largest(d: s.Distribution) -> float:
+    p = d.parameters
+    if d.kind == "EXACT":
+        return p["value"]
+    if d.kind == "UNIFORM":
+        return max(p["low"], p["high"])
+    if d.kind == "TRIANGULAR":
+        return p["max"]
+    if d.kind == "GAUSSIAN":
+        return p.get("max", math.inf) if p["standardDeviation"] > 0 else p["mean"]
+    return math.inf  # EXPONENTIAL
 
 
 def constant(cond: s.Logic) -> bool | None:
@@ -342,16 +407,24 @@ def _deterministic(st: s.State) -> bool:
 def _instant_loops(file: str, mod: s.ModuleSchema) -> Iterator[Problem]:
     states = mod.states
     graph = {name: [t for t in open_edges(st) if t in states]
-             for name, st in states.items() if not isinstance(st, s.Terminal)}
+             for name, st in states.items() if not ends_module(st)}
     for group in strongly_connected(graph):
         members = set(group)
         if len(group) == 1 and group[0] not in graph.get(group[0], []):
             continue  # a single state without a loop to itself
-        if any(may_wait(states[n]) for n in group):
-            continue
         first = sorted(group)[0]
         names = ", ".join(sorted(group))
         leaves = any(t not in members for n in group for t in graph.get(n, []))
+        wait = max(longest_wait(states[n]) for n in group)
+        if wait > 0:
+            if not leaves and wait <= SHORTEST_LOOP_WAIT_MS:
+                yield Problem(file, f"states.{first}",
+                              f"no way out: the states {names} only lead to each other and wait "
+                              f"at most {_duration(wait)} at a time, so a person who enters them "
+                              f"goes round for the rest of their life: more than "
+                              f"{MAX_STATES_PER_LIFE:,} states in a long life, which the run "
+                              "stops")
+            continue
         if not leaves:
             closed = any(t not in members for n in group for _, t in targets(states[n]))
             why = (" (their ways out never open: a condition that is always false or a "
@@ -366,6 +439,14 @@ def _instant_loops(file: str, mod: s.ModuleSchema) -> Iterator[Problem]:
                           "them waits or changes anything, and they choose by conditions alone, "
                           "so a person who goes round them once would go round for ever at one "
                           "instant")
+
+
+def _duration(ms: float) -> str:
+    for unit, size in (("hour", tu.HOUR), ("minute", tu.MINUTE), ("second", tu.SECOND)):
+        if ms >= size:
+            count = ms / size
+            return f"{count:g} {unit}{'s' if count != 1 else ''}"
+    return f"{ms:g} ms"
 
 
 def strongly_connected(graph: dict[str, list[str]]) -> list[list[str]]:

@@ -75,6 +75,9 @@ MAX_DECIMALS = 15  # a double holds 15-17 significant digits
 MAX_SERIES = 1000  # imaging series per study
 MAX_INSTANCES = 10_000  # imaging instances per series
 MAX_QUANTITY = 2**31 - 1  # supply quantities, vaccine series (FHIR integers are 32-bit)
+# Values drawn from ranges and distributions: far beyond any measurement, and small enough
+# that drawing and rounding them (x · 10^15) stays finite.
+MAX_MAGNITUDE = 1e250
 YEARS_PER_UNIT = {
     "years": 1.0, "months": 1 / 12, "weeks": 7 / 365.25, "days": 1 / 365.25,
     "hours": 1 / 8766, "minutes": 1 / 525_960, "seconds": 1 / 31_557_600,
@@ -98,6 +101,12 @@ def check_time(quantity: float, unit: str, what: str, negative_ok: bool = False)
         raise ValueError(f"{what} of {shown} is negative")
     if abs(quantity) * YEARS_PER_UNIT[unit] > MAX_YEARS:
         raise ValueError(f"{what} of {shown} is longer than {MAX_YEARS} years")
+
+
+def _magnitude(value: Any, what: str) -> None:
+    if isinstance(value, int | float) and not isinstance(value, bool) \
+            and abs(value) > MAX_MAGNITUDE:
+        raise ValueError(f"{what} {describe_number(value)} is beyond ±{MAX_MAGNITUDE:g}")
 
 
 def _in_range(value: int, low: int, high: int, what: str) -> None:
@@ -152,6 +161,8 @@ class Distribution(Model):
                 f"{self.kind} distribution needs parameter(s) {', '.join(missing)}"
             )
         p = self.parameters
+        for name, value in p.items():
+            _magnitude(value, f"{self.kind} {name}")
         if self.kind == "GAUSSIAN" and p["standardDeviation"] < 0:
             raise ValueError("GAUSSIAN standardDeviation is negative")
         if self.kind == "EXPONENTIAL" and p["mean"] <= 0:
@@ -183,6 +194,8 @@ class Range(Model):
 
     @model_validator(mode="after")
     def _decimals(self) -> Range:
+        _magnitude(self.low, "range low")
+        _magnitude(self.high, "range high")
         if self.decimals is not None:
             _in_range(self.decimals, 0, MAX_DECIMALS, "decimals")
         return self
@@ -216,6 +229,11 @@ class IntRangeWithUnit(Model):
 
 class Exact(Model):
     quantity: AnyValue
+
+    @model_validator(mode="after")
+    def _size(self) -> Exact:
+        _magnitude(self.quantity, "exact quantity")
+        return self
 
 
 class ExactWithUnit(Model):
@@ -508,10 +526,17 @@ class ComplexOption(Model):
         return self
 
 
+def _table_file(name: str) -> str:
+    if not name.strip() or "/" in name or "\\" in name or name in (".", ".."):
+        raise ValueError(f"lookup_table_name {name!r} must be the name of a file in the "
+                         "modules folder's lookup_tables/")
+    return name
+
+
 class LookupOption(Model):
     transition: Text
     default_probability: Probability = 0.0
-    lookup_table_name: Text
+    lookup_table_name: Annotated[Text, AfterValidator(_table_file)]
 
 
 class TypeOfCare(Model):
