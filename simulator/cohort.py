@@ -26,7 +26,7 @@ from simulator.engine.simulation import PersonSim
 from simulator.errors import UserError
 from simulator.gmf import schema as s
 from simulator.gmf.loader import ModuleLoadError, load_module_file
-from simulator.gmf.rules import ends_module, open_edges
+from simulator.gmf.rules import ends_module, open_edges, reachable
 from simulator.record import Code, HealthRecord
 
 _WORD = re.compile(r"[0-9a-z]+")
@@ -111,19 +111,6 @@ def check_producible(rule: KeepRule, program: Program) -> None:
     )
 
 
-def _reaches(states: dict[str, s.State], goal: str) -> bool:
-    seen, todo = {"Initial"}, ["Initial"]
-    while todo:
-        name = todo.pop()
-        if name == goal:
-            return True
-        for target in open_edges(states[name]) if not ends_module(states[name]) else ():
-            if target in states and target not in seen:
-                seen.add(target)
-                todo.append(target)
-    return False
-
-
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'s' if n != 1 else ''}"
 
@@ -140,7 +127,8 @@ def load_keep_module(path: Path) -> CompiledModule:
             f"option --keep: {path}: no state is named 'Keep', so nobody would be kept "
             "(the person is kept when the module stops on the state named Keep)"
         )
-    if not _reaches(module.states, "Keep"):
+    if "Keep" not in reachable(module.states,
+                               lambda st: () if ends_module(st) else open_edges(st)):
         raise UserError(
             f"option --keep: {path}: no way from Initial leads to the state named 'Keep' (the "
             "ways there never open: a condition that is always false or a probability of 0), "

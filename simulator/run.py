@@ -29,7 +29,7 @@ from simulator.engine.program import Program
 from simulator.errors import RunFailed, UserError
 from simulator.executors import Executor, executor_for
 from simulator.export.csv import run_level_lines
-from simulator.export.pipeline import FOLDERS, MAX_PROBLEMS, RunOutput
+from simulator.export.pipeline import FOLDERS, MAX_PROBLEMS, WRITTEN, RunOutput
 from simulator.payers import payer_rows
 from simulator.population.people import Population
 from simulator.providers.csv_rows import organization_rows, provider_rows
@@ -251,11 +251,9 @@ def _exclusive(output: Path) -> Iterator[None]:
             path.unlink(missing_ok=True)
 
 
-# What a run writes into its output folder (besides .lock): cleared by --overwrite, and a
-# folder holding any of it is an earlier run's.
+# What a run writes into its output folder besides the formats' files (pipeline.WRITTEN) and
+# .lock: cleared by --overwrite, and a folder holding any of it is an earlier run's.
 RUN_FILES = ("run.json", "run.json.tmp")
-OUTPUT_PATTERNS = {"csv": ("*.csv",), "fhir": ("*.json",), "fhir_ndjson": ("*.ndjson",
-                   "parameters.json"), "ccda": ("*.xml",)}
 
 
 def earlier_run(output: Path) -> list[str]:
@@ -276,7 +274,8 @@ def clear_earlier_run(output: Path) -> list[str]:
         (output / name).unlink(missing_ok=True)
     shutil.rmtree(parts_dir(output), ignore_errors=True)
     kept: list[str] = []
-    for folder, patterns in OUTPUT_PATTERNS.items():
+    for fmt, patterns in WRITTEN.items():
+        folder = FOLDERS[fmt]
         target = output / folder
         if not target.is_dir():
             continue

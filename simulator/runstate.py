@@ -178,8 +178,8 @@ class RunRecord:
 
     def save_stop(self, **changes: Any) -> None:
         """Records how a run stopped, even on a full disk: when the new file cannot be
-        written beside the old one, the old one is overwritten in place (its blocks are
-        already allocated; the record is a few hundred bytes longer at most)."""
+        written beside the old one, the old one is overwritten in place with the record
+        without indentation, which is shorter, so no new block is needed."""
         try:
             self.save(**changes)
             return

@@ -19,7 +19,8 @@ from simulator.cli import main
 from simulator.config import PROJECT_MODULES
 from simulator.errors import UserError
 from simulator.gmf import schema as s
-from simulator.gmf.loader import Module, _targets, load_module_file, load_modules
+from simulator.gmf.loader import Module, load_module_file, load_modules
+from simulator.gmf.rules import targets
 
 # ---------------------------------------------------------------- a small DOT reader
 # It reads the statements the graphviz package writes, one per line, and decodes IDs and labels
@@ -92,7 +93,7 @@ def assert_whole_module_drawn(module: Module) -> None:
         (name, target)
         for name, state in module.states.items()
         if not isinstance(state, s.Terminal)
-        for _, target in _targets(state)
+        for _, target in targets(state)
     )
     assert Counter((tail, head) for tail, head, _ in edges) == expected
     for name, state in module.states.items():

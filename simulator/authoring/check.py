@@ -24,7 +24,7 @@ from simulator.errors import UserError
 from simulator.gmf import schema as s
 from simulator.gmf.coerce import JsonFloat
 from simulator.gmf.loader import Module, Problem, collect_modules
-from simulator.gmf.rules import conditions, may_wait, targets
+from simulator.gmf.rules import conditions, may_wait, reachable, targets
 from simulator.record import Code
 
 ERROR, WARNING = "error", "warning"
@@ -260,16 +260,8 @@ def _reachability(module: Module, f: str) -> Iterator[Finding]:
     states = module.states
     if "Initial" not in states:
         return
-    seen = {"Initial"}
-    todo = ["Initial"]
-    while todo:
-        st = states[todo.pop()]
-        if isinstance(st, s.Terminal):
-            continue
-        for _, target in targets(st):
-            if target in states and target not in seen:
-                seen.add(target)
-                todo.append(target)
+    seen = reachable(states, lambda st: () if isinstance(st, s.Terminal)
+                     else (target for _, target in targets(st)))
     for name in states:
         if name not in seen:
             yield Finding(f, f"states.{name}",

@@ -35,6 +35,9 @@ MAX_PROBLEMS = 200  # validation messages kept per shard and per run (the count 
 FOLDERS = {"csv": "csv", "fhir": "fhir", "ndjson": "fhir_ndjson", "ccda": "ccda"}
 # Formats whose shard slices are appended to one run-wide file per table / resource type.
 APPENDED = {"csv": ".csv", "ndjson": ".ndjson"}
+# Every file a format writes into its folder (what --overwrite deletes, and only that).
+WRITTEN = {"csv": ("*.csv",), "fhir": ("*.json",), "ndjson": ("*.ndjson", "parameters.json"),
+           "ccda": ("*.xml",)}
 
 
 def output_dirs(output: Path, formats: tuple[str, ...]) -> dict[str, Path]:

@@ -21,9 +21,8 @@ from simulator.errors import UserError
 from simulator.gmf import rules
 from simulator.gmf import schema as s
 from simulator.gmf.lookup import LookupTable, LookupTableError, load_lookup_table
-from simulator.gmf.rules import Problem, targets
+from simulator.gmf.rules import Problem
 
-_targets = targets  # the name the authoring tools import
 
 class ModuleLoadError(UserError):
     def __init__(self, problems: Sequence[Problem]) -> None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -166,6 +166,21 @@ def targets(state: s.State) -> list[tuple[str, str]]:
     if isinstance(state, s.Physiology):
         out.append(("alt_direct_transition", state.alt_direct_transition))
     return out
+
+
+def reachable(states: dict[str, s.State], edges: Callable[[s.State], Iterable[str]]
+              ) -> set[str]:
+    """The states a person can get to from Initial, following `edges` (e.g. every
+    transition target, or only those that can open)."""
+    if "Initial" not in states:
+        return set()
+    seen, todo = {"Initial"}, ["Initial"]
+    while todo:
+        for target in edges(states[todo.pop()]):
+            if target in states and target not in seen:
+                seen.add(target)
+                todo.append(target)
+    return seen
 
 
 def module_problems(file: str, mod: s.ModuleSchema) -> list[Problem]:

@@ -20,7 +20,7 @@ from datetime import date, timedelta
 import numba
 import numpy as np
 
-from simulator.config import MAX_AGE  # noqa: F401 (owned by the options' checks)
+from simulator.config import MAX_AGE
 from simulator.engine import timeutil as tu
 from simulator.population import rng
 from simulator.population.geography import (
