@@ -259,7 +259,10 @@ def test_process_sets_attributes_and_records_two_doses() -> None:
 
 def test_status_while_waiting_and_after_first_dose() -> None:
     birth = tu.ymd_ms(1945, 5, 5)
-    seed = next(s for s in range(100) if _run_covid(birth, s, tu.ymd_ms(2023, 1, 1)).doses)
+    # a person whose first dose comes after the programme starts (the decision is taken then)
+    seed = next(s for s in range(100)
+                if (doses := _run_covid(birth, s, tu.ymd_ms(2023, 1, 1)).doses)
+                and doses[0][0] > c19.PROGRAM_START)
     first = _run_covid(birth, seed, tu.ymd_ms(2023, 1, 1)).doses[0][0]
     waiting = _run_covid(birth, seed, first)
     assert waiting.person.get("C19_VACCINE_STATUS") == "waiting" and waiting.doses == []

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from simulator.engine.randomness import PersonRandom
+from simulator.engine.randomness import Stream, stream_id
 from simulator.record import Encounter, Entry, Medication
 
 # Signal keys other than attributes ("a:<name>") and symptoms ("s:<name>").
@@ -42,11 +42,17 @@ class Attributes(dict[str, Any]):
         return default
 
 
+PERSON_STREAM = stream_id("person")  # draws made when the person is created
+
+
 class Person:
     def __init__(self, index: int, seed: int, birth: int, attributes: dict[str, Any]) -> None:
         self.index = index
-        self.seed = seed
-        self.rng = PersonRandom(seed)
+        self.seed = seed  # the person's key: every stream is derived from it
+        self._streams: dict[int, Stream] = {}
+        # The stream of what is being done now: the state a module is in, or the built-in
+        # that is running (PersonSim binds it whenever a process resumes).
+        self.rng: Stream = self.stream(PERSON_STREAM)
         self.birth = birth
         self.deathdate: int | None = None
         self.attributes: Attributes = Attributes(attributes)
@@ -66,6 +72,13 @@ class Person:
         self._watch: dict[str, list[Any]] = {}
         # latest top-level observation per code string (for the Observation condition)
         self.latest_observation: dict[str, tuple[int, Any]] = {}
+
+    def stream(self, stream: int) -> Stream:
+        """The person's stream with this id (randomness.stream_id), made on first use."""
+        found = self._streams.get(stream)
+        if found is None:
+            found = self._streams[stream] = Stream(self.seed, stream)
+        return found
 
     # ------------------------------------------------------------ signals
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from simulator.engine import timeutil as tu
 from simulator.engine.logic import Dependencies, Test, compile_condition, dependencies
+from simulator.engine.randomness import stream_id
 from simulator.gmf import schema as s
 from simulator.gmf.loader import Module, ModuleSet
 from simulator.gmf.lookup import LookupTable
@@ -32,6 +33,7 @@ class CompiledState:
     deps: Dependencies | None = None  # Guard
     profile: Callable[[PersonSim, Frame], Profile | None] | None = None  # fixed-length Delay
     period: int = 0  # fixed Delay length in ms
+    stream: int = 0  # the state's random stream (randomness.stream_id)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -190,7 +192,8 @@ def _compile_transition(st: s.State, tables: dict[str, LookupTable]) -> NextStat
 def compile_module(module: Module, tables: dict[str, LookupTable]) -> CompiledModule:
     states: dict[str, CompiledState] = {}
     for name, st in module.states.items():
-        cs = CompiledState(name=name, type=st.type, model=st, next=_compile_transition(st, tables))
+        cs = CompiledState(name=name, type=st.type, model=st, next=_compile_transition(st, tables),
+                           stream=stream_id(f"state:{module.key}:{name}"))
         if isinstance(st, s.Guard):
             cs.allow = compile_condition(st.allow)
             cs.deps = dependencies(st.allow)

@@ -1,39 +1,88 @@
-"""Per-person random streams and the GMF distributions (module-format.md §5.2, §10).
+"""Per-person keyed random streams and the GMF distributions (module-format.md §5.2, §10).
 
-Person `i` of a run draws only from its own generator, seeded from (run seed, i), so output
-does not depend on how people are spread over workers.
+Person `i` of a run draws only from streams keyed by (run seed, i, attempt), so output does
+not depend on how people are spread over workers; each state and built-in has a stream of its
+own, so a draw does not depend on the order of unrelated draws either.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
-import random
 
 from simulator.gmf.schema import Distribution
 
 
 def person_seed(run_seed: int, index: int, attempt: int = 0) -> int:
-    digest = hashlib.blake2b(f"{run_seed}:{index}:{attempt}".encode(), digest_size=16).digest()
+    """The 64-bit key of one attempt at one person of a run: every stream of the person is
+    derived from it."""
+    digest = hashlib.blake2b(f"{run_seed}:{index}:{attempt}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "little")
+
+
+def stream_id(name: str) -> int:
+    """The 64-bit id of a named stream ("state:diabetes:Onset", "vitals:lipids", ...)."""
+    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "little")
+
+
+MASK64 = (1 << 64) - 1
+GOLDEN = 0x9E3779B97F4A7C15  # splitmix64's increment
+
+
+def mix64(z: int) -> int:
+    """splitmix64's finaliser (Steele, Lea & Flood 2014): a bijection of 64-bit integers whose
+    outputs pass BigCrush for consecutive inputs."""
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
+    return z ^ (z >> 31)
 
 
 _UUID_CLEAR = ~((0xF000 << 64) | (0xC000 << 48)) & ((1 << 128) - 1)
 _UUID_SET = (0x4000 << 64) | (0x8000 << 48)
+_TWO_PI = 2.0 * math.pi
 
 
-class PersonRandom(random.Random):
-    """Python's Mersenne Twister, with the few helpers the engine needs."""
+class Stream:
+    """One keyed random stream of one person: draw n is mix64(key + n · GOLDEN), a pure
+    function of (person, stream, n). Every state of every module, and every built-in, draws
+    from a stream of its own, so a draw never depends on how many draws other states made
+    before it: the same life comes out of any engine that enters the same states in the same
+    order (docs/engine-behaviour.md §9.1)."""
 
-    def uuid(self) -> str:
-        """A random version-4 UUID string (what uuid.UUID(int=..., version=4) gives, faster)."""
-        n = (self.getrandbits(128) & _UUID_CLEAR) | _UUID_SET
-        h = f"{n:032x}"
-        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    __slots__ = ("key", "n")
+
+    def __init__(self, person_key: int, stream: int) -> None:
+        self.key = mix64((person_key ^ mix64(stream)) & MASK64)
+        self.n = 0
+
+    def bits64(self) -> int:
+        self.n += 1
+        return mix64((self.key + self.n * GOLDEN) & MASK64)
+
+    def random(self) -> float:
+        """Uniform in [0, 1), 53 bits."""
+        return (self.bits64() >> 11) * 1.1102230246251565e-16
+
+    def gauss(self, mu: float = 0.0, sigma: float = 1.0) -> float:
+        """Box–Muller from two uniforms (no cached second value, so every normal costs two
+        draws whatever came before)."""
+        u1 = self.random()
+        u2 = self.random()
+        return mu + sigma * math.sqrt(-2.0 * math.log(1.0 - u1)) * math.cos(_TWO_PI * u2)
 
     def int_between(self, low: int, high: int) -> int:
         """Uniform integer in [low, high] inclusive."""
         return low + int(self.random() * (high - low + 1))
+
+    def getrandbits(self, k: int) -> int:
+        """k ≤ 64 random bits."""
+        return self.bits64() >> (64 - k)
+
+    def uuid(self) -> str:
+        """A random version-4 UUID string."""
+        n = (((self.bits64() << 64) | self.bits64()) & _UUID_CLEAR) | _UUID_SET
+        h = f"{n:032x}"
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def round_half_up(value: float, decimals: int = 0) -> float:
@@ -41,14 +90,14 @@ def round_half_up(value: float, decimals: int = 0) -> float:
     return math.floor(value * factor + 0.5) / factor
 
 
-def sample_range(rng: random.Random, low: float, high: float, decimals: int | None = None) -> float:
+def sample_range(rng: Stream, low: float, high: float, decimals: int | None = None) -> float:
     value = low + (high - low) * rng.random()
     if decimals is not None:
         value = round_half_up(value, decimals)
     return value
 
 
-def sample_distribution(dist: Distribution, rng: random.Random) -> float:
+def sample_distribution(dist: Distribution, rng: Stream) -> float:
     p = dist.parameters
     kind = dist.kind
     if kind == "EXACT":

@@ -29,6 +29,7 @@ from simulator.engine.program import (
     Program,
     outcome_probabilities,
 )
+from simulator.engine.randomness import Stream, stream_id
 from simulator.engine.vitals import VitalNotSet, Vitals
 from simulator.errors import SimulationError
 from simulator.gmf.rules import MAX_STATES_PER_LIFE
@@ -72,6 +73,8 @@ VACCINATION_VISIT = Code("SNOMED-CT", "33879002",
 GENERAL_PRACTICE = "GENERAL PRACTICE"
 STOPPED_MEDICAL_ADVICE = Code("SNOMED-CT", "182840001", "Drug treatment stopped - medical advice")
 
+ENGINE_ENCOUNTERS = stream_id("engine:encounters")  # wellness and symptom-driven visits
+DEATH_STREAM = stream_id("engine:death")  # the death certificate
 ENGINE_OWNER = "Encounter"
 DEATH_OWNER = "DeathModule"
 
@@ -96,6 +99,17 @@ class Visit:
     diagnosed: bool = False
 
 
+class Binding:
+    """The random stream a process draws from: the state it is in (set as each state is
+    entered), or its built-in's own stream. PersonSim makes it the person's current stream
+    whenever the process resumes."""
+
+    __slots__ = ("stream",)
+
+    def __init__(self, stream: Stream) -> None:
+        self.stream = stream
+
+
 @dataclass(slots=True, eq=False)
 class Frame:
     """A running module or submodule. `owner` is the top-level module's runtime name, used for
@@ -105,6 +119,7 @@ class Frame:
     owner: str
     history: list[Visit]
     top: bool
+    binding: Binding
 
 
 class PersonDied(Exception):
@@ -164,25 +179,54 @@ class PersonSim:
 
     def run(self) -> HealthRecord:
         env = self.env
-        if self.end_time > self.person.birth:
-            end = env.timeout(self.end_time - self.person.birth)
+        person = self.person
+        if self.end_time > person.birth:
+            end = env.timeout(self.end_time - person.birth)
             end.callbacks.append(lambda _: self._trigger_stop())
             for proc in self.lifecycle:  # insurance first: the first visit needs a payer
-                env.process(proc(self))
-            env.process(self._engine_encounters())
+                stream = person.stream(stream_id(f"builtin:{proc.__name__}"))
+                env.process(self._bound(proc(self), Binding(stream)))
+            env.process(self._bound(self._engine_encounters(),
+                                    Binding(person.stream(ENGINE_ENCOUNTERS))))
             for module in self.program.top_level:
-                env.process(self._run_top(module))
+                binding = Binding(person.rng)
+                env.process(self._bound(self._run_top(module, binding), binding))
             env.run(until=self.stop)
         return self._finish()
+
+    def _bound(self, process: Generator[Any, Any, Any], binding: Binding
+               ) -> Generator[Any, Any, Any]:
+        """Runs a process with the person's current stream set to the process's own whenever
+        it resumes (two processes interleave at one instant; each draws from its own
+        stream)."""
+        person = self.person
+        value: Any = None
+        error: BaseException | None = None
+        while True:
+            person.rng = binding.stream
+            try:
+                event = process.send(value) if error is None else process.throw(error)
+            except StopIteration as stop:
+                return stop.value
+            value, error = None, None
+            try:
+                value = yield event
+            except GeneratorExit:  # the life is over: the process ends with it
+                process.close()
+                raise
+            except BaseException as exc:  # an interrupt: passed on to the process
+                error = exc
 
     def keep(self, module: CompiledModule) -> bool:
         """Walks a keep module once at the end of the simulation, death ignored (§3.6): True
         iff the walk stops on the state named Keep. A state that would wait stops the walk."""
-        frame = Frame(module=module, owner=module.name, history=[], top=False)
+        frame = Frame(module=module, owner=module.name, history=[], top=False,
+                      binding=Binding(self.person.rng))
         state = module.states["Initial"]
         for _ in range(MAX_STATES_PER_INSTANT):
             visit = Visit(state.name, state, self.now)
             frame.history.append(visit)
+            self.person.rng = self.person.stream(state.stream)
             result = self.executors[state.type](self, frame, visit)
             if result is not None:
                 if hasattr(result, "close"):
@@ -220,8 +264,8 @@ class PersonSim:
         state = frame.history[-1].name if frame and frame.history else "?"
         return SimulationError(module, state, message, self.person.index)
 
-    def _run_top(self, module: CompiledModule) -> Generator[Any, Any, None]:
-        frame = Frame(module=module, owner=module.name, history=[], top=True)
+    def _run_top(self, module: CompiledModule, binding: Binding) -> Generator[Any, Any, None]:
+        frame = Frame(module=module, owner=module.name, history=[], top=True, binding=binding)
         self.wellness_flag.setdefault(module.name, False)
         yield from self.run_frame(frame)
 
@@ -265,6 +309,7 @@ class PersonSim:
             else:
                 history.append(visit)
             stats[state.type] += 1
+            person.rng = frame.binding.stream = person.stream(state.stream)
             try:
                 result = executors[state.type](self, frame, visit)
                 if result is not None:
@@ -272,6 +317,8 @@ class PersonSim:
                         yield result
                     else:
                         yield from result
+                        # a submodule drew from its own states' streams: back to this one's
+                        person.rng = frame.binding.stream = person.stream(state.stream)
                     death = person.deathdate
                 if death is not None and death <= env._now:
                     return False
@@ -706,7 +753,7 @@ class PersonSim:
         )
 
     def _death_certificate(self, when: int, cause: Code) -> Encounter:
-        rng = self.person.rng
+        rng = self.person.rng = self.person.stream(DEATH_STREAM)
         enc = Encounter(
             id=rng.uuid(), start=when, codes=[DEATH_CERTIFICATION], name="Death Certification",
             encounter_class="wellness", owner=DEATH_OWNER, reason=cause, base_cost=COST_ENCOUNTER,

@@ -155,7 +155,7 @@ def counter(sim: PersonSim, fr: Frame, visit: Visit) -> None:
 def call_submodule(sim: PersonSim, fr: Frame, visit: Visit) -> Generator[Any, Any, None]:
     st: s.CallSubmodule = _model(visit)
     module = sim.program.modules[st.submodule]
-    sub = Frame(module=module, owner=fr.owner, history=[], top=False)
+    sub = Frame(module=module, owner=fr.owner, history=[], top=False, binding=fr.binding)
     completed = yield from sim.run_frame(sub)
     if completed:
         # The caller sees the submodule's states, then this state again marking the return.

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from simulator.builtin.body import Body, measures
 from simulator.builtin.weight_management import weight_multiplier
 from simulator.engine import timeutil as tu
-from simulator.engine.randomness import round_half_up
+from simulator.engine.randomness import Stream, round_half_up, stream_id
 
 if TYPE_CHECKING:
     from simulator.engine.person import Person
@@ -47,6 +47,9 @@ _H = [80, 59, 40, 20, 10, 0]
 _G = [64, 100, 125, 200]
 
 
+BODY_STREAM = stream_id("vitals:body")  # the body's z-scores and bulk uniforms, drawn once
+
+
 class VitalNotSet(LookupError):
     pass
 
@@ -56,7 +59,7 @@ class Vitals:
 
     def __init__(self, person: Person) -> None:
         self.person = person
-        rng = person.rng
+        rng = person.stream(BODY_STREAM)
         self._cache: dict[str, tuple[int, dict[str, float]]] = {}
         # (source, set time, persistent) of values set by VitalSign states
         self._overrides: dict[str, tuple[Callable[[int], float], int, bool]] = {}
@@ -65,6 +68,7 @@ class Vitals:
         if person.bulk is None:
             person.bulk = tuple(rng.random() for _ in range(4))
         self.body: Body = person.body
+        self.rng: Stream = rng  # the stream of the group being computed (group())
         self._drug_impact: dict[str, tuple[float, float]] = {}
 
     # ------------------------------------------------------------ public
@@ -100,6 +104,7 @@ class Vitals:
         the growth group also holds measures that are not vital signs (`bmi_percentile`)."""
         cached = self._cache.get(group)
         if cached is None or cached[0] != now:
+            self.rng = self.person.stream(_STREAMS[group])
             cached = (now, _COMPUTE[group](self, now))
             self._cache[group] = cached
         return cached[1]
@@ -127,7 +132,7 @@ class Vitals:
 
     def _lipids(self, now: int) -> dict[str, float]:
         p = self.person
-        rng = p.rng
+        rng = self.rng
         k = self._severity()
         trig = _T[k] + (_T[k + 1] - _T[k]) * rng.random()
         if k == 0:
@@ -154,7 +159,7 @@ class Vitals:
 
     def _glucose(self, now: int) -> dict[str, float]:
         p = self.person
-        rng = p.rng
+        rng = self.rng
         diabetic = p.get("diabetes") is True
         prediabetic = p.get("prediabetes") is True
         if diabetic:
@@ -174,14 +179,14 @@ class Vitals:
         return {"Blood Glucose": a1c, "Glucose": glucose}
 
     def _oxygen(self, now: int) -> dict[str, float]:
-        rng = self.person.rng
+        rng = self.rng
         if self.person.get("chf") is not None:
             return {"Oxygen Saturation": float(int(75 + 14 * rng.random()))}
         return {"Oxygen Saturation": float(int(90 + 9 * rng.random()))}
 
     def _kidney(self, now: int) -> dict[str, float]:
         p = self.person
-        rng = p.rng
+        rng = self.rng
         ckd = p.get("ckd")
         ranges = {1: (60, 90), 2: (30, 59), 3: (15, 29), 4: (1, 15)}
         try:
@@ -201,7 +206,7 @@ class Vitals:
         return {"EGFR": egfr, "Microalbumin Creatinine Ratio": mcr, "Creatinine": max(creat, 0.1)}
 
     def _metabolic(self, now: int) -> dict[str, float]:
-        rng = self.person.rng
+        rng = self.rng
         return {
             "Urea Nitrogen": 7 + 13 * rng.random(),
             "Calcium": 8.5 + 1.7 * rng.random(),
@@ -212,7 +217,7 @@ class Vitals:
         }
 
     def _rates(self, now: int) -> dict[str, float]:
-        rng = self.person.rng
+        rng = self.rng
 
         def bounded(lo: float, hi: float) -> float:
             mean = lo + (hi - lo) * rng.random()
@@ -226,7 +231,7 @@ class Vitals:
 
     def _blood_pressure(self, now: int) -> dict[str, float]:
         p = self.person
-        rng = p.rng
+        rng = self.rng
         hyper = p.get("hypertension") is True
         severe = p.get("hypertension_severe") is True
         sex_shift = 1.0 if p.gender == "M" else -1.0
@@ -270,6 +275,7 @@ _COMPUTE: dict[str, Callable[[Vitals, int], dict[str, float]]] = {
     "rates": Vitals._rates,
     "bp": Vitals._blood_pressure,
 }
+_STREAMS = {group: stream_id(f"vitals:{group}") for group in _COMPUTE}
 _GROUP_OF = {
     **dict.fromkeys(
         ("Height", "Weight", "BMI", "Height Percentile", "Weight Percentile", "Head Circumference",
