@@ -27,17 +27,15 @@ from simulator.export.fhir import (
     patient_resources,
 )
 from simulator.record import HealthRecord
-from simulator.shard import load_program, population, population_options, records_of, world
+from simulator.worker import Worker, world
 
 
 def simulate(config: RunConfig) -> tuple[list[HealthRecord], float]:
-    program = load_program(config)
-    pop = population(population_options(config))
+    worker = Worker.for_run(config)
     indices = list(range(config.population))
-    ints, floats = pop.draw(indices)
+    ints, floats = worker.population.draw(indices)
     began = time.process_time()
-    records = [r for k, i in enumerate(indices)
-               for r in records_of(program, pop, i, ints[k], floats[k])]
+    records = [r for k, i in enumerate(indices) for r in worker.records(i, ints[k], floats[k])]
     return records, time.process_time() - began
 
 

@@ -17,14 +17,8 @@ from typing import Any, Protocol
 from simulator.config import RunConfig
 from simulator.engine.program import Program
 from simulator.errors import UserError
-from simulator.shard import (
-    ShardResult,
-    ShardTask,
-    preload,
-    run_shard,
-    tune_gc,
-    unfreeze,
-)
+from simulator.shard import ShardResult, ShardTask, run_shard, tune_gc, unfreeze
+from simulator.worker import preload
 
 
 class ShardFuture(Protocol):

@@ -34,19 +34,8 @@ from simulator.payers import payer_rows
 from simulator.population.people import Population
 from simulator.providers.csv_rows import organization_rows, provider_rows
 from simulator.runstate import RunRecord
-from simulator.shard import (
-    META,
-    PARTS,
-    ShardResult,
-    ShardTask,
-    Utilization,
-    keep_rule,
-    load_program,
-    parts_dir,
-    population,
-    population_options,
-    world,
-)
+from simulator.shard import META, PARTS, ShardResult, ShardTask, Utilization, parts_dir
+from simulator.worker import keep_rule, load_program, population, population_options, world
 
 # With a keep rule, give up once this many people were simulated if fewer than one in
 # KEEP_MIN_RATE of them was kept: Synthea gives up on a person after 1,000 tries too, and the

@@ -4,44 +4,31 @@ Everything here runs in a worker process (a local process pool, a Dask worker, o
 itself with one worker). A shard writes only into its own part folder and returns a small,
 picklable :class:`ShardResult`; the parent merges part folders in shard order
 (:mod:`simulator.run`). Person ``i`` is the same in any shard, so the output does not depend on
-the shard size, the number of workers or where they run.
+the shard size, the number of workers or where they run. The people themselves are lived by
+:class:`simulator.worker.Worker`.
 """
 
 from __future__ import annotations
 
-import functools
 import gc
 import os
 import shutil
 import time
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from simulator.builtin.lifecycle import DEFAULT_LIFECYCLE
-from simulator.cohort import KeepRule
-from simulator.config import KeepSpec, RunConfig
+from simulator.config import RunConfig
 from simulator.engine import timeutil as tu
-from simulator.engine.program import Program, compile_program
-from simulator.engine.simulation import PersonSim, World
-from simulator.errors import RunFailed, UserError
+from simulator.engine.simulation import World
 from simulator.export.pipeline import ShardExport
-from simulator.gmf.loader import load_modules
-from simulator.payers import PayerStats, load_payers
-from simulator.population.people import Population, PopulationOptions
-from simulator.providers.network import provider_network
+from simulator.payers import PayerStats
 from simulator.record import HealthRecord
+from simulator.worker import Worker
 
-# A person who dies before the reference date is exported as a deceased record and the index
-# is simulated again (new seed, same demographics) until someone is alive at the end, as in
-# Synthea (engine-behaviour.md §2.1): the requested population counts living people. Natural
-# death is drawn conditional on survival for the retries, so only module deaths can need more
-# than two attempts.
-MAX_ATTEMPTS = 20
 PARTS = ".parts"  # inside the output folder
 META = "meta.json"  # written last into a part folder: the shard is complete
 # The collector's default thresholds make it walk the compiled modules and the young records
@@ -171,63 +158,6 @@ def parts_dir(output: Path) -> Path:
     return output / PARTS
 
 
-def population_options(config: RunConfig) -> PopulationOptions:
-    return PopulationOptions(
-        seed=config.seed,
-        reference_time=config.reference_time,
-        state=config.state,
-        city=config.city,
-        gender=config.gender,
-        min_age=config.min_age,
-        max_age=config.max_age,
-        natural_death=config.natural_death,
-    )
-
-
-def load_program(config: RunConfig) -> Program:
-    module_set = load_modules(config.modules_dir)
-    program = compile_program(module_set, list(config.modules))
-    if config.modules and not program.top_level:
-        raise UserError(
-            f"option --module: no top-level module in {config.modules_dir} matches "
-            f"{', '.join(config.modules)}"
-        )
-    return program
-
-
-@functools.cache
-def population(options: PopulationOptions) -> Population:
-    return Population(options)
-
-
-@functools.cache
-def world(state_abbreviation: str) -> World:
-    return World(network=provider_network(state_abbreviation), payers=load_payers())
-
-
-@functools.lru_cache(maxsize=4)
-def _cached_program(modules_dir: Path, modules: tuple[str, ...]) -> Program:
-    return load_program(RunConfig(modules_dir=modules_dir, modules=modules))
-
-
-@functools.lru_cache(maxsize=4)
-def keep_rule(spec: KeepSpec) -> KeepRule | None:
-    return KeepRule(spec) if spec else None
-
-
-_PRELOADED: dict[tuple[Path, tuple[str, ...]], Program] = {}
-
-
-def preload(config: RunConfig, program: Program) -> None:
-    """Hands the parent's compiled modules to forked workers (they inherit this dict)."""
-    _PRELOADED[(config.modules_dir, config.modules)] = program
-
-
-def program_for(config: RunConfig) -> Program:
-    key = (config.modules_dir, config.modules)
-    return _PRELOADED.get(key) or _cached_program(*key)
-
-
 _FROZEN = False
 
 
@@ -258,44 +188,11 @@ def tune_gc() -> tuple[int, int, int]:
     return old  # type: ignore[return-value]
 
 
-def simulate_index(program: Program, pop: Population, index: int, row: Any, floats: Any,
-                   stats: Counter[str] | None = None,
-                   keep: KeepRule | None = None) -> Iterator[tuple[HealthRecord, bool]]:
-    """One person of the population: deceased attempts first, then the living one, each with
-    whether the keep rule keeps it (always True without one)."""
-    shared = world(pop.tables.abbreviation)
-    end = pop.options.reference_time
-    deaths: Counter[str] = Counter()
-    for attempt in range(MAX_ATTEMPTS):
-        person = pop.person(index, 0, row, floats) if attempt == 0 else pop.make(index, attempt)
-        sim = PersonSim(program, person, end, stats, DEFAULT_LIFECYCLE, shared)
-        record = sim.run()
-        yield record, keep is None or keep.keeps(sim, record)
-        if record.patient.deathdate is None:
-            return
-        deaths[sim.death_source or "an unknown cause"] += 1
-    causes = "; ".join(f"{count} by {source}" for source, count in deaths.most_common())
-    raise RunFailed(
-        f"cannot give the population asked for: person {index} died before the reference date "
-        f"in all {MAX_ATTEMPTS} tries ({causes}). A module that kills (nearly) everyone, or "
-        "ages and dates where nobody survives (--age, --reference-date), cannot make living "
-        "people"
-    )
-
-
-def records_of(program: Program, pop: Population, index: int, row: Any, floats: Any,
-               stats: Counter[str] | None = None) -> list[HealthRecord]:
-    """Every record of one person (tests, benchmarks)."""
-    return [r for r, _ in simulate_index(program, pop, index, row, floats, stats)]
-
-
 def run_shard(config: RunConfig, task: ShardTask) -> ShardResult:
     """Simulates and exports one shard into its part folder; returns what the parent needs."""
     began = time.process_time()
-    program = program_for(config)
-    keep = keep_rule(config.keep)
-    pop = population(population_options(config))
-    shared = world(pop.tables.abbreviation)
+    worker = Worker.for_run(config)
+    shared = worker.world
     folder = parts_dir(config.output) / task.folder
     if folder.exists():
         shutil.rmtree(folder)
@@ -303,14 +200,13 @@ def run_shard(config: RunConfig, task: ShardTask) -> ShardResult:
                          config.csv_files)
     result = ShardResult(task.number, task.start, 0)
     usage = result.utilization
-    ints, floats = pop.draw(list(range(task.start, task.start + task.count)))
+    ints, floats = worker.population.draw(list(range(task.start, task.start + task.count)))
     try:
         for k, index in enumerate(range(task.start, task.start + task.count)):
             if task.limit is not None and result.alive >= task.limit:
                 break
             result.count += 1
-            for record, kept in simulate_index(program, pop, index, ints[k], floats[k],
-                                               result.state_counts, keep):
+            for record, kept in worker.lives(index, ints[k], floats[k], result.state_counts):
                 result.simulated += 1
                 if not kept:
                     continue

@@ -15,13 +15,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from simulator.builtin.lifecycle import DEFAULT_LIFECYCLE
 from simulator.engine.person import Person
-from simulator.engine.program import compile_program
-from simulator.engine.simulation import PersonSim, World
-from simulator.gmf.loader import load_modules
 from simulator.population.people import Population, PopulationOptions
 from simulator.record import HealthRecord
+from simulator.worker import Worker, compile_modules
 
 
 @dataclass
@@ -58,12 +55,13 @@ def run_modules(
     lookup_tables: Mapping[str, str] | None = None,
     lifecycle: bool = True,
     state: str = "Massachusetts",
+    engine: str = "reference",
 ) -> RunResult:
     """Simulate `population` people with the given module(s).
 
     Without `lifecycle` people get no built-in life events, natural death or vaccinations, so
     a module's own behaviour can be checked in isolation. Encounters carry no organization or
-    payer here (see `run.world` for a run's shared provider network and payers).
+    payer here (see `worker.world` for a run's shared provider network and payers).
 
     `modules` is one module JSON object, or a mapping of path keys to module JSON objects
     (submodules use keys with a folder, e.g. `"meds/statin"`).
@@ -79,19 +77,16 @@ def run_modules(
         state=state,
         natural_death=lifecycle,
     )
-    people = Population(options)
+    people = Population(options)  # before the modules: a bad option is the error reported
     result = RunResult()
     with tempfile.TemporaryDirectory() as tmp:
         root = write_module_tree(Path(tmp), tree, lookup_tables)  # type: ignore[arg-type]
-        program = compile_program(load_modules(root))
-    world = World(immunizations=lifecycle)
+        program = compile_modules(root)
+    worker = Worker.for_modules(program, people, lifecycle, engine=engine)
     for index in range(population):
         person = people.make(index)
-        sim = PersonSim(
-            program, person, reference_time, result.state_counts,
-            DEFAULT_LIFECYCLE if lifecycle else (), world,
-        )
-        result.records.append(sim.run())
+        record, _ = worker.live(person, result.state_counts)
+        result.records.append(record)
         result.people.append(person)
     return result
 

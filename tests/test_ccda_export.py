@@ -49,7 +49,7 @@ from simulator.record import (
     Reaction,
     Report,
 )
-from simulator.shard import load_program, population, population_options, records_of
+from simulator.worker import Worker
 
 H = "urn:hl7-org:v3"
 NS = {"h": H, "sdtc": "urn:hl7-org:sdtc", "xsi": "http://www.w3.org/2001/XMLSchema-instance"}
@@ -161,11 +161,9 @@ def simulate(population_size: int, max_age: int, modules_dir: Path | None = None
     extra: dict[str, Any] = {"modules_dir": modules_dir} if modules_dir else {}
     config = RunConfig(population=population_size, seed=7, min_age=0, max_age=max_age,
                        reference_date=dt.date(2024, 1, 1), **extra)
-    program = load_program(config)
-    pop = population(population_options(config))
-    ints, floats = pop.draw(list(range(population_size)))
-    records = [r for i in range(population_size)
-               for r in records_of(program, pop, i, ints[i], floats[i])]
+    worker = Worker.for_run(config)
+    ints, floats = worker.population.draw(list(range(population_size)))
+    records = [r for i in range(population_size) for r in worker.records(i, ints[i], floats[i])]
     network = provider_network(config.state)
     documents = [ccda_document(r, network) for r in records]
     return Run("corpus" if modules_dir else "default", records, documents, network)

@@ -728,17 +728,16 @@ def test_exported_bundles_validate(v: FhirValidator) -> None:
 
     fhir = pytest.importorskip("simulator.export.fhir")
     from simulator.config import RunConfig
-    from simulator.shard import load_program, population, population_options, records_of, world
+    from simulator.worker import Worker
 
     config = RunConfig(population=4, seed=5, reference_date=date(2024, 1, 1))
-    program = load_program(config)
-    pop = population(population_options(config))
-    ints, floats = pop.draw(list(range(4)))
-    shared = world(pop.tables.abbreviation)
+    worker = Worker.for_run(config)
+    ints, floats = worker.population.draw(list(range(4)))
+    shared = worker.world
     ctx = fhir.FhirContext(shared.network, shared.payers)
     count = 0
     for i in range(4):
-        for record in records_of(program, pop, i, ints[i], floats[i]):
+        for record in worker.records(i, ints[i], floats[i]):
             bundle = fhir.patient_bundle(record, ctx, "transaction")
             count += len(bundle["entry"])
             assert v.validate_bundle(bundle) == []

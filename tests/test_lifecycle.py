@@ -8,8 +8,8 @@ from pathlib import Path
 
 from simulator.config import PROJECT_MODULES, RunConfig
 from simulator.engine import timeutil as tu
-from simulator.shard import load_program, population, population_options, records_of, world
 from simulator.testing import run_modules
+from simulator.worker import Worker
 
 REFERENCE = date(2024, 6, 1)
 NOOP = {"name": "Noop", "states": {"Initial": {"type": "Initial", "direct_transition": "Terminal"},
@@ -52,12 +52,11 @@ def test_children_have_bmi_percentile_and_are_vaccinated_on_schedule() -> None:
 def test_encounters_have_provider_clinician_and_payer_and_coverage_is_contiguous(tmp_path: Path) -> None:
     config = RunConfig(population=6, seed=8, reference_date=REFERENCE, modules_dir=PROJECT_MODULES,
                        output=tmp_path, min_age=20, max_age=80)
-    program = load_program(config)
-    pop = population(population_options(config))
-    shared = world(pop.tables.abbreviation)
-    ints, floats = pop.draw(list(range(6)))
+    worker = Worker.for_run(config)
+    shared = worker.world
+    ints, floats = worker.population.draw(list(range(6)))
     for k in range(6):
-        for record in records_of(program, pop, k, ints[k], floats[k]):
+        for record in worker.records(k, ints[k], floats[k]):
             assert record.encounters
             for enc in record.encounters:
                 org = shared.network.organization(enc.organization_id)
@@ -74,12 +73,11 @@ def test_natural_death_gives_deceased_records_then_a_living_person(tmp_path: Pat
     # Only the vital-signs module, so every death is a natural one.
     config = RunConfig(population=12, seed=2, reference_date=REFERENCE, modules_dir=PROJECT_MODULES,
                        modules=("wellness_vitals",), output=tmp_path, min_age=95, max_age=99)
-    program = load_program(config)
-    pop = population(population_options(config))
-    ints, floats = pop.draw(list(range(12)))
+    worker = Worker.for_run(config)
+    ints, floats = worker.population.draw(list(range(12)))
     deceased = 0
     for k in range(12):
-        records = records_of(program, pop, k, ints[k], floats[k])
+        records = worker.records(k, ints[k], floats[k])
         *dead, alive = records
         assert alive.patient.deathdate is None
         for record in dead:

@@ -13,12 +13,12 @@ How visits are observed
 -----------------------
 `PersonSim` looks up the executor of every state it enters in `sim.executors`, an instance
 attribute holding `engine.states.EXECUTORS`. A trial gives each person's `PersonSim` a copy
-of that table in which every executor first notes the `Visit` (and its frame and entry
-instant), then runs the real executor. The engine itself is unchanged, so simulations that
-are not observed do no extra work and `simulate`'s output cannot change; an observed person
-takes the same engine code path. Reading `Frame.history` after the run was the alternative,
-but frames are local to a module's process and a Delay that loops on itself keeps only its
-newest visit there.
+of that table (`Worker.live`'s `executors`) in which every executor first notes the `Visit`
+(and its frame and entry instant), then runs the real executor. The engine itself is
+unchanged, so simulations that are not observed do no extra work and `simulate`'s output
+cannot change; an observed person takes the same engine code path. Reading `Frame.history`
+after the run was the alternative, but frames are local to a module's process and a Delay
+that loops on itself keeps only its newest visit there.
 
 The engine keeps updating a `Visit` after its executor returns, so the notes are read once
 the person's life is over:
@@ -47,12 +47,13 @@ from pathlib import Path
 from typing import Any
 
 from simulator.authoring.locate import ModuleSource, find_module, submodule_calls
-from simulator.engine.program import CompiledModule, Program, compile_program
-from simulator.engine.simulation import Frame, PersonSim, Visit, World
+from simulator.engine.program import CompiledModule, Program
+from simulator.engine.simulation import Frame, PersonSim, Visit
 from simulator.engine.timeutil import DAY, HOUR, MINUTE, YEAR_365
 from simulator.errors import UserError
-from simulator.gmf.loader import ModuleLoadError, Problem, load_modules
+from simulator.gmf.loader import ModuleLoadError, Problem
 from simulator.record import Entry
+from simulator.worker import Worker, compile_modules
 
 # What a state type records, as named in the report's sections (in this order).
 PRODUCED_BY = {
@@ -124,10 +125,9 @@ def load_trial_program(source: ModuleSource) -> Program:
                 raise UserError(f"module file {str(source.root / key)}.json: cannot read it: "
                                 f"{exc.strerror}") from None
         try:
-            module_set = load_modules(tmp, lookup_dir=source.root / "lookup_tables")
+            program = compile_modules(tmp, lookup_dir=source.root / "lookup_tables")
         except ModuleLoadError as exc:
             raise ModuleLoadError([_real_file(p, source.root) for p in exc.problems]) from None
-    program = compile_program(module_set)
     for module in program.modules.values():  # runtime errors and the report name the real file
         module.file = str(source.root / module.file)
     program.top_level = [program.modules[source.key]]
@@ -371,7 +371,6 @@ def run_trial(
     progress: Callable[[int], None] | None = None,
 ) -> TrialReport:
     """Simulate `options.population` people with the program's one top-level module."""
-    from simulator.builtin.lifecycle import DEFAULT_LIFECYCLE
     from simulator.engine.states import EXECUTORS
     from simulator.population.people import Population, PopulationOptions
 
@@ -385,15 +384,12 @@ def run_trial(
         max_age=options.age[1] if options.age else None,
         natural_death=options.lifecycle,
     ))
-    world = World(immunizations=options.lifecycle)
-    lifecycle = DEFAULT_LIFECYCLE if options.lifecycle else ()
+    worker = Worker.for_modules(program, people, options.lifecycle)
     recorder = VisitRecorder(EXECUTORS)
     tally = Tally(program, module)
     for index, person in _people(people, options.population):
         recorder.start_person()
-        sim = PersonSim(program, person, reference_time, None, lifecycle, world)
-        sim.executors = recorder.executors
-        record = sim.run()
+        record, sim = worker.live(person, executors=recorder.executors)
         tally.add_person(sim, recorder.seen, recorder.deaths, record.end_time)
         if progress is not None:
             progress(index + 1)

@@ -53,28 +53,20 @@ def _simulate_block(config: RunConfig, indices: list[int], base: str
     """In a worker: each person's records as PUT items (shared resources embedded)."""
     from simulator.export.fhir import FhirContext
     from simulator.export.fhir.clinical import RecordResources, literal_reference
-    from simulator.shard import (
-        Utilization,
-        collect_person,
-        population,
-        population_options,
-        program_for,
-        simulate_index,
-        world,
-    )
+    from simulator.shard import Utilization, collect_person
+    from simulator.worker import Worker
 
     began = time.process_time()
-    program = program_for(config)
-    pop = population(population_options(config))
-    shared = world(pop.tables.abbreviation)
+    worker = Worker.for_run(config)  # no keep rule: check_config refuses one
+    shared = worker.world
     ctx = FhirContext(shared.network, shared.payers)
     stats: Counter[str] = Counter()
-    ints, floats = pop.draw(indices)
+    ints, floats = worker.population.draw(indices)
     out = []
     for k, index in enumerate(indices):
         payload = PersonPayload(index, [], 0, 0, {})
         usage = Utilization()
-        for record, _ in simulate_index(program, pop, index, ints[k], floats[k], stats):
+        for record, _ in worker.lives(index, ints[k], floats[k], stats):
             usage.add_record(record, shared)
             payload.items.extend(record_items(iter(RecordResources(record, ctx, literal_reference)),
                                               base))
@@ -131,7 +123,7 @@ async def simulated_units(config: RunConfig, base: str, done: set[str],
     encounter counts, as a file run writes them; people already done count from the journal's
     notes."""
     from simulator.executors import _init_local_worker
-    from simulator.shard import load_program, preload
+    from simulator.worker import load_program, preload
 
     program = load_program(config)
     preload(config, program)  # forked workers inherit the compiled modules
@@ -176,9 +168,9 @@ async def simulated_units(config: RunConfig, base: str, done: set[str],
 def shared_unit(config: RunConfig, base: str, usage: dict[str, Counter[str]]) -> Unit:
     from simulator.export.fhir import FhirContext
     from simulator.export.fhir.bundle import shared_resources
-    from simulator.shard import population, population_options, world
+    from simulator.worker import run_world
 
-    shared = world(population(population_options(config)).tables.abbreviation)
+    shared = run_world(config)
     ctx = FhirContext(shared.network, shared.payers)
     resources = shared_resources(ctx, usage["orgs"], usage["clinicians"], virtual=True)
     return Unit(SHARED_UNIT, record_items(((r, False) for r in resources), base))

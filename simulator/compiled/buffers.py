@@ -1,0 +1,120 @@
+"""The kernel's work buffers: fixed-size arrays reused from person to person, made larger
+(and the person lived again) when the kernel says one was too small."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import numba as nb
+import numpy as np
+from numba.core import types
+from numba.experimental import structref
+
+from simulator.compiled import kernel as k
+
+WORK_FIELDS = (
+    "n", "pkey", "sc", "stats", "H", "WT", "ND", "KH", "E", "EN", "j", "jf", "HV", "PR", "FR",
+    "FFI", "ff_p", "A", "a_num", "PRS", "SY", "OW", "rbuf", "stack", "str_lower",
+)
+# Few arrays, each a table with named columns (kernel.H_TIME, kernel.E_KIND, ...), in one
+# StructRef: numba passes it as one pointer, so a kernel function compiles in a tenth of the
+# time a tuple of dozens of arrays takes.
+
+
+@structref.register
+class WorkType(types.StructRef):
+    def preprocess_fields(self, fields: Any) -> Any:
+        return tuple((name, types.unliteral(typ)) for name, typ in fields)
+
+
+class Work(structref.StructRefProxy):
+    """The kernel's work buffers (fields: WORK_FIELDS)."""
+
+
+structref.define_proxy(Work, WorkType, list(WORK_FIELDS))
+
+
+HISTORY_START = 64  # visits each process starts with in the history pool
+FF_OPTIONS = 64
+
+
+def _t(rows: int, columns: int, fill: int = 0) -> np.ndarray:
+    return np.full((rows, columns), fill, dtype=np.int64)
+
+
+class Capacities:
+    """The sizes of the growable buffers, doubled one at a time."""
+
+    def __init__(self) -> None:
+        self.sizes = {k.G_HEAP: 256, k.G_WAIT: 1024, k.G_NODE: 1024, k.G_ENTRY: 1024,
+                      k.G_ENC: 256, k.G_J: 4096, k.G_HIST: 8192, k.G_SYM: 32, k.G_DEPTH: 8}
+
+    def grow(self, which: int) -> None:
+        self.sizes[which] *= 2
+
+
+def make_work(P: Any, caps: Capacities, processes: list[tuple[int, int, int]],
+              n_streams: int, str_lower: np.ndarray) -> tuple[Any, Any]:
+    """Buffers for a program, as a Work for the kernel and the same arrays by name for
+    Python; `processes` are (kind, module, owner) in start order."""
+    size = caps.sizes
+    nproc = len(processes)
+    n_keys = int(P.consts[k.C_SIG_ATTR0]) + P.n_attr + P.n_symptoms
+    size[k.G_HIST] = max(size[k.G_HIST], nproc * HISTORY_START * 2)
+    PR = _t(nproc, 17)
+    for p, (kind, module, owner) in enumerate(processes):
+        PR[p, k.PR_KIND] = kind
+        PR[p, k.PR_MODULE] = module
+        PR[p, k.PR_OWNER] = owner
+    fields = dict(
+        n=np.zeros(k.N_SCALARS, dtype=np.int64), pkey=np.zeros(1, dtype=np.uint64),
+        sc=np.zeros(n_streams, dtype=np.int64), stats=np.zeros(32, dtype=np.int64),
+        H=_t(size[k.G_HEAP], 5), WT=_t(size[k.G_WAIT], 2), ND=_t(size[k.G_NODE], 2),
+        KH=_t(n_keys, 2, -1), E=_t(size[k.G_ENTRY], 7), EN=_t(size[k.G_ENC], 8),
+        j=np.zeros((size[k.G_J], 9), dtype=np.int64), jf=np.zeros(size[k.G_J]),
+        HV=_t(size[k.G_HIST], 5), PR=PR,
+        FR=np.zeros((nproc, size[k.G_DEPTH], 6), dtype=np.int64),
+        FFI=np.zeros((nproc, FF_OPTIONS, 2), dtype=np.int64), ff_p=np.zeros((nproc, FF_OPTIONS)),
+        A=_t(P.n_attr, 2), a_num=np.zeros(P.n_attr),
+        PRS=_t(P.n_code_text, 4, -1), SY=_t(size[k.G_SYM], 5), OW=_t(P.n_strings, 3, -1),
+        rbuf=np.zeros((64, 2), dtype=np.int64), stack=np.zeros(256, dtype=np.int64),
+        str_lower=str_lower,
+    )
+    return Work(*(fields[f] for f in WORK_FIELDS)), SimpleNamespace(**fields)
+
+
+@nb.njit(cache=True)
+def set_str_lower(W: Any, table: np.ndarray) -> None:
+    """The lower-case string table grew (a person brought new strings)."""
+    W.str_lower = table
+
+
+@nb.njit(cache=True)
+def reset(W: Any, birth: int, end: int) -> None:
+    """Clears the buffers for the next person (attributes are filled by the caller after)."""
+    W.n[:] = 0
+    W.n[k.N_GROW] = -1
+    W.n[k.N_DEATH] = k.NONE
+    W.n[k.N_LOCK] = -1
+    W.n[k.N_ENGENC] = -1
+    W.n[k.N_DEATH_SRC] = -1
+    W.n[k.N_BIRTH] = birth
+    W.n[k.N_END] = end
+    W.n[k.N_LASTW] = k.NONE
+    W.sc[:] = 0
+    W.stats[:] = 0
+    W.KH[:, k.KH_HEAD] = -1
+    W.PRS[:, k.PRS_PR_ENTRY] = -1
+    W.PRS[:, k.PRS_CH_ENTRY] = -1
+    W.OW[:, k.OW_ME] = -1
+    W.OW[:, k.OW_WFLAG] = 0
+    W.OW[:, k.OW_WJOINED] = -1
+    nproc = W.PR.shape[0]
+    for p in range(nproc):
+        W.PR[p, k.PR_PC] = k.PC_START
+        W.PR[p, k.PR_DEPTH] = 0
+        W.PR[p, k.PR_HSTART] = p * HISTORY_START
+        W.PR[p, k.PR_HLEN] = 0
+        W.PR[p, k.PR_HCAP] = HISTORY_START
+    W.n[k.N_HUSED] = nproc * HISTORY_START

@@ -1,0 +1,223 @@
+"""The compiled engine: lowers a Program once, lives people in the numba kernel and replays
+their journals into HealthRecords (what PersonSim.run gives with the reference engine)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from simulator.compiled import kernel as k
+from simulator.compiled import ops
+from simulator.compiled.buffers import Capacities, make_work, reset, set_str_lower
+from simulator.compiled.lower import (
+    K_BOOL,
+    K_CODE,
+    K_FLOAT,
+    K_INT,
+    K_NONE,
+    K_OTHER,
+    K_STR,
+    Unsupported,
+    lower,
+)
+from simulator.compiled.replay import Replay
+from simulator.engine.person import Person
+from simulator.engine.program import Program
+from simulator.engine.simulation import (
+    PersonSim,
+    World,
+    patient_snapshot,
+)
+from simulator.errors import SimulationError
+from simulator.record import Code, Encounter, HealthRecord
+
+_TYPE_NAMES = {int(v): name for name, v in ops.STATE_TYPES.items()}
+
+
+@dataclass
+class Life:
+    """What one compiled life gives: the record, and what the run reports about it."""
+
+    record: HealthRecord
+    death_source: str
+
+
+class CompiledEngine:
+    """Lives people of one Program. Only module-only worlds so far (no lifecycle, providers,
+    payers or vaccinations): anything else is refused when the engine is made."""
+
+    def __init__(self, program: Program, lifecycle: tuple[Any, ...] | list[Any] = (),
+                 world: World | None = None) -> None:
+        if lifecycle:
+            raise Unsupported("engine", "lifecycle", "the built-in lifecycle")
+        if world is not None and (world.network is not None or world.payers is not None
+                                  or world.immunizations):
+            raise Unsupported("engine", "world", "providers, payers and vaccinations")
+        self.program = program
+        self.world = world or World(immunizations=False)
+        self.lowered = lowered = lower(program)
+        self.P = lowered.arrays
+        self.KP = lowered.kernel_program
+        self.strings: list[Any] = list(lowered.strings)
+        self._string_ids = {s: i for i, s in enumerate(self.strings)}
+        self.replay = Replay(lowered, self.strings)
+        self.caps = Capacities()
+        self.processes = [(0, -1, int(self.P.consts[k.C_ENGINE_OWNER]))] + [
+            (1, m, int(self.P.MOD[m, k.MOD_OWNER])) for m in lowered.top_level
+        ]
+        self.n_streams = len(self.P.mixed)
+        self._str_lower = np.zeros(0, dtype=np.int64)
+        self._extend_lower()
+        self.KW, self.W = self._work()
+
+    # ------------------------------------------------------------ strings
+
+    def _intern(self, text: str) -> int:
+        found = self._string_ids.get(text)
+        if found is None:
+            found = self._string_ids[text] = len(self.strings)
+            self.strings.append(text)
+        return found
+
+    def _extend_lower(self) -> None:
+        done = len(self._str_lower)
+        if done == len(self.strings):
+            return
+        lowered: list[int] = []
+        i = done
+        while i < len(self.strings):  # lower() may intern more strings as it goes
+            text = self.strings[i]
+            lowered.append(self._intern(text.lower()) if isinstance(text, str) else -1)
+            i += 1
+        self._str_lower = np.concatenate([self._str_lower, np.asarray(lowered, dtype=np.int64)])
+
+    def _work(self) -> Any:
+        return make_work(self.P, self.caps, self.processes, self.n_streams, self._str_lower)
+
+    # ------------------------------------------------------------ a life
+
+    def _load(self, person: Person) -> list[tuple[int, float, int]]:
+        """The person's attributes into the kernel's slots; returns what was loaded."""
+        W = self.W
+        loaded = []
+        attrs = person.attributes
+        for name in self.lowered.attributes:
+            value = dict.get(attrs, name)  # the stored value: computed ones stay computed
+            if value is None:
+                row = (K_NONE, 0.0, 0)
+            elif isinstance(value, bool):
+                row = (K_BOOL, float(value), 0)
+            elif isinstance(value, int) and abs(value) <= 2**53:
+                row = (K_INT, float(value), 0)
+            elif isinstance(value, float):
+                row = (K_FLOAT, value, 0)
+            elif isinstance(value, str):
+                row = (K_STR, 0.0, self._intern(value))
+            elif isinstance(value, Code) and value in self._code_ids:
+                row = (K_CODE, 0.0, self._code_ids[value])
+            else:
+                row = (K_OTHER, 0.0, 0)
+            loaded.append(row)
+        if len(self._str_lower) != len(self.strings):
+            self._extend_lower()
+            set_str_lower(self.KW, self._str_lower)
+            self.W.str_lower = self._str_lower
+        for slot, (kind, number, ref) in enumerate(loaded):
+            W.A[slot, k.A_KIND] = kind
+            W.a_num[slot] = number
+            W.A[slot, k.A_REF] = ref
+        return loaded
+
+    @property
+    def _code_ids(self) -> dict[Code, int]:
+        found = getattr(self, "_code_id_map", None)
+        if found is None:
+            found = self._code_id_map = {}
+            for i, code in enumerate(self.lowered.codes):
+                found.setdefault(code, i)
+        return found
+
+    def live(self, person: Person, end_time: int, stats: Counter[str] | None = None) -> Life:
+        """One person's life (PersonSim(...).run() with the reference engine)."""
+        while True:
+            reset(self.KW, person.birth, end_time)
+            self.W.pkey[0] = np.uint64(person.seed)
+            loaded = self._load(person)
+            result = k.live(self.KP, self.KW)
+            if result == ops.GROW:
+                self.caps.grow(int(self.W.n[k.N_GROW]))
+                self.KW, self.W = self._work()
+                continue
+            break
+        W = self.W
+        if result == ops.FAULT:
+            self._fault(person, end_time)
+        if stats is not None:
+            for type_code, count in enumerate(W.stats[:len(_TYPE_NAMES)]):
+                if count:
+                    stats[_TYPE_NAMES[type_code]] += int(count)
+        return self._record(person, end_time, loaded)
+
+    def _fault(self, person: Person, end_time: int) -> None:
+        """The kernel stopped on something the reference engine reports as an error (or on
+        something the kernel cannot do): the reference engine gives the message."""
+        W = self.W
+        state = int(W.n[k.N_ERRSTATE])
+        module, name = self.lowered.states[state] if state >= 0 else (None, "?")
+        if int(W.n[k.N_ERR]) == k.F_UNSUPPORTED:
+            raise Unsupported(module.file if module else "engine", name,
+                              "this value at run time")
+        from simulator.population.people import Person as _P  # noqa: F401
+
+        raise SimulationError(module.file if module else "engine", name,
+                              "the module failed here (run with --engine reference for the "
+                              "reference engine's account)", person.index)
+
+    def _record(self, person: Person, end_time: int, loaded: list[tuple[int, float, int]]
+                ) -> Life:
+        W = self.W
+        n = int(W.n[k.N_J])
+        encounters, entries = self.replay.build(W.j[:n], W.jf[:n])
+        death = int(W.n[k.N_DEATH])
+        source = ""
+        if death != k.NONE:
+            person.deathdate = death
+            state = int(W.n[k.N_DEATH_SRC])
+            if state >= 0:
+                module, name = self.lowered.states[state]
+                source = f"{module.file}: state {name!r}"
+        attrs = person.attributes
+        for slot, name in enumerate(self.lowered.attributes):
+            row = (int(W.A[slot, k.A_KIND]), float(W.a_num[slot]), int(W.A[slot, k.A_REF]))
+            if row == loaded[slot]:
+                continue
+            if row[0] == K_NONE:
+                attrs.pop(name, None)
+            else:
+                attrs[name] = self.replay.value(row[0], row[1], row[2], entries)
+        person.symptoms = symptoms = {}
+        for row in W.SY[:int(W.n[k.N_SYM])]:
+            name = self.lowered.symptoms[int(row[k.SY_NAME])]
+            symptoms.setdefault(name, {})[self.strings[int(row[k.SY_SOURCE])]] = [
+                int(row[k.SY_VALUE]), int(row[k.SY_TIME]), bool(row[k.SY_ADDR])]
+        end = int(W.n[k.N_NOW])
+        died = death if death != k.NONE and death <= end else None
+        kept = [e for e in encounters if died is None or e.start <= died]
+        if died is not None:
+            cause = attrs.get("cause_of_death")
+            if isinstance(cause, Code):
+                kept.append(death_certificate(person, died, cause))
+        record = HealthRecord(patient=patient_snapshot(person, end), index=person.index,
+                              end_time=end, encounters=kept, coverage=[])
+        return Life(record, source)
+
+
+def death_certificate(person: Person, when: int, cause: Code) -> Encounter:
+    """PersonSim._death_certificate without a world (no provider, no claim)."""
+    sim = PersonSim.__new__(PersonSim)
+    sim.person = person
+    sim.world = World(immunizations=False)
+    return PersonSim._death_certificate(sim, when, cause)

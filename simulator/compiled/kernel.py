@@ -1,0 +1,2158 @@
+"""The compiled engine's kernel: one person's life over the array program, in numba.
+
+It is a faithful port of the reference engine (simulator.engine.simulation and .states): the
+same SimPy event order — a heap of (time, priority, event id) with ids given in the order the
+reference schedules them, URGENT process starts, NORMAL timeouts and succeeded events, LATE
+ends of engine visits — the same states, the same draws from the same keyed streams. What it
+does to the record goes to a journal that simulator.compiled.replay turns into a HealthRecord.
+
+`P` is the program (lower.ProgramArrays), `W` the work buffers (buffers.Work): fixed-size
+arrays that the kernel reports as too small (GROW) instead of resizing, so a person is lived
+again with bigger ones.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+
+from simulator.compiled import civil
+from simulator.compiled.rng import bits, stream_key, uniform
+
+NONE = np.iinfo(np.int64).min  # an unset instant or reference
+URGENT, NORMAL, LATE = 0, 1, 2
+
+# event kinds
+EV_END, EV_STOP, EV_INIT, EV_RESUME, EV_TIMER, EV_WAKE, EV_DEATH, EV_ENC_END = range(8)
+
+# scalar slots of W.n
+(N_HEAP, N_EID, N_WAIT, N_NODE, N_ENTRY, N_ENC, N_J, N_HUSED, N_PRES, N_SYM, N_ENTERED,
+ N_STOPTRIG, N_DEATH, N_LOCK, N_ENGENC, N_CHR, N_ERR, N_ERRSTATE, N_GROW, N_DEATH_SRC, N_BIRTH,
+ N_END, N_FF, N_LASTW, N_LASTT, N_STOPPED, N_NOW, N_STAMP, N_ERRPROC) = range(29)
+N_SCALARS = 32
+
+# growable buffers (W.n[N_GROW] says which)
+G_HEAP, G_WAIT, G_NODE, G_ENTRY, G_ENC, G_J, G_HIST, G_SYM, G_DEPTH = range(9)
+
+# faults (W.n[N_ERR]); the replay asks the reference engine for the message
+F_NONE, F_FAULT, F_UNSUPPORTED = 0, 1, 2
+
+# attribute kinds (lower.K_*)
+K_NONE, K_BOOL, K_INT, K_FLOAT, K_STR, K_CODE, K_ENTRY, K_PENDING, K_OTHER = range(9)
+
+# constant slots of P.consts (lower.CONSTS)
+(C_ENGINE_OWNER, C_ENGINE_NAME, C_FIRST_WELLNESS, C_WELLNESS, C_EMERGENCY, C_URGENTCARE,
+ C_OUTPATIENT, C_VIRTUAL, C_AMBULATORY, C_WELL_CHILD, C_GENERAL_EXAM, C_EMERGENCY_VISIT,
+ C_URGENT_VISIT, C_CHECKUP_VISIT, C_A_WELLNESS, C_A_EMERGENCY, C_A_URGENT, C_A_SYMPTOM_TOTAL,
+ C_A_DEATHDATE, C_A_CAUSE, C_SIG_ATTR0, C_STREAM_ENGINE, C_STREAM_DEATH, C_ENGINE_PROC,
+ C_TELEMED_EARLY, C_TELEMED_LATE, C_STOPPED_ADVICE, C_NO_FF, C_MAX_STATES) = range(29)
+
+# process resume points
+(PC_START, PC_ENTER, PC_DELAY, PC_GUARD, PC_LOCK, PC_WELLNESS, PC_FF_WAIT, PC_FF_BOUNDARY,
+ PC_NEVER, PC_DONE, PC_AFTER) = range(11)
+
+# journal kinds (ops.J)
+(J_ENCOUNTER, J_ENCOUNTER_END, J_ENCOUNTER_REASON, J_CONDITION, J_ALLERGY, J_ALLERGY_REACTION,
+ J_TOUCH, J_END_ENTRY, J_MEDICATION, J_CHRONIC, J_PRESCRIBE, J_REASON_CODE, J_REASON_ENTRY,
+ J_CAREPLAN, J_PROCEDURE, J_OBSERVATION, J_IMMUNIZATION, J_SUPPLY, J_RENEW, J_DEATH,
+ J_PENDING) = range(21)
+
+# entry kinds (for isinstance checks)
+E_CONDITION, E_ALLERGY, E_MEDICATION, E_CAREPLAN, E_PROCEDURE, E_OBSERVATION, E_IMMUNIZATION, \
+    E_SUPPLY = range(8)
+
+# columns of the grouped work (W) and program (P) arrays
+(H_TIME, H_PRIO, H_EID, H_KIND, H_A,) = range(5)  # H
+(WT_PROC, WT_TRIG,) = range(2)  # WT
+(ND_WAIT, ND_NEXT,) = range(2)  # ND
+(KH_HEAD, KH_TAIL,) = range(2)  # KH
+(E_KIND, E_CODE, E_TEXT, E_NAME, E_START, E_STOP, E_RECORDED,) = range(7)  # E
+(EN_CLASS, EN_OWNER, EN_NAME, EN_START, EN_STOP, EN_ENDED, EN_MAX, EN_RENEWED,) = range(8)  # EN
+(HV_STATE, HV_NAME, HV_ENTERED, HV_EXITED, HV_DIAG,) = range(5)  # HV
+(PR_KIND, PR_MODULE, PR_OWNER, PR_PC, PR_DEPTH, PR_WAIT, PR_HSTART, PR_HLEN, PR_HCAP, PR_N, PR_NK, PR_T1, PR_STEPS, PR_LEAVE, PR_WAKE, PR_G, PR_J,) = range(17)  # PR
+(FR_MOD, FR_STATE, FR_HBASE, FR_VISIT, FR_LOOPTIME, FR_LOOPCOUNT,) = range(6)  # FR
+(FFI_T, FFI_KEYS,) = range(2)  # FFI
+(A_KIND, A_REF,) = range(2)  # A
+(PRS_PR_ENTRY, PRS_PR_LIST, PRS_CH_ENTRY, PRS_CH_LIST,) = range(4)  # PRS
+(SY_NAME, SY_SOURCE, SY_VALUE, SY_TIME, SY_ADDR,) = range(5)  # SY
+(OW_ME, OW_WFLAG, OW_WJOINED,) = range(3)  # OW
+(S_TYPE, S_MODULE, S_NAME, S_TRANS, S_I0, S_F0, S_PERIOD, S_PROFILE,) = range(8)  # S
+(TR_KIND, TR_O0, TR_ON,) = range(3)  # TR
+(OPT_TARGET, OPT_COND, OPT_ATTR, OPT_D0, OPT_DN,) = range(5)  # OPT
+(DEP_K0, DEP_KN, DEP_F0, DEP_FN, DEP_POLL,) = range(5)  # DEP
+(DK_KIND, DK_ROUND,) = range(2)  # DK
+(MOD_INITIAL, MOD_OWNER,) = range(2)  # MOD
+(CLI_CL0, CLI_CLN,) = range(2)  # CLI
+(CODES_CODE_TEXT_OF, CODES_CODE_KEY,) = range(2)  # CODES
+
+DAY = 86_400_000
+HOUR = 3_600_000
+MINUTE = 60_000
+SECOND = 1000
+WEEK = 7 * DAY
+MAX_PER_INSTANT = 20_000
+
+
+# Every integer constant above becomes a numpy int64: numba compiles a function once per
+# distinct *Python* int literal passed to it (as a Literal type), but once for int64 values.
+ZERO, ONE, TWO, THREE, FOUR, NEG1 = 0, 1, 2, 3, 4, -1
+TRUE, FALSE = np.bool_(True), np.bool_(False)
+SIG_PRESENT, SIG_LOCK, SIG_ENGINE_ENCOUNTER, SIG_CHRONIC, SIG_SYMPTOM_ANY = range(5)  # lower.SIG_*
+for _name, _value in list(globals().items()):
+    if _name.isupper() and type(_value) is int:
+        globals()[_name] = np.int64(_value)
+
+
+# ---------------------------------------------------------------- growth and faults
+
+
+@nb.njit(cache=True)
+def grow(W, which):
+    if W.n[N_GROW] < 0:
+        W.n[N_GROW] = which
+    return False
+
+
+@nb.njit(cache=True)
+def fault(W, kind, state):
+    if W.n[N_ERR] == F_NONE:
+        W.n[N_ERR] = kind
+        W.n[N_ERRSTATE] = state
+
+
+@nb.njit(cache=True)
+def failed(W):
+    return W.n[N_ERR] != F_NONE or W.n[N_GROW] >= 0
+
+
+# ---------------------------------------------------------------- random draws
+
+
+@nb.njit(cache=True)
+def draw(P, W, stream):
+    """The next uniform of a stream (a state's global id, or a built-in's slot after them)."""
+    W.sc[stream] += 1
+    return uniform(stream_key(W.pkey[0], P.mixed[stream]), W.sc[stream])
+
+
+@nb.njit(cache=True)
+def draw_bits(P, W, stream):
+    W.sc[stream] += 1
+    return bits(stream_key(W.pkey[0], P.mixed[stream]), W.sc[stream])
+
+
+@nb.njit(cache=True)
+def gauss(P, W, stream):
+    u1 = draw(P, W, stream)
+    u2 = draw(P, W, stream)
+    return 0.0 + 1.0 * math.sqrt(-2.0 * math.log(1.0 - u1)) * math.cos(2.0 * math.pi * u2)
+
+
+@nb.njit(cache=True)
+def sample(P, W, d, stream):
+    """randomness.sample_distribution of distribution row d."""
+    kind = P.DK[d, DK_KIND]
+    p = P.d_p[d]
+    if kind == 0:
+        value = p[0]
+    elif kind == 1:
+        value = p[1] + (p[2] - p[1]) * draw(P, W, stream)
+    elif kind == 2:
+        value = p[3] + p[4] * gauss(P, W, stream)
+        if p[8] != 0.0 and value < p[5]:
+            value = p[5]
+        if p[9] != 0.0 and value > p[6]:
+            value = p[6]
+    elif kind == 3:
+        value = 1.0 - p[3] * math.log(1.0 - draw(P, W, stream))
+    else:
+        lo = p[5]
+        mode = p[7]
+        hi = p[6]
+        u = draw(P, W, stream)
+        f = (mode - lo) / (hi - lo) if hi != lo else 0.0
+        if u < f:
+            value = lo + math.sqrt(u * (hi - lo) * (mode - lo))
+        else:
+            value = hi - math.sqrt((1.0 - u) * (hi - lo) * (hi - mode))
+    if P.DK[d, DK_ROUND] != 0:
+        value = float(math.floor(value + 0.5))
+    return value
+
+
+@nb.njit(cache=True)
+def round_half_up(value, decimals):
+    factor = 10.0 ** decimals
+    return math.floor(value * factor + 0.5) / factor
+
+
+@nb.njit(cache=True)
+def uuid_halves(P, W, stream):
+    hi = draw_bits(P, W, stream)
+    lo = draw_bits(P, W, stream)
+    return np.int64(hi), np.int64(lo)
+
+
+# ---------------------------------------------------------------- time units
+
+
+@nb.njit(cache=True)
+def fractional_ms(q, unit):
+    """timeutil.fractional_ms; unit as lower.UNITS."""
+    if unit == 0:
+        return np.int64(math.floor(365.25 * q)) * DAY
+    if unit == 1:
+        return np.int64(math.floor(30 * q)) * DAY
+    if unit == 2:
+        return np.int64(math.floor(7 * q)) * DAY
+    if unit == 3:
+        return np.int64(math.floor(24 * q)) * HOUR
+    if unit == 4:
+        return np.int64(math.floor(60 * q)) * MINUTE
+    if unit == 5:
+        return np.int64(math.floor(60 * q)) * SECOND
+    return np.int64(math.floor(1000 * q))
+
+
+@nb.njit(cache=True)
+def integer_ms(q, unit):
+    """timeutil.integer_ms."""
+    n = np.int64(int(q))
+    if unit == 0:
+        return n * 365 * DAY
+    if unit == 1:
+        return n * 30 * DAY
+    if unit == 2:
+        return n * WEEK
+    if unit == 3:
+        return n * DAY
+    if unit == 4:
+        return n * HOUR
+    if unit == 5:
+        return n * MINUTE
+    return n * SECOND
+
+
+# ---------------------------------------------------------------- the event heap
+
+
+@nb.njit(cache=True)
+def _less(W, i, j):
+    if W.H[i, H_TIME] != W.H[j, H_TIME]:
+        return W.H[i, H_TIME] < W.H[j, H_TIME]
+    if W.H[i, H_PRIO] != W.H[j, H_PRIO]:
+        return W.H[i, H_PRIO] < W.H[j, H_PRIO]
+    return W.H[i, H_EID] < W.H[j, H_EID]
+
+
+@nb.njit(cache=True)
+def _swap(W, i, j):
+    W.H[i, H_TIME], W.H[j, H_TIME] = W.H[j, H_TIME], W.H[i, H_TIME]
+    W.H[i, H_PRIO], W.H[j, H_PRIO] = W.H[j, H_PRIO], W.H[i, H_PRIO]
+    W.H[i, H_EID], W.H[j, H_EID] = W.H[j, H_EID], W.H[i, H_EID]
+    W.H[i, H_KIND], W.H[j, H_KIND] = W.H[j, H_KIND], W.H[i, H_KIND]
+    W.H[i, H_A], W.H[j, H_A] = W.H[j, H_A], W.H[i, H_A]
+
+
+@nb.njit(cache=True)
+def schedule(W, time, prio, kind, a):
+    """env.schedule: every scheduled event takes the next event id, as in SimPy."""
+    n = W.n[N_HEAP]
+    if n >= W.H.shape[0]:
+        return grow(W, G_HEAP)
+    W.H[n, H_TIME] = time
+    W.H[n, H_PRIO] = prio
+    W.H[n, H_EID] = W.n[N_EID]
+    W.H[n, H_KIND] = kind
+    W.H[n, H_A] = a
+    W.n[N_EID] += 1
+    W.n[N_HEAP] = n + 1
+    i = n
+    while i > 0:
+        parent = (i - 1) // 2
+        if _less(W, i, parent):
+            _swap(W, i, parent)
+            i = parent
+        else:
+            break
+    return True
+
+
+@nb.njit(cache=True)
+def pop_event(W):
+    """Removes the first event into slot W.h_*[capacity-1]... returned as (time, kind, a)."""
+    time = W.H[0, H_TIME]
+    kind = W.H[0, H_KIND]
+    a = W.H[0, H_A]
+    n = W.n[N_HEAP] - 1
+    W.n[N_HEAP] = n
+    if n > 0:
+        _swap(W, ZERO, n)
+        i = 0
+        while True:
+            left = 2 * i + 1
+            if left >= n:
+                break
+            best = left
+            right = left + 1
+            if right < n and _less(W, right, left):
+                best = right
+            if _less(W, best, i):
+                _swap(W, best, i)
+                i = best
+            else:
+                break
+    return time, kind, a
+
+
+# ---------------------------------------------------------------- waits and signals
+
+
+@nb.njit(cache=True)
+def new_wait(W, proc):
+    w = W.n[N_WAIT]
+    if w >= W.WT.shape[0]:
+        grow(W, G_WAIT)
+        return -1
+    W.WT[w, WT_PROC] = proc
+    W.WT[w, WT_TRIG] = 0
+    W.n[N_WAIT] = w + 1
+    return w
+
+
+@nb.njit(cache=True)
+def watch(W, key, w):
+    node = W.n[N_NODE]
+    if node >= W.ND.shape[0]:
+        return grow(W, G_NODE)
+    W.ND[node, ND_WAIT] = w
+    W.ND[node, ND_NEXT] = -1
+    if W.KH[key, KH_HEAD] < 0:
+        W.KH[key, KH_HEAD] = node
+    else:
+        W.ND[W.KH[key, KH_TAIL], ND_NEXT] = node
+    W.KH[key, KH_TAIL] = node
+    W.n[N_NODE] = node + 1
+    return True
+
+
+@nb.njit(cache=True)
+def succeed(W, w, now):
+    """event.succeed() on a wait that has not been triggered: scheduled NORMAL now."""
+    if W.WT[w, WT_TRIG] == 0:
+        W.WT[w, WT_TRIG] = 1
+        schedule(W, now, NORMAL, EV_WAKE, w)
+
+
+@nb.njit(cache=True)
+def notify(W, key, now):
+    node = W.KH[key, KH_HEAD]
+    W.KH[key, KH_HEAD] = -1
+    while node >= 0:
+        succeed(W, W.ND[node, ND_WAIT], now)
+        node = W.ND[node, ND_NEXT]
+
+
+@nb.njit(cache=True)
+def wait_for(W, proc, keys, at, now):
+    """PersonSim.wait_for: a wait that any key's signal or instant `at` (NONE: never)
+    succeeds."""
+    w = new_wait(W, proc)
+    if w < 0:
+        return -1
+    for k in keys:
+        watch(W, k, w)
+    if at != NONE:
+        schedule(W, at if at > now else now, NORMAL, EV_TIMER, w)
+    W.PR[proc, PR_WAIT] = w
+    return w
+
+
+# ---------------------------------------------------------------- attributes
+
+
+@nb.njit(cache=True)
+def attr_signal(P, slot):
+    return P.consts[C_SIG_ATTR0] + slot
+
+
+@nb.njit(cache=True)
+def set_attr(P, W, slot, kind, num, ref, now):
+    """Person.set: None deletes (and signals only if it was set)."""
+    if kind == K_NONE:
+        if W.A[slot, A_KIND] != K_NONE:
+            W.A[slot, A_KIND] = K_NONE
+            notify(W, attr_signal(P, slot), now)
+        return
+    W.A[slot, A_KIND] = kind
+    W.a_num[slot] = num
+    W.A[slot, A_REF] = ref
+    notify(W, attr_signal(P, slot), now)
+
+
+@nb.njit(cache=True)
+def get_attr(P, W, slot, now):
+    """Attributes.get: the value, or the computed one (AGE, AGE_MONTHS) when unset."""
+    kind = W.A[slot, A_KIND]
+    if kind != K_NONE:
+        return kind, W.a_num[slot], W.A[slot, A_REF]
+    computed = P.a_computed[slot]
+    if computed == 1:
+        return K_INT, float(civil.age_years(W.n[N_BIRTH], now)), 0
+    if computed == 2:
+        return K_INT, float(civil.age_months(W.n[N_BIRTH], now)), 0
+    return K_NONE, 0.0, 0
+
+
+@nb.njit(cache=True)
+def compare(P, W, lk, ln, lr, op, rk, rn, rr, state):
+    """logic.compare of (kind, number, ref) values; a fault for what it cannot compare."""
+    if op == 6:
+        return lk == K_NONE
+    if op == 7:
+        return lk != K_NONE
+    if lk == K_NONE:
+        return False
+    if lk == K_BOOL or rk == K_BOOL:
+        if lk == K_BOOL and rk == K_BOOL:
+            return (ln == rn) if op == 0 else (ln != rn)
+        fault(W, F_FAULT, state)
+        return False
+    lnum = lk == K_INT or lk == K_FLOAT
+    rnum = rk == K_INT or rk == K_FLOAT
+    if lnum and rnum:
+        a = ln
+        b = rn
+    elif lk == K_STR and rk == K_STR:
+        if op == 0:
+            return lr == rr
+        if op == 1:
+            return lr != rr
+        fault(W, F_UNSUPPORTED, state)  # ordering of texts
+        return False
+    elif lk == K_CODE and rk == K_CODE:
+        same = P.CODES[lr, CODES_CODE_KEY] == P.CODES[rr, CODES_CODE_KEY]
+        if op == 0:
+            return same
+        if op == 1:
+            return not same
+        return False
+    else:
+        fault(W, F_FAULT, state)
+        return False
+    if op == 0:
+        return a == b
+    if op == 1:
+        return a != b
+    if op == 2:
+        return a < b
+    if op == 3:
+        return a <= b
+    if op == 4:
+        return a > b
+    return a >= b
+
+
+@nb.njit(cache=True)
+def named_probability(P, W, o, now):
+    """program.probability of option o: a number, or a named attribute (its default)."""
+    slot = P.OPT[o, OPT_ATTR]
+    if slot < 0:
+        return P.o_prob[o]
+    kind, num, _ = get_attr(P, W, slot, now)
+    if kind == K_INT or kind == K_FLOAT:
+        return num
+    return P.o_prob[o]
+
+
+# ---------------------------------------------------------------- the record's present set
+
+
+@nb.njit(cache=True)
+def present_get(W, text):
+    return W.PRS[text, PRS_PR_ENTRY]
+
+
+@nb.njit(cache=True)
+def present_add(W, entry, now):
+    text = W.E[entry, E_TEXT]
+    if W.PRS[text, PRS_PR_ENTRY] < 0:
+        W.PRS[W.n[N_PRES], PRS_PR_LIST] = text
+        W.n[N_PRES] += 1
+    W.PRS[text, PRS_PR_ENTRY] = entry
+    notify(W, SIG_PRESENT, now)
+
+
+@nb.njit(cache=True)
+def present_del(W, text):
+    W.PRS[text, PRS_PR_ENTRY] = -1
+    n = W.n[N_PRES]
+    for i in range(n):
+        if W.PRS[i, PRS_PR_LIST] == text:
+            for j in range(i, n - 1):
+                W.PRS[j, PRS_PR_LIST] = W.PRS[j + 1, PRS_PR_LIST]
+            W.n[N_PRES] = n - 1
+            return
+
+
+@nb.njit(cache=True)
+def chronic_set(W, entry):
+    text = W.E[entry, E_TEXT]
+    if W.PRS[text, PRS_CH_ENTRY] < 0:
+        W.PRS[W.n[N_CHR], PRS_CH_LIST] = text
+        W.n[N_CHR] += 1
+    W.PRS[text, PRS_CH_ENTRY] = entry
+
+
+@nb.njit(cache=True)
+def chronic_del(W, text):
+    W.PRS[text, PRS_CH_ENTRY] = -1
+    n = W.n[N_CHR]
+    for i in range(n):
+        if W.PRS[i, PRS_CH_LIST] == text:
+            for j in range(i, n - 1):
+                W.PRS[j, PRS_CH_LIST] = W.PRS[j + 1, PRS_CH_LIST]
+            W.n[N_CHR] = n - 1
+            return
+
+
+# ---------------------------------------------------------------- symptoms
+
+
+@nb.njit(cache=True)
+def symptom_value(W, name):
+    best = 0
+    found = False
+    for i in range(W.n[N_SYM]):
+        if W.SY[i, SY_NAME] == name and W.SY[i, SY_ADDR] == 0 and (not found or W.SY[i, SY_VALUE] > best):
+            best = W.SY[i, SY_VALUE]
+            found = True
+    return best
+
+
+@nb.njit(cache=True)
+def symptom_total(W):
+    """Sum over symptom names (in first-seen order) of each name's largest open value."""
+    total = 0
+    n = W.n[N_SYM]
+    for i in range(n):
+        first = True
+        for j in range(i):
+            if W.SY[j, SY_NAME] == W.SY[i, SY_NAME]:
+                first = False
+                break
+        if first:
+            total += symptom_value(W, W.SY[i, SY_NAME])
+    return total
+
+
+@nb.njit(cache=True)
+def set_symptom(P, W, name, source, value, now):
+    n = W.n[N_SYM]
+    found = -1
+    for i in range(n):
+        if W.SY[i, SY_NAME] == name and W.SY[i, SY_SOURCE] == source:
+            found = i
+            break
+    if found < 0:
+        if n >= W.SY.shape[0]:
+            grow(W, G_SYM)
+            return
+        found = n
+        W.SY[n, SY_NAME] = name
+        W.SY[n, SY_SOURCE] = source
+        W.n[N_SYM] = n + 1
+    W.SY[found, SY_VALUE] = value
+    W.SY[found, SY_TIME] = now
+    W.SY[found, SY_ADDR] = 0
+    notify(W, P.consts[C_SIG_ATTR0] + P.n_attr + name, now)
+    notify(W, SIG_SYMPTOM_ANY, now)
+
+
+@nb.njit(cache=True)
+def address_largest_symptom(W):
+    """Person.address_largest_symptom: names in first-seen order, sources in order; the first
+    strictly largest open value is addressed."""
+    n = W.n[N_SYM]
+    best = -1
+    for i in range(n):
+        first = True
+        for j in range(i):
+            if W.SY[j, SY_NAME] == W.SY[i, SY_NAME]:
+                first = False
+                break
+        if not first:
+            continue
+        for k in range(n):
+            if W.SY[k, SY_NAME] == W.SY[i, SY_NAME] and W.SY[k, SY_ADDR] == 0:
+                if best < 0 or W.SY[k, SY_VALUE] > W.SY[best, SY_VALUE]:
+                    best = k
+    if best >= 0:
+        W.SY[best, SY_ADDR] = 1
+
+
+# ---------------------------------------------------------------- the journal
+
+
+@nb.njit(cache=True)
+def journal(W, kind, time, a, b, c, d, e, hi, lo, x):
+    n = W.n[N_J]
+    if n >= W.j.shape[0]:
+        return grow(W, G_J)
+    row = W.j[n]
+    row[0] = kind
+    row[1] = time
+    row[2] = a
+    row[3] = b
+    row[4] = c
+    row[5] = d
+    row[6] = e
+    row[7] = hi
+    row[8] = lo
+    W.jf[n] = x
+    W.n[N_J] = n + 1
+    return True
+
+
+# ---------------------------------------------------------------- entries and encounters
+
+
+@nb.njit(cache=True)
+def new_entry(P, W, kind, code, start, stop, recorded):
+    """An entry of the kernel's entry table; `code` is its first code's id."""
+    e = W.n[N_ENTRY]
+    if e >= W.E.shape[0]:
+        grow(W, G_ENTRY)
+        return -1
+    W.E[e, E_KIND] = kind
+    W.E[e, E_CODE] = code
+    W.E[e, E_TEXT] = P.CODES[code, CODES_CODE_TEXT_OF]
+    W.E[e, E_NAME] = -1
+    W.E[e, E_START] = start
+    W.E[e, E_STOP] = stop
+    W.E[e, E_RECORDED] = recorded
+    W.n[N_ENTRY] = e + 1
+    return e
+
+
+@nb.njit(cache=True)
+def new_encounter(P, W, cls, codes, owner, name, stream, now):
+    """PersonSim._new_encounter: its id drawn from the current stream, appended."""
+    c = W.n[N_ENC]
+    if c >= W.EN.shape[0]:
+        grow(W, G_ENC)
+        return -1
+    hi, lo = uuid_halves(P, W, stream)
+    W.EN[c, EN_CLASS] = cls
+    W.EN[c, EN_OWNER] = owner
+    W.EN[c, EN_NAME] = name
+    W.EN[c, EN_START] = now
+    W.EN[c, EN_STOP] = NONE
+    W.EN[c, EN_ENDED] = 0
+    W.EN[c, EN_MAX] = NONE
+    W.EN[c, EN_RENEWED] = 0
+    W.n[N_ENC] = c + 1
+    journal(W, J_ENCOUNTER, now, c, cls, owner, codes, name, hi, lo, 0.0)
+    return c
+
+
+@nb.njit(cache=True)
+def current_encounter(P, W, stream, now):
+    """The newest encounter, or a 'First Wellness' one made for an entry before any visit."""
+    if W.n[N_ENC] > 0:
+        return W.n[N_ENC] - 1
+    k = P.consts
+    c = new_encounter(P, W, k[C_WELLNESS], k[C_WELL_CHILD], k[C_ENGINE_OWNER],
+                      k[C_FIRST_WELLNESS], stream, now)
+    if c >= 0:
+        W.EN[c, EN_ENDED] = 1
+        W.EN[c, EN_STOP] = W.EN[c, EN_START] + 15 * MINUTE
+        journal(W, J_ENCOUNTER_END, now, c, W.EN[c, EN_STOP], NEG1, ZERO, ZERO, ZERO, ZERO, 0.0)
+    return c
+
+
+@nb.njit(cache=True)
+def record_in(P, W, entry, grouped_stop, stream, now):
+    """PersonSim.record_entry: into the current encounter; `grouped_stop` is the entry's stop
+    when its group counts for the encounter's end (observations, procedures, supplies...)."""
+    c = current_encounter(P, W, stream, now)
+    if c >= 0 and grouped_stop != NONE and (W.EN[c, EN_MAX] == NONE or grouped_stop > W.EN[c, EN_MAX]):
+        W.EN[c, EN_MAX] = grouped_stop
+    return c
+
+
+@nb.njit(cache=True)
+def end_encounter(P, W, c, discharge, at, now):
+    """PersonSim.end_encounter (at NONE: now)."""
+    if W.EN[c, EN_ENDED] != 0:
+        return
+    stop = W.EN[c, EN_START] + P.str_minutes[W.EN[c, EN_CLASS]] * MINUTE
+    if W.EN[c, EN_MAX] != NONE and W.EN[c, EN_MAX] > stop:
+        stop = W.EN[c, EN_MAX]
+    end = now if at == NONE else at
+    if end > stop:
+        stop = end
+    W.EN[c, EN_STOP] = stop
+    W.EN[c, EN_ENDED] = 1
+    journal(W, J_ENCOUNTER_END, now, c, stop, discharge, ONE, ZERO, ZERO, ZERO, 0.0)
+
+
+@nb.njit(cache=True)
+def release_lock(W, now):
+    W.n[N_LOCK] = -1
+    notify(W, SIG_LOCK, now)
+
+
+@nb.njit(cache=True)
+def end_module_encounter(P, W, owner, discharge, now):
+    c = W.OW[owner, OW_ME]
+    if c >= 0:
+        W.OW[owner, OW_ME] = -1
+        end_encounter(P, W, c, discharge, NONE, now)
+    if W.n[N_LOCK] == owner:
+        release_lock(W, now)
+
+
+@nb.njit(cache=True)
+def end_entry(P, W, entry, reason, now):
+    """PersonSim.end_entry; `reason` is kept only by kinds with a stop reason."""
+    if W.E[entry, E_STOP] == NONE:
+        W.E[entry, E_STOP] = now
+    journal(W, J_END_ENTRY, now, entry, reason, ZERO, ZERO, ZERO, ZERO, ZERO, 0.0)
+    text = W.E[entry, E_TEXT]
+    if W.PRS[text, PRS_PR_ENTRY] == entry:
+        present_del(W, text)
+    if W.E[entry, E_KIND] == E_MEDICATION and W.PRS[text, PRS_CH_ENTRY] == entry:
+        chronic_del(W, text)
+        notify(W, SIG_CHRONIC, now)
+    notify(W, SIG_PRESENT, now)
+
+
+@nb.njit(cache=True)
+def renew_chronic(P, W, c, stream, now):
+    """PersonSim.renew_chronic_medications at a wellness visit a module joins."""
+    if W.EN[c, EN_RENEWED] != 0 or W.n[N_CHR] == 0:
+        return
+    W.EN[c, EN_RENEWED] = 1
+    n = W.n[N_CHR]
+    olds = W.PRS[:n, PRS_CH_LIST].copy()
+    for i in range(n):
+        old = W.PRS[olds[i], PRS_CH_ENTRY]
+        end_entry(P, W, old, P.consts[C_STOPPED_ADVICE], now)
+        hi, lo = uuid_halves(P, W, stream)
+        e = new_entry(P, W, E_MEDICATION, W.E[old, E_CODE], now, NONE, ONE)
+        if e < 0:
+            return
+        W.E[e, E_NAME] = W.E[old, E_NAME]
+        cc = record_in(P, W, e, NONE, stream, now)
+        journal(W, J_RENEW, now, e, old, cc, ZERO, ZERO, hi, lo, 0.0)
+        present_add(W, e, now)
+        chronic_set(W, e)
+    notify(W, SIG_CHRONIC, now)
+
+
+@nb.njit(cache=True)
+def record_death(P, W, when, cause, source, now):
+    """PersonSim.record_death: the earliest death counts; the stop is scheduled."""
+    death = W.n[N_DEATH]
+    if death != NONE and death <= when:
+        return
+    W.n[N_DEATH_SRC] = source
+    W.n[N_DEATH] = when
+    k = P.consts
+    W.A[k[C_A_DEATHDATE], A_KIND] = K_INT
+    W.a_num[k[C_A_DEATHDATE]] = float(when)
+    if cause >= 0:
+        W.A[k[C_A_CAUSE], A_KIND] = K_CODE
+        W.A[k[C_A_CAUSE], A_REF] = cause
+    else:
+        W.A[k[C_A_CAUSE], A_KIND] = K_NONE
+    journal(W, J_DEATH, now, when, cause, ZERO, ZERO, ZERO, ZERO, ZERO, 0.0)
+    if when <= now:
+        trigger_stop(W, now)
+    else:
+        schedule(W, when, URGENT, EV_DEATH, when)
+
+
+@nb.njit(cache=True)
+def trigger_stop(W, now):
+    if W.n[N_STOPTRIG] == 0:
+        W.n[N_STOPTRIG] = 1
+        schedule(W, now, URGENT, EV_STOP, ZERO)
+
+
+# ---------------------------------------------------------------- history
+
+
+@nb.njit(cache=True)
+def push_visit(P, W, proc, g, now):
+    """Appends a visit to the process's history (a Delay looping on itself replaces its
+    previous visit); returns its index or -1."""
+    depth = W.PR[proc, PR_DEPTH]
+    base = W.FR[proc, depth, FR_HBASE]
+    n = W.PR[proc, PR_HLEN]
+    start = W.PR[proc, PR_HSTART]
+    if n > base and W.HV[start + n - 1, HV_STATE] == g and P.S[g, S_TYPE] == 4:
+        i = start + n - 1
+    else:
+        if n >= W.PR[proc, PR_HCAP]:
+            # move the process's history to the end of the pool, twice as large
+            cap = W.PR[proc, PR_HCAP] * 2
+            used = W.n[N_HUSED]
+            if used + cap > W.HV.shape[0]:
+                grow(W, G_HIST)
+                return -1
+            W.HV[used:used + n, HV_STATE] = W.HV[start:start + n, HV_STATE]
+            W.HV[used:used + n, HV_NAME] = W.HV[start:start + n, HV_NAME]
+            W.HV[used:used + n, HV_ENTERED] = W.HV[start:start + n, HV_ENTERED]
+            W.HV[used:used + n, HV_EXITED] = W.HV[start:start + n, HV_EXITED]
+            W.HV[used:used + n, HV_DIAG] = W.HV[start:start + n, HV_DIAG]
+            W.PR[proc, PR_HSTART] = used
+            W.PR[proc, PR_HCAP] = cap
+            W.n[N_HUSED] = used + cap
+            start = used
+        i = start + n
+        W.PR[proc, PR_HLEN] = n + 1
+    W.HV[i, HV_STATE] = g
+    W.HV[i, HV_NAME] = P.S[g, S_NAME]
+    W.HV[i, HV_ENTERED] = now
+    W.HV[i, HV_EXITED] = NONE
+    W.HV[i, HV_DIAG] = 0
+    W.FR[proc, depth, FR_VISIT] = i - start
+    return i
+
+
+@nb.njit(cache=True)
+def in_history(W, proc, name):
+    """Whether a visit of the running frame has this name."""
+    depth = W.PR[proc, PR_DEPTH]
+    start = W.PR[proc, PR_HSTART]
+    for i in range(W.FR[proc, depth, FR_HBASE], W.PR[proc, PR_HLEN]):
+        if W.HV[start + i, HV_NAME] == name:
+            return True
+    return False
+
+
+@nb.njit(cache=True)
+def prior_state(W, proc, name, since, within, now):
+    depth = W.PR[proc, PR_DEPTH]
+    start = W.PR[proc, PR_HSTART]
+    base = W.FR[proc, depth, FR_HBASE]
+    for i in range(W.PR[proc, PR_HLEN] - 1, base - 1, -1):
+        v = start + i
+        if within >= 0 and W.HV[v, HV_EXITED] != NONE and W.HV[v, HV_EXITED] <= now - within:
+            return False
+        if since >= 0 and W.HV[v, HV_NAME] == since:
+            return False
+        if W.HV[v, HV_NAME] == name:
+            return True
+    return False
+
+
+# ---------------------------------------------------------------- conditions
+
+
+@nb.njit(cache=True)
+def test(P, W, proc, pc, now, state):
+    """Runs condition bytecode from pc; a fault stops with False."""
+    stack = W.stack
+    sp = 0
+    code = P.code
+    cf = P.cf
+    while True:
+        op = code[pc]
+        if op == 0:
+            return stack[sp - 1] != 0
+        if op == 1:
+            stack[sp] = 1
+            sp += 1
+            pc += 1
+        elif op == 2:
+            stack[sp] = 0
+            sp += 1
+            pc += 1
+        elif op == 3:
+            stack[sp - 1] = 1 - stack[sp - 1]
+            pc += 1
+        elif op == 4:
+            sp -= 1
+            pc += 1
+        elif op == 5:
+            pc = code[pc + 1] if stack[sp - 1] == 0 else pc + 2
+        elif op == 6:
+            pc = code[pc + 1] if stack[sp - 1] != 0 else pc + 2
+        elif op == 7 or op == 8:
+            count = code[pc + 1]
+            hits = 0
+            for i in range(count):
+                hits += stack[sp - 1 - i]
+            sp -= count
+            if op == 7:
+                stack[sp] = 1 if hits >= code[pc + 2] else 0
+            else:
+                stack[sp] = 1 if hits <= code[pc + 2] else 0
+            sp += 1
+            pc += 3
+        elif op == 9:
+            kind, _, ref = get_attr(P, W, code[pc + 1], now)
+            stack[sp] = 1 if kind == K_STR and ref == code[pc + 2] else 0
+            sp += 1
+            pc += 3
+        elif op == 10:
+            kind, _, ref = get_attr(P, W, code[pc + 1], now)
+            stack[sp] = 1 if kind == K_STR and W.str_lower[ref] == code[pc + 2] else 0
+            sp += 1
+            pc += 3
+        elif op == 11:
+            if code[pc + 1] == 12:
+                age = civil.age_years(W.n[N_BIRTH], now)
+            else:
+                age = civil.age_months(W.n[N_BIRTH], now)
+            ok = compare(P, W, K_INT, float(age), ZERO, code[pc + 2], K_FLOAT, cf[code[pc + 3]], ZERO,
+                         state)
+            stack[sp] = 1 if ok else 0
+            sp += 1
+            pc += 4
+        elif op == 12 or op == 13 or op == 14:
+            if op == 12:
+                left = float(civil.year_of(now))
+            elif op == 13:
+                left = float(civil.month_of(now))
+            else:
+                left = float(now)
+            ok = compare(P, W, K_INT, left, ZERO, code[pc + 1], K_FLOAT, cf[code[pc + 2]], ZERO, state)
+            stack[sp] = 1 if ok else 0
+            sp += 1
+            pc += 3
+        elif op == 15:
+            value = float(symptom_value(W, code[pc + 1]))
+            ok = compare(P, W, K_INT, value, ZERO, code[pc + 2], K_FLOAT, cf[code[pc + 3]], ZERO, state)
+            stack[sp] = 1 if ok else 0
+            sp += 1
+            pc += 4
+        elif op == 16:
+            lk, ln, lr = get_attr(P, W, code[pc + 1], now)
+            ok = compare(P, W, lk, ln, lr, code[pc + 2], code[pc + 3], cf[code[pc + 4]],
+                         code[pc + 5], state)
+            stack[sp] = 1 if ok else 0
+            sp += 1
+            pc += 6
+        elif op == 17:
+            within = np.int64(cf[code[pc + 3]])
+            ok = prior_state(W, proc, code[pc + 1], code[pc + 2], within, now)
+            stack[sp] = 1 if ok else 0
+            sp += 1
+            pc += 4
+        elif op == 18:
+            must_open = code[pc + 1]
+            count = code[pc + 2]
+            ok = False
+            for i in range(count):
+                e = W.PRS[code[pc + 3 + i], PRS_PR_ENTRY]
+                if e >= 0 and (must_open == 0 or W.E[e, E_STOP] == NONE):
+                    ok = True
+                    break
+            stack[sp] = 1 if ok else 0
+            sp += 1
+            pc += 3 + count
+        elif op == 19:
+            must_open = code[pc + 1]
+            kind, _, ref = get_attr(P, W, code[pc + 2], now)
+            ok = False
+            if kind == K_ENTRY:
+                e = W.PRS[W.E[ref, E_TEXT], PRS_PR_ENTRY]
+                ok = e >= 0 and (must_open == 0 or W.E[e, E_STOP] == NONE)
+            stack[sp] = 1 if ok else 0
+            sp += 1
+            pc += 3
+        else:
+            fault(W, F_UNSUPPORTED, state)
+            return False
+        if W.n[N_ERR] != F_NONE:
+            return False
+
+
+# ---------------------------------------------------------------- reasons
+
+
+@nb.njit(cache=True)
+def resolve_reason(P, W, proc, name, slot, fallback, all_entries):
+    """states._resolve_reason into W.rbuf rows (0 code, 1 entry: all its codes, 2 entry: its
+    first code); returns the row count."""
+    if name < 0:
+        return 0
+    if slot >= 0 and W.A[slot, A_KIND] != K_NONE:
+        kind = W.A[slot, A_KIND]
+        if kind == K_ENTRY:
+            W.rbuf[0, 0] = 1
+            W.rbuf[0, 1] = W.A[slot, A_REF]
+            return 1
+        if kind == K_CODE:
+            W.rbuf[0, 0] = 0
+            W.rbuf[0, 1] = W.A[slot, A_REF]
+            return 1
+        return 0
+    if in_history(W, proc, name):
+        n = 0
+        for i in range(W.n[N_PRES]):
+            e = W.PRS[W.PRS[i, PRS_PR_LIST], PRS_PR_ENTRY]
+            if W.E[e, E_NAME] == name:
+                if n >= W.rbuf.shape[0]:
+                    break
+                W.rbuf[n, 0] = 1 if all_entries else 2
+                W.rbuf[n, 1] = e
+                n += 1
+                if not all_entries:
+                    return 1
+        return n
+    if fallback >= 0:
+        W.rbuf[0, 0] = 0
+        W.rbuf[0, 1] = fallback
+        return 1
+    return 0
+
+
+@nb.njit(cache=True)
+def journal_reasons(W, target, count, dedupe, now):
+    for i in range(count):
+        if W.rbuf[i, 0] == 0:
+            journal(W, J_REASON_CODE, now, target, W.rbuf[i, 1], dedupe, ZERO, ZERO, ZERO, ZERO, 0.0)
+        else:
+            journal(W, J_REASON_ENTRY, now, target, W.rbuf[i, 1], dedupe,
+                    1 if W.rbuf[i, 0] == 2 else 0, ZERO, ZERO, ZERO, 0.0)
+
+
+# ---------------------------------------------------------------- diagnoses
+
+
+@nb.njit(cache=True)
+def first_code(P, code_list):
+    return P.cl[P.CLI[code_list, CLI_CL0]]
+
+
+@nb.njit(cache=True)
+def diagnose(P, W, proc, g, visit, stream, now):
+    """states._diagnose of the ConditionOnset/AllergyOnset g visited at history index visit."""
+    W.HV[visit, HV_DIAG] = 1
+    i0 = P.S[g, S_I0]
+    codes = P.pi[i0]
+    text = P.pi[i0 + 1]
+    assign = P.pi[i0 + 3]
+    existing = W.PRS[text, PRS_PR_ENTRY]
+    if P.S[g, S_TYPE] == 13:  # AllergyOnset
+        if existing >= 0:
+            e = existing
+            journal(W, J_TOUCH, now, e, g, ZERO, ZERO, ZERO, ZERO, ZERO, 0.0)
+        else:
+            nreact = P.pi[i0 + 4]
+            k = i0 + 5
+            f = P.S[g, S_F0]
+            levels = W.rbuf[:, 1]
+            for r in range(nreact):
+                u = draw(P, W, stream)
+                total = 0.0
+                level = 0
+                nsev = P.pi[k]
+                for s in range(nsev):
+                    total += P.pf[f + s]
+                    if u < total:
+                        level = P.pi[k + 1 + s]
+                        break
+                levels[r] = level
+                k += 1 + nsev
+                f += nsev
+            hi, lo = uuid_halves(P, W, stream)
+            e = new_entry(P, W, E_ALLERGY, first_code(P, codes), now, NONE, ONE)
+            if e < 0:
+                return
+            c = record_in(P, W, e, NONE, stream, now)
+            journal(W, J_ALLERGY, now, e, g, c, ZERO, ZERO, hi, lo, 0.0)
+            for r in range(nreact):
+                if levels[r] != 0:
+                    journal(W, J_ALLERGY_REACTION, now, e, r, levels[r], g, ZERO, ZERO, ZERO, 0.0)
+            present_add(W, e, now)
+    else:
+        if existing >= 0:
+            e = existing
+            journal(W, J_TOUCH, now, e, g, ZERO, ZERO, ZERO, ZERO, ZERO, 0.0)
+        else:
+            hi, lo = uuid_halves(P, W, stream)
+            e = new_entry(P, W, E_CONDITION, first_code(P, codes), now, NONE, ONE)
+            if e < 0:
+                return
+            c = record_in(P, W, e, NONE, stream, now)
+            journal(W, J_CONDITION, now, e, g, c, ZERO, ZERO, hi, lo, 0.0)
+            present_add(W, e, now)
+    W.E[e, E_NAME] = P.S[g, S_NAME]
+    if assign >= 0:
+        set_attr(P, W, assign, K_ENTRY, 0.0, e, now)
+
+
+@nb.njit(cache=True)
+def diagnose_pending(P, W, proc, g, stream, now):
+    """states._diagnose_pending: at a targeted Encounter, onsets waiting for it."""
+    if P.pi[P.S[g, S_I0] + 7] == 0:
+        return
+    name = P.S[g, S_NAME]
+    depth = W.PR[proc, PR_DEPTH]
+    start = W.PR[proc, PR_HSTART]
+    base = W.FR[proc, depth, FR_HBASE]
+    for i in range(W.PR[proc, PR_HLEN] - 2, base - 1, -1):
+        v = start + i
+        past = W.HV[v, HV_STATE]
+        ptype = P.S[past, S_TYPE]
+        if W.HV[v, HV_NAME] == name and ptype == 9:
+            break
+        if W.HV[v, HV_DIAG] != 0 or (ptype != 11 and ptype != 13):
+            continue
+        if P.pi[P.S[past, S_I0] + 2] == name:
+            diagnose(P, W, proc, past, v, stream, now)
+
+
+# ---------------------------------------------------------------- ending entries
+
+
+@nb.njit(cache=True)
+def end_selected(P, W, g, now):
+    """states._end_selected for ConditionEnd, AllergyEnd, MedicationEnd and CarePlanEnd."""
+    i0 = P.S[g, S_I0]
+    mode = P.pi[i0]
+    kind = P.pi[i0 + 2]  # 0 any entry, 1 medications, 2 care plans
+    reason = P.pi[i0 + 3]
+    if mode == 0:
+        name = P.pi[i0 + 1]
+        for i in range(W.n[N_PRES]):
+            e = W.PRS[W.PRS[i, PRS_PR_LIST], PRS_PR_ENTRY]
+            if W.E[e, E_NAME] == name and (kind == 0 or (kind == 1 and W.E[e, E_KIND] == E_MEDICATION)
+                                        or (kind == 2 and W.E[e, E_KIND] == E_CAREPLAN)):
+                end_entry(P, W, e, reason, now)
+                return
+        return
+    if mode == 1:
+        k, _, ref = get_attr(P, W, P.pi[i0 + 1], now)
+        if k == K_ENTRY:
+            live = W.PRS[W.E[ref, E_TEXT], PRS_PR_ENTRY]
+            end_entry(P, W, live if live >= 0 else ref, reason, now)
+        return
+    for i in range(P.pi[i0 + 1]):
+        e = W.PRS[P.pi[i0 + 4 + i], PRS_PR_ENTRY]
+        if e >= 0:
+            end_entry(P, W, e, reason, now)
+
+
+# ---------------------------------------------------------------- transitions
+
+
+@nb.njit(cache=True)
+def pick(P, W, o0, on, stream, now):
+    """program._pick over distributed options o0..o0+on."""
+    u = draw(P, W, stream)
+    total = 0.0
+    for o in range(o0, o0 + on):
+        total += named_probability(P, W, o, now)
+        if u < total:
+            return P.OPT[o, OPT_TARGET]
+    return P.OPT[o0 + on - 1, OPT_TARGET]
+
+
+@nb.njit(cache=True)
+def next_state(P, W, proc, g, now):
+    """The state the transition of g chooses (-1 after a fault)."""
+    t = P.S[g, S_TRANS]
+    kind = P.TR[t, TR_KIND]
+    o0 = P.TR[t, TR_O0]
+    on = P.TR[t, TR_ON]
+    if kind == 1:
+        return P.OPT[o0, OPT_TARGET]
+    if kind == 2:
+        return pick(P, W, o0, on, g, now)
+    if kind == 3:
+        for o in range(o0, o0 + on):
+            c = P.OPT[o, OPT_COND]
+            if c < 0 or test(P, W, proc, c, now, g):
+                return P.OPT[o, OPT_TARGET]
+            if W.n[N_ERR] != F_NONE:
+                return -1
+        return P.OPT[o0 + on - 1, OPT_TARGET]
+    # complex
+    chosen = o0 + on - 1
+    for o in range(o0, o0 + on):
+        c = P.OPT[o, OPT_COND]
+        if c < 0 or test(P, W, proc, c, now, g):
+            chosen = o
+            break
+        if W.n[N_ERR] != F_NONE:
+            return -1
+    if P.OPT[chosen, OPT_TARGET] >= 0:
+        return P.OPT[chosen, OPT_TARGET]
+    if P.OPT[chosen, OPT_DN] == 0:
+        fault(W, F_FAULT, g)
+        return -1
+    return pick(P, W, P.OPT[chosen, OPT_D0], P.OPT[chosen, OPT_DN], g, now)
+
+
+# ---------------------------------------------------------------- fast-forward of hazard loops
+
+
+@nb.njit(cache=True)
+def earliest_flip(P, W, dep, now):
+    best = NONE
+    birth = W.n[N_BIRTH]
+    f0 = P.DEP[dep, DEP_F0]
+    for f in range(f0, f0 + P.DEP[dep, DEP_FN]):
+        kind = P.flips[f, 0]
+        at = NONE
+        if kind == 0:
+            for k in range(1, 4):
+                months = P.flips[f, k]
+                if months > 0:
+                    t = civil.age_reached_ms(birth, months)
+                    if t > now:
+                        at = t
+                        break
+        elif kind == 1:
+            if P.flips[f, 1] > now:
+                at = P.flips[f, 1]
+            elif P.flips[f, 2] > now:
+                at = P.flips[f, 2]
+        else:
+            y, m, _ = civil.ymd(now)
+            at = civil.ymd_ms(y + 1 if m == 12 else y, m % 12 + 1, 1)
+        if at != NONE and (best == NONE or at < best):
+            best = at
+    return best
+
+
+@nb.njit(cache=True)
+def ff_options(P, W, proc, g, o0, on, now):
+    """Adds distributed options' (target, probability) to the process's profile."""
+    n = W.PR[proc, PR_N]
+    for o in range(o0, o0 + on):
+        if n >= W.FFI.shape[1]:
+            fault(W, F_UNSUPPORTED, g)
+            return
+        W.FFI[proc, n, FFI_T] = P.OPT[o, OPT_TARGET]
+        W.ff_p[proc, n] = named_probability(P, W, o, now)
+        if P.OPT[o, OPT_ATTR] >= 0:
+            W.FFI[proc, W.PR[proc, PR_NK], FFI_KEYS] = attr_signal(P, P.OPT[o, OPT_ATTR])
+            W.PR[proc, PR_NK] += 1
+        n += 1
+    W.PR[proc, PR_N] = n
+
+
+@nb.njit(cache=True)
+def ff_profile(P, W, proc, g, now):
+    """program.compile_profile's function: fills the process's (target, p) options and signal
+    keys; returns (has a profile, horizon)."""
+    W.PR[proc, PR_N] = 0
+    W.PR[proc, PR_NK] = 0
+    t = P.S[g, S_TRANS]
+    kind = P.TR[t, TR_KIND]
+    o0 = P.TR[t, TR_O0]
+    on = P.TR[t, TR_ON]
+    if kind == 1:
+        W.FFI[proc, 0, FFI_T] = P.OPT[o0, OPT_TARGET]
+        W.ff_p[proc, 0] = 1.0
+        W.PR[proc, PR_N] = 1
+        return True, NONE
+    if kind == 2:
+        ff_options(P, W, proc, g, o0, on, now)
+        return True, NONE
+    dep = P.S[g, S_PROFILE] - 1
+    chosen = o0 + on - 1
+    for o in range(o0, o0 + on):
+        c = P.OPT[o, OPT_COND]
+        if c < 0 or test(P, W, proc, c, now, g):
+            chosen = o
+            break
+        if W.n[N_ERR] != F_NONE:
+            return False, NONE
+    horizon = earliest_flip(P, W, dep, now)
+    k0 = P.DEP[dep, DEP_K0]
+    for k in range(k0, k0 + P.DEP[dep, DEP_KN]):
+        W.FFI[proc, W.PR[proc, PR_NK], FFI_KEYS] = P.dep_keys[k]
+        W.PR[proc, PR_NK] += 1
+    if P.OPT[chosen, OPT_TARGET] >= 0:
+        W.FFI[proc, 0, FFI_T] = P.OPT[chosen, OPT_TARGET]
+        W.ff_p[proc, 0] = 1.0
+        W.PR[proc, PR_N] = 1
+        return True, horizon
+    if kind == 3 or P.OPT[chosen, OPT_DN] == 0:
+        return False, NONE
+    ff_options(P, W, proc, g, P.OPT[chosen, OPT_D0], P.OPT[chosen, OPT_DN], now)
+    return True, horizon
+
+
+@nb.njit(cache=True)
+def outcome_probabilities(W, proc):
+    """program.outcome_probabilities, in place."""
+    n = W.PR[proc, PR_N]
+    covered = 0.0
+    total = 0.0
+    for i in range(n):
+        p = W.ff_p[proc, i]
+        total += p
+        hi = total if total < 1.0 else 1.0
+        out = 0.0
+        if hi > covered:
+            out = hi - covered
+            covered = hi
+        W.ff_p[proc, i] = out
+    rest = 1.0 - covered
+    W.ff_p[proc, n - 1] += rest if rest > 0.0 else 0.0
+
+
+# skip results
+FF_TARGET, FF_BLOCKED, FF_AGAIN = 0, 1, 2
+
+
+@nb.njit(cache=True)
+def ff_begin(P, W, proc, g, now):
+    """The first half of PersonSim._skip_hazard_loop: returns (FF_TARGET, state) or
+    (FF_BLOCKED, -1) while it waits."""
+    ok, horizon = ff_profile(P, W, proc, g, now)
+    if W.n[N_ERR] != F_NONE:
+        return FF_TARGET, -1
+    if not ok:
+        return FF_TARGET, g
+    outcome_probabilities(W, proc)
+    n = W.PR[proc, PR_N]
+    p_self = 0.0
+    for i in range(n):
+        if W.FFI[proc, i, FFI_T] == g:
+            p_self += W.ff_p[proc, i]
+    d = P.S[g, S_PERIOD]
+    t1 = now
+    limit = NONE
+    if horizon != NONE:
+        limit = (horizon - t1 - 1) // d
+        if limit <= 0:
+            return FF_TARGET, g
+    q = 1.0 - p_self
+    returns = NONE
+    if q <= 1e-12:
+        returns = NONE
+    elif q >= 1.0:
+        returns = 0
+    else:
+        returns = np.int64(math.log(1.0 - draw(P, W, g)) / math.log1p(-q))
+    if returns != NONE and (limit == NONE or returns + 1 <= limit):
+        steps = returns + 1
+        leaving = 1
+    else:
+        steps = limit
+        leaving = 0
+    wake = NONE if steps == NONE else t1 + steps * d
+    W.PR[proc, PR_T1] = t1
+    W.PR[proc, PR_STEPS] = steps
+    W.PR[proc, PR_LEAVE] = leaving
+    W.PR[proc, PR_WAKE] = wake
+    W.PR[proc, PR_G] = g
+    if wake == NONE and W.PR[proc, PR_NK] == 0:
+        W.PR[proc, PR_PC] = PC_NEVER
+        return FF_BLOCKED, -1
+    if wait_for(W, proc, W.FFI[proc, :W.PR[proc, PR_NK], FFI_KEYS], wake, now) < 0:
+        return FF_TARGET, -1
+    W.PR[proc, PR_PC] = PC_FF_WAIT
+    return FF_BLOCKED, -1
+
+
+@nb.njit(cache=True)
+def ff_visit(W, proc, entered, exited):
+    v = W.PR[proc, PR_HSTART] + W.FR[proc, W.PR[proc, PR_DEPTH], FR_VISIT]
+    W.HV[v, HV_ENTERED] = entered
+    W.HV[v, HV_EXITED] = exited
+
+
+@nb.njit(cache=True)
+def ff_woken(P, W, proc, now):
+    """The second half, after the wait: (FF_TARGET, state), (FF_AGAIN, -1) to evaluate the
+    transition again, or (FF_BLOCKED, -1) while it waits for the next boundary."""
+    g = W.PR[proc, PR_G]
+    d = P.S[g, S_PERIOD]
+    t1 = W.PR[proc, PR_T1]
+    wake = W.PR[proc, PR_WAKE]
+    if wake == NONE or now < wake:
+        j = -((-(now - t1)) // d)
+        if j < 1:
+            j = 1
+        boundary = t1 + j * d
+        W.PR[proc, PR_J] = j
+        if boundary > now:
+            schedule(W, boundary, NORMAL, EV_RESUME, proc)
+            W.PR[proc, PR_PC] = PC_FF_BOUNDARY
+            return FF_BLOCKED, -1
+        return ff_boundary(P, W, proc, now)
+    steps = W.PR[proc, PR_STEPS]
+    leaving = W.PR[proc, PR_LEAVE]
+    W.stats[4] += steps - 1 if leaving else steps
+    ff_visit(W, proc, now - d, now)
+    if not leaving:
+        return FF_TARGET, g
+    total = 0.0
+    n = W.PR[proc, PR_N]
+    last = -1
+    for i in range(n):
+        if W.FFI[proc, i, FFI_T] != g and W.ff_p[proc, i] > 0:
+            total += W.ff_p[proc, i]
+            last = W.FFI[proc, i, FFI_T]
+    u = draw(P, W, g) * total
+    for i in range(n):
+        if W.FFI[proc, i, FFI_T] != g and W.ff_p[proc, i] > 0:
+            u -= W.ff_p[proc, i]
+            if u < 0:
+                return FF_TARGET, W.FFI[proc, i, FFI_T]
+    return FF_TARGET, last
+
+
+@nb.njit(cache=True)
+def ff_boundary(P, W, proc, now):
+    g = W.PR[proc, PR_G]
+    d = P.S[g, S_PERIOD]
+    j = W.PR[proc, PR_J]
+    boundary = W.PR[proc, PR_T1] + j * d
+    W.stats[4] += j - 1
+    ff_visit(W, proc, boundary - d, boundary)
+    return FF_AGAIN, -1
+
+
+# ---------------------------------------------------------------- states
+
+# execute() results
+X_DONE, X_BLOCKED, X_GENERATOR, X_CALL, X_STOP = 0, 1, 2, 3, 4
+
+
+@nb.njit(cache=True)
+def guard_wait(P, W, proc, g, now):
+    """states._guard_wait, one round: wait for a signal or the next flip (or a weekly poll)."""
+    i0 = P.S[g, S_I0]
+    dep = P.pi[i0 + 1]
+    at = earliest_flip(P, W, dep, now)
+    if P.DEP[dep, DEP_POLL] != 0:
+        poll = now + WEEK
+        if at == NONE or poll < at:
+            at = poll
+    k0 = P.DEP[dep, DEP_K0]
+    kn = P.DEP[dep, DEP_KN]
+    if kn == 0 and at == NONE:
+        W.PR[proc, PR_PC] = PC_NEVER
+        return
+    wait_for(W, proc, P.dep_keys[k0:k0 + kn], at, now)
+    W.PR[proc, PR_PC] = PC_GUARD
+
+
+@nb.njit(cache=True)
+def open_encounter(P, W, proc, g, owner, now):
+    """states._open_encounter."""
+    i0 = P.S[g, S_I0]
+    if W.n[N_LOCK] == owner:
+        end_module_encounter(P, W, owner, NEG1, now)
+    cls = P.pi[i0 + 1]
+    tele = P.pi[i0 + 2]
+    k = P.consts
+    if tele == 1:
+        cls = k[C_VIRTUAL]
+    elif tele == 2 and now >= k[C_TELEMED_EARLY]:
+        u = draw(P, W, g)
+        if u <= (0.004 if now < k[C_TELEMED_LATE] else 0.15):
+            cls = k[C_VIRTUAL]
+    c = new_encounter(P, W, cls, P.pi[i0 + 6], owner, P.S[g, S_NAME], g, now)
+    if c < 0:
+        return
+    W.n[N_LOCK] = owner
+    W.OW[owner, OW_ME] = c
+    diagnose_pending(P, W, proc, g, g, now)
+    n = resolve_reason(P, W, proc, P.pi[i0 + 3], P.pi[i0 + 4], P.pi[i0 + 5], FALSE)
+    if n > 0:
+        kind = W.rbuf[0, 0]
+        code = W.rbuf[0, 1] if kind == 0 else W.E[W.rbuf[0, 1], E_CODE]
+        journal(W, J_ENCOUNTER_REASON, now, c, code, ZERO, ZERO, ZERO, ZERO, ZERO, 0.0)
+
+
+@nb.njit(cache=True)
+def try_wellness(P, W, proc, g, owner, now):
+    """states._wellness_encounter, one round: join the engine's open visit if this module has
+    not joined it yet."""
+    c = W.n[N_ENGENC]
+    if c >= 0 and W.OW[owner, OW_WFLAG] == 0 and W.OW[owner, OW_WJOINED] != c:
+        W.OW[owner, OW_WFLAG] = 1
+        W.OW[owner, OW_WJOINED] = c
+        diagnose_pending(P, W, proc, g, g, now)
+        renew_chronic(P, W, c, g, now)
+        return True
+    wait_for(W, proc, P.sig_engine[:], NONE, now)
+    W.PR[proc, PR_PC] = PC_WELLNESS
+    return False
+
+
+@nb.njit(cache=True)
+def observation_value(P, W, g, now):
+    """(kind, number, ref) of an Observation's value; a fault for a non-finite number."""
+    i0 = P.S[g, S_I0]
+    f0 = P.S[g, S_F0]
+    mode = P.pi[i0 + 2]
+    if mode == 0:
+        value = P.pf[f0 + 1] + (P.pf[f0 + 2] - P.pf[f0 + 1]) * draw(P, W, g)
+        if P.pi[i0 + 5] >= 0:
+            value = round_half_up(value, P.pi[i0 + 5])
+        kind, num, ref = K_FLOAT, value, 0
+    elif mode == 1:
+        kind, num, ref = P.pi[i0 + 3], P.pf[f0], P.pi[i0 + 4]
+    elif mode == 2:
+        kind, num, ref = K_FLOAT, sample(P, W, P.pi[i0 + 4], g), 0
+    elif mode == 3:
+        kind, num, ref = get_attr(P, W, P.pi[i0 + 4], now)
+        if kind == K_ENTRY:
+            fault(W, F_UNSUPPORTED, g)
+    else:
+        kind, num, ref = K_CODE, 0.0, P.pi[i0 + 4]
+    if kind == K_FLOAT and not math.isfinite(num):
+        fault(W, F_FAULT, g)
+    return kind, num, ref
+
+
+@nb.njit(cache=True)
+def execute(P, W, proc, g, owner, now):
+    """What entering state g does (states.EXECUTORS)."""
+    t = P.S[g, S_TYPE]
+    i0 = P.S[g, S_I0]
+    f0 = P.S[g, S_F0]
+    if t <= 2 or t == 8:  # Initial, Terminal, Simple, Physiology
+        return X_DONE
+    if t == 3:  # Guard
+        if test(P, W, proc, P.pi[i0], now, g):
+            return X_DONE
+        if W.n[N_ERR] != F_NONE:
+            return X_STOP
+        guard_wait(P, W, proc, g, now)
+        return X_BLOCKED
+    if t == 4:  # Delay
+        mode = P.pi[i0]
+        if mode == 0:
+            duration = P.pi[i0 + 3]
+        elif mode == 1:
+            q = P.pf[f0] + (P.pf[f0 + 1] - P.pf[f0]) * draw(P, W, g)
+            duration = fractional_ms(q, P.pi[i0 + 1])
+        else:
+            duration = integer_ms(sample(P, W, P.pi[i0 + 2], g), P.pi[i0 + 1])
+        if duration <= 0:
+            return X_DONE
+        schedule(W, now + duration, NORMAL, EV_RESUME, proc)
+        W.PR[proc, PR_PC] = PC_DELAY
+        return X_BLOCKED
+    if t == 5:  # SetAttribute
+        slot = P.pi[i0]
+        mode = P.pi[i0 + 1]
+        if mode == 1:
+            value = P.pf[f0 + 1] + (P.pf[f0 + 2] - P.pf[f0 + 1]) * draw(P, W, g)
+            if P.pi[i0 + 5] >= 0:
+                value = round_half_up(value, P.pi[i0 + 5])
+            set_attr(P, W, slot, K_FLOAT, value, ZERO, now)
+        elif mode == 2:
+            set_attr(P, W, slot, K_FLOAT, sample(P, W, P.pi[i0 + 4], g), ZERO, now)
+        elif mode == 3:
+            set_attr(P, W, slot, K_CODE, 0.0, P.pi[i0 + 3], now)
+        elif mode == 4 and W.A[P.pi[i0 + 4], A_KIND] != K_NONE:
+            src = P.pi[i0 + 4]
+            set_attr(P, W, slot, W.A[src, A_KIND], W.a_num[src], W.A[src, A_REF], now)
+        else:
+            set_attr(P, W, slot, P.pi[i0 + 2], P.pf[f0], P.pi[i0 + 3], now)
+        return X_DONE
+    if t == 6:  # Counter
+        slot = P.pi[i0]
+        kind, num, _ = get_attr(P, W, slot, now)
+        if kind == K_NONE or kind == K_BOOL:
+            number = 0.0
+        elif kind == K_INT or kind == K_FLOAT:
+            number = num
+        else:
+            fault(W, F_FAULT if kind != K_STR else F_UNSUPPORTED, g)
+            return X_STOP
+        if P.pi[i0 + 1] > 0:
+            number = number + P.pf[f0]
+        else:
+            number = number - P.pf[f0]
+        set_attr(P, W, slot, K_FLOAT, number, ZERO, now)
+        return X_DONE
+    if t == 7:  # CallSubmodule
+        depth = W.PR[proc, PR_DEPTH] + 1
+        if depth >= W.FR.shape[1]:
+            grow(W, G_DEPTH)
+            return X_STOP
+        m = P.pi[i0]
+        W.PR[proc, PR_DEPTH] = depth
+        W.FR[proc, depth, FR_MOD] = m
+        W.FR[proc, depth, FR_STATE] = P.MOD[m, MOD_INITIAL]
+        W.FR[proc, depth, FR_HBASE] = W.PR[proc, PR_HLEN]
+        W.FR[proc, depth, FR_LOOPTIME] = NONE
+        W.FR[proc, depth, FR_LOOPCOUNT] = 0
+        return X_CALL
+    if t == 9:  # Encounter
+        if P.pi[i0] != 0:
+            if try_wellness(P, W, proc, g, owner, now):
+                return X_GENERATOR
+            return X_BLOCKED
+        lock = W.n[N_LOCK]
+        if lock >= 0 and lock != owner:
+            wait_for(W, proc, P.sig_lock[:], NONE, now)
+            W.PR[proc, PR_PC] = PC_LOCK
+            return X_BLOCKED
+        open_encounter(P, W, proc, g, owner, now)
+        return X_DONE
+    if t == 10:  # EncounterEnd
+        if W.n[N_LOCK] == owner and W.OW[owner, OW_ME] >= 0:
+            end_module_encounter(P, W, owner, P.pi[i0], now)
+        else:
+            W.OW[owner, OW_WFLAG] = 0
+        return X_DONE
+    if t == 11 or t == 13:  # ConditionOnset, AllergyOnset
+        target = P.pi[i0 + 2]
+        owned = W.OW[owner, OW_ME]
+        if target < 0 or (W.n[N_LOCK] == owner and owned >= 0 and W.EN[owned, EN_NAME] == target):
+            depth = W.PR[proc, PR_DEPTH]
+            diagnose(P, W, proc, g, W.PR[proc, PR_HSTART] + W.FR[proc, depth, FR_VISIT], g, now)
+        elif P.pi[i0 + 3] >= 0:
+            e = new_entry(P, W, E_CONDITION, first_code(P, P.pi[i0]), now, NONE, ZERO)
+            if e < 0:
+                return X_STOP
+            W.E[e, E_NAME] = P.S[g, S_NAME]
+            journal(W, J_PENDING, now, e, g, ZERO, ZERO, ZERO, ZERO, ZERO, 0.0)
+            set_attr(P, W, P.pi[i0 + 3], K_ENTRY, 0.0, e, now)
+        return X_DONE
+    if t == 12 or t == 14 or t == 16 or t == 18:  # the ends
+        end_selected(P, W, g, now)
+        return X_DONE
+    if t == 15:  # MedicationOrder
+        codes = P.pi[i0]
+        text = P.pi[i0 + 1]
+        chronic = P.pi[i0 + 5]
+        admin = P.pi[i0 + 6]
+        assign = P.pi[i0 + 7]
+        nr = resolve_reason(P, W, proc, P.pi[i0 + 2], P.pi[i0 + 3], P.pi[i0 + 4], TRUE)
+        made0 = -1
+        made1 = -1
+        if admin != 0:
+            hi, lo = uuid_halves(P, W, g)
+            e = new_entry(P, W, E_MEDICATION, first_code(P, codes), now, now, ONE)
+            if e < 0:
+                return X_STOP
+            c = record_in(P, W, e, NONE, g, now)
+            journal(W, J_MEDICATION, now, e, g, c, ONE, ZERO, hi, lo, 0.0)
+            made0 = e
+        if admin == 0 or chronic != 0:
+            existing = W.PRS[text, PRS_PR_ENTRY]
+            if existing >= 0 and W.E[existing, E_KIND] == E_MEDICATION and W.E[existing, E_STOP] == NONE:
+                med = existing
+            else:
+                hi, lo = uuid_halves(P, W, g)
+                med = new_entry(P, W, E_MEDICATION, first_code(P, codes), now, NONE, ONE)
+                if med < 0:
+                    return X_STOP
+                c = record_in(P, W, med, NONE, g, now)
+                journal(W, J_MEDICATION, now, med, g, c, ZERO, ZERO, hi, lo, 0.0)
+                present_add(W, med, now)
+            if chronic != 0:
+                journal(W, J_CHRONIC, now, med, ZERO, ZERO, ZERO, ZERO, ZERO, ZERO, 0.0)
+                chronic_set(W, med)
+                notify(W, SIG_CHRONIC, now)
+            made1 = med
+        for e in (made0, made1):
+            if e >= 0:
+                W.E[e, E_NAME] = P.S[g, S_NAME]
+                journal(W, J_TOUCH, now, e, g, ZERO, ZERO, ZERO, ZERO, ZERO, 0.0)
+                journal_reasons(W, e, nr, ONE, now)
+                journal(W, J_PRESCRIBE, now, e, g, ZERO, ZERO, ZERO, ZERO, ZERO, 0.0)
+        last = made1 if made1 >= 0 else made0
+        if assign >= 0:
+            set_attr(P, W, assign, K_ENTRY, 0.0, last, now)
+        return X_DONE
+    if t == 17:  # CarePlanStart
+        codes = P.pi[i0]
+        text = P.pi[i0 + 1]
+        existing = W.PRS[text, PRS_PR_ENTRY]
+        if existing >= 0 and W.E[existing, E_KIND] == E_CAREPLAN and W.E[existing, E_STOP] == NONE:
+            plan = existing
+        else:
+            hi, lo = uuid_halves(P, W, g)
+            plan = new_entry(P, W, E_CAREPLAN, first_code(P, codes), now, NONE, ONE)
+            if plan < 0:
+                return X_STOP
+            c = record_in(P, W, plan, NONE, g, now)
+            journal(W, J_CAREPLAN, now, plan, g, c, ZERO, ZERO, hi, lo, 0.0)
+            present_add(W, plan, now)
+        W.E[plan, E_NAME] = P.S[g, S_NAME]
+        journal(W, J_TOUCH, now, plan, g, ZERO, ZERO, ZERO, ZERO, ZERO, 0.0)
+        nr = resolve_reason(P, W, proc, P.pi[i0 + 2], P.pi[i0 + 3], P.pi[i0 + 4], TRUE)
+        journal_reasons(W, plan, nr, ONE, now)
+        if P.pi[i0 + 5] >= 0:
+            set_attr(P, W, P.pi[i0 + 5], K_ENTRY, 0.0, plan, now)
+        return X_DONE
+    if t == 19:  # Procedure
+        codes = P.pi[i0]
+        mode = P.pi[i0 + 6]
+        duration = NONE
+        if mode == 1:
+            q = P.pf[f0] + (P.pf[f0 + 1] - P.pf[f0]) * draw(P, W, g)
+            duration = fractional_ms(q, P.pi[i0 + 7])
+        elif mode == 2:
+            duration = fractional_ms(sample(P, W, P.pi[i0 + 8], g), P.pi[i0 + 7])
+        hi, lo = uuid_halves(P, W, g)
+        stop = now + (duration if duration != NONE else 15 * MINUTE)
+        e = new_entry(P, W, E_PROCEDURE, first_code(P, codes), now, stop, ONE)
+        if e < 0:
+            return X_STOP
+        W.E[e, E_NAME] = P.S[g, S_NAME]
+        c = record_in(P, W, e, stop, g, now)
+        journal(W, J_PROCEDURE, now, e, g, c, stop, ZERO, hi, lo, 0.0)
+        present_add(W, e, now)
+        nr = resolve_reason(P, W, proc, P.pi[i0 + 2], P.pi[i0 + 3], P.pi[i0 + 4], TRUE)
+        journal_reasons(W, e, nr, ZERO, now)
+        if P.pi[i0 + 5] >= 0:
+            set_attr(P, W, P.pi[i0 + 5], K_ENTRY, 0.0, e, now)
+        if duration != NONE and duration > 0:
+            schedule(W, now + duration, NORMAL, EV_RESUME, proc)
+            W.PR[proc, PR_PC] = PC_DELAY
+            return X_BLOCKED
+        return X_DONE
+    if t == 20:  # Observation
+        kind, num, ref = observation_value(P, W, g, now)
+        if W.n[N_ERR] != F_NONE:
+            return X_STOP
+        hi, lo = uuid_halves(P, W, g)
+        e = new_entry(P, W, E_OBSERVATION, first_code(P, P.pi[i0]), now, now, ONE)
+        if e < 0:
+            return X_STOP
+        c = record_in(P, W, e, now, g, now)
+        journal(W, J_OBSERVATION, now, e, g, c, kind, ref, hi, lo, num)
+        return X_DONE
+    if t == 21:  # Vaccine
+        hi, lo = uuid_halves(P, W, g)
+        e = new_entry(P, W, E_IMMUNIZATION, first_code(P, P.pi[i0]), now, NONE, ONE)
+        if e < 0:
+            return X_STOP
+        c = record_in(P, W, e, NONE, g, now)
+        journal(W, J_IMMUNIZATION, now, e, g, c, ZERO, ZERO, hi, lo, 0.0)
+        return X_DONE
+    if t == 22:  # SupplyList
+        for i in range(P.pi[i0]):
+            hi, lo = uuid_halves(P, W, g)
+            e = new_entry(P, W, E_SUPPLY, ZERO, now, now, ONE)
+            if e < 0:
+                return X_STOP
+            c = record_in(P, W, e, now, g, now)
+            journal(W, J_SUPPLY, now, e, g, c, i, ZERO, hi, lo, 0.0)
+        return X_DONE
+    if t == 23:  # Symptom
+        if draw(P, W, g) > P.pf[f0]:
+            return X_DONE
+        mode = P.pi[i0 + 2]
+        if mode == 0:
+            value = np.int64(P.pf[f0 + 1])
+        elif mode == 1:
+            value = np.int64(P.pf[f0 + 2] + (P.pf[f0 + 3] - P.pf[f0 + 2]) * draw(P, W, g))
+        elif mode == 2:
+            value = np.int64(sample(P, W, P.pi[i0 + 3], g))
+        else:
+            value = 0
+        source = P.pi[i0 + 1]
+        set_symptom(P, W, P.pi[i0], source if source >= 0 else owner, value, now)
+        return X_DONE
+    if t == 24:  # Death
+        mode = P.pi[i0]
+        cause = -1
+        if mode == 1:
+            cause = P.pi[i0 + 1]
+        elif mode == 2:
+            if in_history(W, proc, P.pi[i0 + 1]):
+                for i in range(W.n[N_PRES]):
+                    e = W.PRS[W.PRS[i, PRS_PR_LIST], PRS_PR_ENTRY]
+                    if W.E[e, E_NAME] == P.pi[i0 + 1]:
+                        cause = W.E[e, E_CODE]
+                        break
+            else:
+                cause = P.pi[i0 + 2]
+        elif mode == 3:
+            kind, _, ref = get_attr(P, W, P.pi[i0 + 1], now)
+            if kind == K_NONE:
+                fault(W, F_FAULT, g)
+                return X_STOP
+            if kind == K_ENTRY:
+                cause = W.E[ref, E_CODE]
+            elif kind == K_CODE:
+                cause = ref
+        when = now
+        tmode = P.pi[i0 + 3]
+        if tmode == 1:
+            when += P.pi[i0 + 4]
+        elif tmode == 2:
+            q = P.pf[f0] + (P.pf[f0 + 1] - P.pf[f0]) * draw(P, W, g)
+            when += fractional_ms(q, P.pi[i0 + 5])
+        record_death(P, W, when if when > now else now, cause, g, now)
+        return X_DONE
+    fault(W, F_UNSUPPORTED, g)
+    return X_STOP
+
+
+# ---------------------------------------------------------------- module processes
+
+
+@nb.njit(cache=True)
+def top_state(W, proc):
+    return W.FR[proc, W.PR[proc, PR_DEPTH], FR_STATE]
+
+
+@nb.njit(cache=True)
+def run_module(P, W, proc, now):
+    """Runs a module's process (PersonSim.run_frame, frames as a stack) until it waits or
+    ends."""
+    owner = W.PR[proc, PR_OWNER]
+    pc = W.PR[proc, PR_PC]
+    reread = True
+    snapshot = NONE
+    if pc == PC_START:
+        m = W.PR[proc, PR_MODULE]
+        W.PR[proc, PR_DEPTH] = 0
+        W.FR[proc, 0, FR_MOD] = m
+        W.FR[proc, 0, FR_STATE] = P.MOD[m, MOD_INITIAL]
+        W.FR[proc, 0, FR_HBASE] = 0
+        W.FR[proc, 0, FR_LOOPTIME] = NONE
+        W.FR[proc, 0, FR_LOOPCOUNT] = 0
+        pc = PC_ENTER
+    elif pc == PC_DELAY:
+        pc = PC_AFTER
+    elif pc == PC_GUARD:
+        g = top_state(W, proc)
+        if test(P, W, proc, P.pi[P.S[g, S_I0]], now, g):
+            pc = PC_AFTER
+        else:
+            if W.n[N_ERR] == F_NONE:
+                guard_wait(P, W, proc, g, now)
+            return
+    elif pc == PC_LOCK:
+        g = top_state(W, proc)
+        lock = W.n[N_LOCK]
+        if lock >= 0 and lock != owner:
+            wait_for(W, proc, P.sig_lock[:], NONE, now)
+            W.PR[proc, PR_PC] = PC_LOCK
+            return
+        open_encounter(P, W, proc, g, owner, now)
+        pc = PC_AFTER
+    elif pc == PC_WELLNESS:
+        g = top_state(W, proc)
+        if not try_wellness(P, W, proc, g, owner, now):
+            return
+        pc = PC_AFTER
+    elif pc == PC_FF_WAIT or pc == PC_FF_BOUNDARY:
+        if pc == PC_FF_WAIT:
+            result, target = ff_woken(P, W, proc, now)
+        else:
+            result, target = ff_boundary(P, W, proc, now)
+        if result == FF_BLOCKED or failed(W):
+            return
+        if not after_skip(P, W, proc, result, target, now):
+            return
+        pc = PC_ENTER
+    else:  # PC_NEVER, PC_DONE
+        return
+    while True:
+        if failed(W):
+            return
+        depth = W.PR[proc, PR_DEPTH]
+        g = W.FR[proc, depth, FR_STATE]
+        if pc == PC_ENTER:
+            if W.FR[proc, depth, FR_LOOPTIME] != now:
+                W.FR[proc, depth, FR_LOOPTIME] = now
+                W.FR[proc, depth, FR_LOOPCOUNT] = 0
+            W.FR[proc, depth, FR_LOOPCOUNT] += 1
+            if W.FR[proc, depth, FR_LOOPCOUNT] > MAX_PER_INSTANT:
+                fault(W, F_FAULT, g)
+                return
+            W.n[N_ENTERED] += 1
+            if W.n[N_ENTERED] > P.consts[C_MAX_STATES]:
+                fault(W, F_FAULT, g)
+                return
+            snapshot = W.n[N_DEATH]
+            if snapshot != NONE and snapshot <= now:
+                W.PR[proc, PR_PC] = PC_DONE
+                return
+            if push_visit(P, W, proc, g, now) < 0:
+                return
+            W.stats[P.S[g, S_TYPE]] += 1
+            x = execute(P, W, proc, g, owner, now)
+            if x == X_STOP or failed(W):
+                return
+            if x == X_BLOCKED:
+                return
+            if x == X_CALL:
+                continue  # pc stays PC_ENTER: the submodule's Initial
+            reread = x == X_GENERATOR
+            pc = PC_AFTER
+        # PC_AFTER: the state has run
+        death = W.n[N_DEATH] if reread else snapshot
+        reread = True
+        if death != NONE and death <= now:
+            W.PR[proc, PR_PC] = PC_DONE
+            return
+        v = W.PR[proc, PR_HSTART] + W.FR[proc, depth, FR_VISIT]
+        if W.HV[v, HV_EXITED] == NONE:
+            W.HV[v, HV_EXITED] = now
+        if P.S[g, S_TRANS] < 0:  # Terminal: the frame returns
+            if depth == 0:
+                if W.n[N_LOCK] == owner:
+                    end_module_encounter(P, W, owner, NEG1, now)
+                W.PR[proc, PR_PC] = PC_DONE
+                return
+            W.PR[proc, PR_DEPTH] = depth - 1
+            caller = W.FR[proc, depth - 1, FR_STATE]
+            cv = W.PR[proc, PR_HSTART] + W.FR[proc, depth - 1, FR_VISIT]
+            entered = W.HV[cv, HV_ENTERED]
+            # the caller's history gets the submodule's visits (already in place) and the
+            # call again, marking the return
+            n = W.PR[proc, PR_HLEN]
+            if n >= W.PR[proc, PR_HCAP]:
+                keep = W.FR[proc, depth - 1, FR_VISIT]
+                if push_visit(P, W, proc, caller, now) < 0:  # moves the history, then fixed up
+                    return
+                W.FR[proc, depth - 1, FR_VISIT] = keep
+            else:
+                W.PR[proc, PR_HLEN] = n + 1
+            i = W.PR[proc, PR_HSTART] + W.PR[proc, PR_HLEN] - 1
+            W.HV[i, HV_STATE] = caller
+            W.HV[i, HV_NAME] = P.S[caller, S_NAME]
+            W.HV[i, HV_ENTERED] = entered
+            W.HV[i, HV_EXITED] = now
+            W.HV[i, HV_DIAG] = 0
+            continue  # PC_AFTER of the CallSubmodule (death read again)
+        target = next_state(P, W, proc, g, now)
+        if failed(W):
+            return
+        if target == g and P.S[g, S_PROFILE] > 0 and P.consts[C_NO_FF] == 0:
+            result, target = ff_begin(P, W, proc, g, now)
+            if result == FF_BLOCKED or failed(W):
+                return
+            if not after_skip(P, W, proc, result, target, now):
+                return
+        else:
+            W.FR[proc, depth, FR_STATE] = target
+        pc = PC_ENTER
+
+
+@nb.njit(cache=True)
+def after_skip(P, W, proc, result, target, now):
+    """The rest of the fast-forward loop in run_frame after a skip returned; False when the
+    process waits or ends."""
+    depth = W.PR[proc, PR_DEPTH]
+    g = W.FR[proc, depth, FR_STATE]
+    while True:
+        death = W.n[N_DEATH]
+        if death != NONE and death <= now:
+            W.PR[proc, PR_PC] = PC_DONE
+            return False
+        if result == FF_TARGET:
+            W.FR[proc, depth, FR_STATE] = target
+            return True
+        target = next_state(P, W, proc, g, now)
+        if failed(W):
+            return False
+        if target != g:
+            W.FR[proc, depth, FR_STATE] = target
+            return True
+        result, target = ff_begin(P, W, proc, g, now)
+        if result == FF_BLOCKED or failed(W):
+            return False
+
+
+# ---------------------------------------------------------------- the engine's visits
+
+
+@nb.njit(cache=True)
+def wellness_interval(birth, at, chronic):
+    months = civil.age_months(birth, at)
+    days = 30
+    if months >= 0:
+        days = 30
+    if months >= 2:
+        days = 60
+    if months >= 6:
+        days = 90
+    if months >= 18:
+        days = 180
+    if months >= 48:
+        days = 365
+    if months >= 240:
+        days = 3 * 365
+    if months >= 480:
+        days = 2 * 365
+    if months >= 600:
+        days = 365
+    if chronic and days > 365:
+        days = 365
+    return days * DAY
+
+
+@nb.njit(cache=True)
+def next_wellness_due(birth, last, chronic):
+    """simulation.next_wellness_due."""
+    if last == NONE:
+        return birth
+    t = last
+    bands = (0, 2, 6, 18, 48, 240, 480, 600)
+    while True:
+        due = last + wellness_interval(birth, t, chronic)
+        months = civil.age_months(birth, t)
+        boundary = -1
+        for m in bands:
+            if m > months:
+                boundary = m
+                break
+        if boundary < 0:
+            return due if due > t else t
+        boundary_at = civil.age_reached_ms(birth, boundary)
+        if due <= boundary_at:
+            return due if due > t else t
+        t = boundary_at
+
+
+@nb.njit(cache=True)
+def start_engine_encounter(P, W, cls, code_list, flag, stream, now):
+    k = P.consts
+    c = new_encounter(P, W, cls, code_list, k[C_ENGINE_OWNER], k[C_ENGINE_NAME], stream, now)
+    if c < 0:
+        return
+    W.n[N_LOCK] = k[C_ENGINE_OWNER]
+    W.n[N_ENGENC] = c
+    W.A[flag, A_KIND] = K_BOOL
+    W.a_num[flag] = 1.0
+    notify(W, SIG_ENGINE_ENCOUNTER, now)
+    schedule(W, now, LATE, EV_ENC_END, c)
+
+
+@nb.njit(cache=True)
+def end_engine_encounter(P, W, c, now):
+    k = P.consts
+    end_encounter(P, W, c, NEG1, NONE, now)
+    W.A[k[C_A_WELLNESS], A_KIND] = K_NONE
+    W.A[k[C_A_EMERGENCY], A_KIND] = K_NONE
+    W.A[k[C_A_URGENT], A_KIND] = K_NONE
+    if W.n[N_ENGENC] == c:
+        W.n[N_ENGENC] = -1
+    if W.n[N_LOCK] == k[C_ENGINE_OWNER]:
+        release_lock(W, now)
+
+
+@nb.njit(cache=True)
+def run_engine(P, W, proc, now):
+    """PersonSim._engine_encounters, from wherever it waited to its next wait."""
+    k = P.consts
+    stream = k[C_STREAM_ENGINE]
+    birth = W.n[N_BIRTH]
+    due = next_wellness_due(birth, W.n[N_LASTW], W.n[N_CHR] > 0)
+    if W.n[N_LOCK] < 0:
+        if due <= now:
+            if civil.age_years(birth, now) < 18:
+                code = k[C_WELL_CHILD]
+            else:
+                code = k[C_GENERAL_EXAM]
+            start_engine_encounter(P, W, k[C_WELLNESS], code, k[C_A_WELLNESS], stream, now)
+            W.n[N_LASTW] = now
+            wait_for(W, proc, P.sig_lock[:], NONE, now)
+            return
+        total = symptom_total(W)
+        if total != W.n[N_LASTT] and total > 300:
+            W.n[N_LASTT] = total
+            slot = k[C_A_SYMPTOM_TOTAL]
+            W.A[slot, A_KIND] = K_INT
+            W.a_num[slot] = float(total)
+            address_largest_symptom(W)
+            if total > 500:
+                start_engine_encounter(P, W, k[C_EMERGENCY], k[C_EMERGENCY_VISIT],
+                                       k[C_A_EMERGENCY], stream, now)
+            elif total > 350:
+                start_engine_encounter(P, W, k[C_URGENTCARE], k[C_URGENT_VISIT],
+                                       k[C_A_URGENT], stream, now)
+            else:
+                start_engine_encounter(P, W, k[C_OUTPATIENT], k[C_CHECKUP_VISIT],
+                                       k[C_A_WELLNESS], stream, now)
+            wait_for(W, proc, P.sig_lock[:], NONE, now)
+            return
+        wait_for(W, proc, P.sig_chronic_symptom[:], due, now)
+    else:
+        wait_for(W, proc, P.sig_lock[:], NONE, now)
+
+
+# ---------------------------------------------------------------- a life
+
+
+@nb.njit(cache=True)
+def resume(P, W, proc, now):
+    if W.PR[proc, PR_KIND] == 0:
+        run_engine(P, W, proc, now)
+    else:
+        run_module(P, W, proc, now)
+
+
+@nb.njit(cache=True)
+def live(P, W):
+    """Lives one person (W holds the person and its buffers, reset). Returns ops.OK, GROW or
+    FAULT; the time the simulation stopped is W.n[N_NOW]."""
+    birth = W.n[N_BIRTH]
+    end = W.n[N_END]
+    now = birth
+    W.n[N_NOW] = now
+    if end > birth:
+        schedule(W, end, NORMAL, EV_END, ZERO)
+        for proc in range(W.PR.shape[0]):
+            schedule(W, now, URGENT, EV_INIT, proc)
+        while W.n[N_HEAP] > 0:
+            time, kind, a = pop_event(W)
+            now = time
+            W.n[N_NOW] = now
+            if kind == EV_STOP:
+                break
+            if kind == EV_END:
+                trigger_stop(W, now)
+            elif kind == EV_INIT or kind == EV_RESUME:
+                resume(P, W, a, now)
+            elif kind == EV_TIMER:
+                succeed(W, a, now)
+            elif kind == EV_WAKE:
+                resume(P, W, W.WT[a, WT_PROC], now)
+            elif kind == EV_DEATH:
+                if W.n[N_DEATH] == a:
+                    trigger_stop(W, now)
+            elif kind == EV_ENC_END:
+                end_engine_encounter(P, W, a, now)
+            if W.n[N_GROW] >= 0:
+                return 1
+            if W.n[N_ERR] != F_NONE:
+                return 2
+    finish(P, W, now)
+    if W.n[N_GROW] >= 0:
+        return 1
+    return 0
+
+
+@nb.njit(cache=True)
+def finish(P, W, now):
+    """PersonSim._finish's engine part: open encounters end at the end of the life (or the
+    death), without running past the death."""
+    birth = W.n[N_BIRTH]
+    if now >= birth:
+        if W.n[N_END] < now:
+            now = W.n[N_END]
+    else:
+        now = birth
+    death = W.n[N_DEATH]
+    if death != NONE and death > now:
+        death = NONE
+    end = death if death != NONE else now
+    W.n[N_NOW] = end
+    for c in range(W.n[N_ENC]):
+        if W.EN[c, EN_ENDED] == 0:
+            at = end if end > W.EN[c, EN_START] else W.EN[c, EN_START]
+            end_encounter(P, W, c, NEG1, at, end)
+            if death != NONE and W.EN[c, EN_STOP] > death:
+                W.EN[c, EN_STOP] = death if death > W.EN[c, EN_START] else W.EN[c, EN_START]
+                journal(W, J_ENCOUNTER_END, end, c, W.EN[c, EN_STOP], NEG1, TWO, ZERO, ZERO, ZERO, 0.0)

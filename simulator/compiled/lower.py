@@ -1,0 +1,813 @@
+"""Lowering: a compiled reference Program becomes the compiled engine's array program.
+
+Every state, transition option and condition becomes rows of integer and float arrays that the
+kernel (simulator.compiled.kernel) reads; names, codes and attribute values become interned
+ids. What the kernel cannot run is refused here, at load time, naming the module, the state
+and the feature (`Unsupported`), so nothing falls back silently.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+from numba.core import types
+from numba.experimental import structref
+
+from simulator.compiled import ops
+from simulator.compiled.ops import Op
+from simulator.compiled.rng import mix64
+from simulator.engine import timeutil as tu
+from simulator.engine.logic import date_instant
+from simulator.engine.program import CompiledModule, Program
+from simulator.errors import UserError
+from simulator.gmf import schema as s
+from simulator.record import Code
+
+NONE_TIME = np.iinfo(np.int64).min  # an unset instant
+
+
+class Unsupported(UserError):
+    """A module uses something the compiled engine cannot run yet."""
+
+    def __init__(self, module: str, state: str, feature: str) -> None:
+        super().__init__(
+            f"{module}: state {state!r}: the compiled engine cannot run {feature} yet; "
+            "run with --engine reference"
+        )
+
+
+class Interner:
+    """Values ↔ dense ids, in first-seen order."""
+
+    def __init__(self) -> None:
+        self.ids: dict[Any, int] = {}
+        self.values: list[Any] = []
+
+    def __call__(self, value: Any) -> int:
+        found = self.ids.get(value)
+        if found is None:
+            found = self.ids[value] = len(self.values)
+            self.values.append(value)
+        return found
+
+
+# Attribute value kinds (the kernel's tagged attribute slots).
+K_NONE, K_BOOL, K_INT, K_FLOAT, K_STR, K_CODE, K_ENTRY, K_PENDING, K_OTHER = range(9)
+
+# Time units, in the order the kernel's unit tables use.
+UNITS = ("years", "months", "weeks", "days", "hours", "minutes", "seconds")
+
+# Condition comparison operators.
+OPERATORS = ("==", "!=", "<", "<=", ">", ">=", "is nil", "is not nil")
+
+# Distribution kinds.
+DISTRIBUTIONS = ("EXACT", "UNIFORM", "GAUSSIAN", "EXPONENTIAL", "TRIANGULAR")
+
+# Transition kinds.
+T_NONE, T_DIRECT, T_DISTRIBUTED, T_CONDITIONAL, T_COMPLEX = range(5)
+
+# Fixed signal keys; attribute a has key SIG_ATTR0 + a, symptom y has SIG_ATTR0 + n_attr + y.
+SIG_PRESENT, SIG_LOCK, SIG_ENGINE_ENCOUNTER, SIG_CHRONIC, SIG_SYMPTOM_ANY, SIG_ATTR0 = range(6)
+
+# Attributes the engine itself reads or writes (they always get slots).
+ENGINE_ATTRIBUTES = ("gender", "race", "socioeconomic_category", "deathdate", "cause_of_death",
+                     "active_wellness_encounter", "active_emergency_encounter",
+                     "active_urgent_care_encounter", "last_visit_symptom_total")
+# Attributes computed when read (person.Attributes.computed): only AGE and AGE_MONTHS so far.
+COMPUTED_AGE, COMPUTED_AGE_MONTHS = "AGE", "AGE_MONTHS"
+COMPUTED_UNSUPPORTED = frozenset({
+    "probability_of_fall_injury", "days_until_death", "bmi_percentile",
+})
+
+
+@dataclass
+class Lowered:
+    """The array program (`arrays`, passed to the kernel) and the Python-side tables the
+    replay needs to turn the kernel's journal into records."""
+
+    arrays: Any  # the program's arrays by field name (PROGRAM_FIELDS), for Python
+    kernel_program: Any  # the same arrays as one ProgramArrays, for the kernel
+    strings: list[Any]
+    codes: list[Code]
+    attributes: list[str]
+    states: list[tuple[CompiledModule, str]]  # global state id -> (module, state name)
+    modules: list[CompiledModule]
+    top_level: list[int]
+    code_lists: list[list[int]]  # code-list id -> code ids
+    symptoms: list[str]
+    values: list[Any]  # SetAttribute / Attribute-condition constants too rich for a slot
+    slot_of: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class _Builder:
+    program: Program
+    strings: Interner = field(default_factory=Interner)
+    codes: Interner = field(default_factory=Interner)  # Code objects (system, code, display)
+    code_text: Interner = field(default_factory=Interner)  # code strings: the "present" keys
+    attrs: Interner = field(default_factory=Interner)
+    code_lists: list[list[int]] = field(default_factory=list)
+    values: list[Any] = field(default_factory=list)
+    # per state
+    s_type: list[int] = field(default_factory=list)
+    s_module: list[int] = field(default_factory=list)
+    s_mixed: list[int] = field(default_factory=list)
+    s_name: list[int] = field(default_factory=list)
+    s_trans: list[int] = field(default_factory=list)
+    s_i0: list[int] = field(default_factory=list)
+    s_f0: list[int] = field(default_factory=list)
+    s_period: list[int] = field(default_factory=list)  # fast-forward: fixed Delay length
+    s_profile: list[int] = field(default_factory=list)
+    pi: list[int] = field(default_factory=list)
+    pf: list[float] = field(default_factory=list)
+    # transitions and options
+    t_kind: list[int] = field(default_factory=list)
+    t_o0: list[int] = field(default_factory=list)
+    t_on: list[int] = field(default_factory=list)
+    o_target: list[int] = field(default_factory=list)
+    o_cond: list[int] = field(default_factory=list)
+    o_prob: list[float] = field(default_factory=list)
+    o_attr: list[int] = field(default_factory=list)
+    o_d0: list[int] = field(default_factory=list)
+    o_dn: list[int] = field(default_factory=list)
+    # conditions: bytecode
+    code: list[int] = field(default_factory=list)
+    cf: list[float] = field(default_factory=list)
+    # guard dependencies: per dependency-set id, signal keys, flips and poll
+    dep_k0: list[int] = field(default_factory=list)
+    dep_kn: list[int] = field(default_factory=list)
+    dep_f0: list[int] = field(default_factory=list)
+    dep_fn: list[int] = field(default_factory=list)
+    dep_poll: list[int] = field(default_factory=list)
+    dep_keys: list[int] = field(default_factory=list)
+    flips: list[int] = field(default_factory=list)  # rows of 4: kind, a, b, c
+    # distributions
+    d_kind: list[int] = field(default_factory=list)
+    d_round: list[int] = field(default_factory=list)
+    d_p: list[list[float]] = field(default_factory=list)
+    # modules
+    m_initial: list[int] = field(default_factory=list)
+    m_owner: list[int] = field(default_factory=list)
+    m_file: list[int] = field(default_factory=list)
+    states: list[tuple[CompiledModule, str]] = field(default_factory=list)
+    symptoms: Interner = field(default_factory=Interner)
+    # where each state's names resolve
+    _state_ids: dict[tuple[str, str], int] = field(default_factory=dict)
+    _current: tuple[str, str] = ("", "")
+
+    # ------------------------------------------------------------ helpers
+
+    def unsupported(self, feature: str) -> Unsupported:
+        module, state = self._current
+        return Unsupported(module, state, feature)
+
+    def slot(self, name: str) -> int:
+        if name in COMPUTED_UNSUPPORTED or name.startswith(("ascvd", "chd", "cvd", "stroke",
+                                                            "atrial_fibrillation")):
+            from simulator.builtin.cardiovascular import CARDIO_ATTRIBUTES
+            if name in COMPUTED_UNSUPPORTED or name in CARDIO_ATTRIBUTES:
+                raise self.unsupported(f"the computed attribute {name!r}")
+        return self.attrs(name)
+
+    def code_id(self, c: Code) -> int:
+        self.code_text(c.code)
+        return self.codes((c.system, c.code, c.display, c.version))
+
+    def code_list(self, codes: list[Code]) -> int:
+        self.code_lists.append([self.code_id(c) for c in codes])
+        return len(self.code_lists) - 1
+
+    def value(self, v: Any) -> tuple[int, float, int]:
+        """(kind, number, ref) of a constant."""
+        if v is None:
+            return K_NONE, 0.0, 0
+        if isinstance(v, bool):
+            return K_BOOL, float(v), 0
+        if isinstance(v, int):
+            if abs(v) > 2**53:
+                raise self.unsupported(f"the integer {v} (beyond a double)")
+            return K_INT, float(v), 0
+        if isinstance(v, float):
+            return K_FLOAT, v, 0
+        if isinstance(v, str):
+            return K_STR, 0.0, self.strings(v)
+        if isinstance(v, Code):
+            return K_CODE, 0.0, self.code_id(v)
+        raise self.unsupported(f"the value {v!r}")
+
+    def distribution(self, d: s.Distribution) -> int:
+        p = d.parameters
+        keys = ("value", "low", "high", "mean", "standardDeviation", "min", "max", "mode")
+        row = [float(p.get(k, math.nan)) for k in keys]
+        row.append(1.0 if "min" in p else 0.0)
+        row.append(1.0 if "max" in p else 0.0)
+        self.d_kind.append(DISTRIBUTIONS.index(d.kind))
+        self.d_round.append(int(d.round))
+        self.d_p.append(row)
+        return len(self.d_kind) - 1
+
+    def state_id(self, module: str, name: str) -> int:
+        return self._state_ids[(module, name)]
+
+    # ------------------------------------------------------------ conditions
+
+    def emit(self, *words: int) -> None:
+        self.code.extend(words)
+
+    def condition(self, c: s.Logic) -> int:
+        """Bytecode for `c` ending in OP_END; returns its entry point."""
+        start = len(self.code)
+        self._cond(c)
+        self.emit(Op.END)
+        return start
+
+    def _cond(self, c: s.Logic) -> None:
+        if isinstance(c, s.And | s.Or):
+            jump = Op.JUMP_FALSE if isinstance(c, s.And) else Op.JUMP_TRUE
+            patches = []
+            for i, part in enumerate(c.conditions):
+                self._cond(part)
+                if i < len(c.conditions) - 1:
+                    self.emit(jump, 0)
+                    patches.append(len(self.code) - 1)
+                    self.emit(Op.POP)
+            if not c.conditions:
+                self.emit(Op.TRUE if isinstance(c, s.And) else Op.FALSE)
+            for at in patches:
+                self.code[at] = len(self.code)
+        elif isinstance(c, s.Not):
+            self._cond(c.condition)
+            self.emit(Op.NOT)
+        elif isinstance(c, s.AtLeast | s.AtMost):
+            for part in c.conditions:
+                self._cond(part)
+            if isinstance(c, s.AtLeast):
+                self.emit(Op.AT_LEAST, len(c.conditions), c.minimum)
+            else:
+                self.emit(Op.AT_MOST, len(c.conditions), c.maximum)
+        elif isinstance(c, s.TrueLogic):
+            self.emit(Op.TRUE)
+        elif isinstance(c, s.FalseLogic):
+            self.emit(Op.FALSE)
+        elif isinstance(c, s.Gender):
+            self.emit(Op.ATTR_IS_STR, self.slot("gender"), self.strings(c.gender))
+        elif isinstance(c, s.SocioeconomicStatus):
+            self.emit(Op.ATTR_IS_STR, self.slot("socioeconomic_category"),
+                      self.strings(c.category))
+        elif isinstance(c, s.Race):
+            self.emit(Op.RACE, self.slot("race"), self.strings(c.race.lower()))
+        elif isinstance(c, s.Age):
+            self.emit(Op.AGE, 12 if c.unit == "years" else 1, OPERATORS.index(c.operator),
+                      self.const(c.quantity))
+        elif isinstance(c, s.Date):
+            op = OPERATORS.index(c.operator)
+            if c.year is not None:
+                self.emit(Op.YEAR, op, self.const(float(c.year)))
+            elif c.month is not None:
+                self.emit(Op.MONTH, op, self.const(float(c.month)))
+            else:
+                assert c.date is not None
+                self.emit(Op.INSTANT, op, self.const(float(date_instant(c.date))))
+        elif isinstance(c, s.SymptomLogic):
+            self.emit(Op.SYMPTOM, self.symptoms(c.symptom), OPERATORS.index(c.operator),
+                      self.const(c.value))
+        elif isinstance(c, s.Attribute):
+            kind, number, ref = self.value(c.value)
+            self.emit(Op.ATTRIBUTE, self.slot(c.attribute), OPERATORS.index(c.operator),
+                      kind, self.const(number), ref)
+        elif isinstance(c, s.PriorState):
+            within = tu.fractional_ms(c.within.quantity, c.within.unit) if c.within else -1
+            self.emit(Op.PRIOR_STATE, self.strings(c.name),
+                      self.strings(c.since) if c.since is not None else -1,
+                      self.const(float(within)))
+        elif isinstance(c, s.ActiveCondition | s.ActiveAllergy | s.ActiveMedication
+                        | s.ActiveCarePlan):
+            must_be_open = int(isinstance(c, s.ActiveMedication | s.ActiveCarePlan))
+            if c.codes:
+                texts = [self.code_text(x.code) for x in c.codes]
+                self.emit(Op.ACTIVE_CODES, must_be_open, len(texts), *texts)
+            else:
+                assert c.referenced_by_attribute is not None
+                self.emit(Op.ACTIVE_ATTR, must_be_open, self.slot(c.referenced_by_attribute))
+        else:
+            raise self.unsupported(f"the {c.condition_type} condition")
+
+    def const(self, x: float) -> int:
+        self.cf.append(float(x))
+        return len(self.cf) - 1
+
+    def dependencies(self, conditions: list[s.Logic]) -> int:
+        """The signal keys, flip instants and poll flag of conditions (engine.logic)."""
+        from simulator.engine.logic import Dependencies, dependencies
+
+        deps = Dependencies()
+        for c in conditions:
+            dependencies(c, deps)
+        keys = sorted(self.signal(k) for k in deps.signals)
+        flips: list[tuple[int, int, int, int]] = []
+        for c in conditions:
+            self._flips(c, flips)
+        self.dep_k0.append(len(self.dep_keys))
+        self.dep_kn.append(len(keys))
+        self.dep_keys.extend(keys)
+        self.dep_f0.append(len(self.flips) // 4)
+        self.dep_fn.append(len(flips))
+        for row in flips:
+            self.flips.extend(row)
+        self.dep_poll.append(int(deps.poll))
+        return len(self.dep_k0) - 1
+
+    def _flips(self, c: s.Logic, out: list[tuple[int, int, int, int]]) -> None:
+        if isinstance(c, s.And | s.Or | s.AtLeast | s.AtMost):
+            for x in c.conditions:
+                self._flips(x, out)
+        elif isinstance(c, s.Not):
+            self._flips(c.condition, out)
+        elif isinstance(c, s.Age):
+            q = c.quantity
+            candidates = sorted({math.floor(q), math.floor(q) + 1, math.ceil(q)})
+            per = 12 if c.unit == "years" else 1
+            ages = [a for a in candidates if a > 0] + [-1, -1, -1]
+            out.append((ops.FLIP_AGE, ages[0] * per if ages[0] > 0 else -1,
+                        ages[1] * per if ages[1] > 0 else -1,
+                        ages[2] * per if ages[2] > 0 else -1))
+        elif isinstance(c, s.Date):
+            if c.year is not None:
+                out.append((ops.FLIP_POINTS, tu.ymd_ms(c.year, 1, 1), tu.ymd_ms(c.year + 1, 1, 1), 0))
+            elif c.month is not None:
+                out.append((ops.FLIP_MONTH, 0, 0, 0))
+            else:
+                assert c.date is not None
+                instant = date_instant(c.date)
+                out.append((ops.FLIP_POINTS, instant, instant + 1, 0))
+
+    def signal(self, key: str) -> int:
+        fixed = {"present": SIG_PRESENT, "lock": SIG_LOCK, "engine_encounter": SIG_ENGINE_ENCOUNTER,
+                 "chronic": SIG_CHRONIC, "symptom": SIG_SYMPTOM_ANY}
+        if key in fixed:
+            return fixed[key]
+        if key.startswith("a:"):
+            return -(1 + self.slot(key[2:]))  # resolved to SIG_ATTR0 + slot when finished
+        assert key.startswith("s:")
+        return -(1_000_000 + self.symptoms(key[2:]))
+
+    # ------------------------------------------------------------ transitions
+
+    def transition(self, module: CompiledModule, st: s.State) -> int:
+        key = st.transition_key()
+        ids = self.t_kind
+        if isinstance(st, s.Terminal) or (key is None and not isinstance(st, s.Physiology)):
+            return -1
+        o0 = len(self.o_target)
+        if isinstance(st, s.Physiology):
+            kind = T_DIRECT
+            self.option(self.state_id(module.key, st.alt_direct_transition))
+        elif key == "direct_transition":
+            kind = T_DIRECT
+            self.option(self.state_id(module.key, st.direct_transition or ""))
+        elif key == "distributed_transition":
+            kind = T_DISTRIBUTED
+            self.distributed(module, st.distributed_transition or [])
+        elif key == "conditional_transition":
+            kind = T_CONDITIONAL
+            for o in st.conditional_transition or []:
+                cond = self.condition(o.condition) if o.condition is not None else -1
+                self.option(self.state_id(module.key, o.transition), cond=cond)
+        elif key == "complex_transition":
+            kind = T_COMPLEX
+            rows = []
+            for o in st.complex_transition or []:
+                cond = self.condition(o.condition) if o.condition is not None else -1
+                target = self.state_id(module.key, o.transition) if o.transition else -1
+                rows.append((cond, target, o.distributions or []))
+            placed = []
+            for cond, target, _ in rows:
+                self.option(target, cond=cond)
+                placed.append(len(self.o_target) - 1)
+            for at, (_, _, dists) in zip(placed, rows, strict=True):
+                self.o_d0[at] = len(self.o_target)
+                self.o_dn[at] = len(dists)
+                self.distributed(module, dists)
+            n = len(rows)
+            self.t_kind.append(kind)
+            self.t_o0.append(o0)
+            self.t_on.append(n)
+            return len(ids) - 1
+        else:
+            raise self.unsupported(f"a {key}")
+        self.t_kind.append(kind)
+        self.t_o0.append(o0)
+        self.t_on.append(len(self.o_target) - o0 if kind != T_COMPLEX else 0)
+        return len(ids) - 1
+
+    def option(self, target: int, cond: int = -1, prob: float = 0.0, attr: int = -1) -> None:
+        self.o_target.append(target)
+        self.o_cond.append(cond)
+        self.o_prob.append(prob)
+        self.o_attr.append(attr)
+        self.o_d0.append(0)
+        self.o_dn.append(0)
+
+    def distributed(self, module: CompiledModule, options: list[s.DistributedOption]) -> None:
+        for o in options:
+            target = self.state_id(module.key, o.transition)
+            if isinstance(o.distribution, s.NamedDistribution):
+                self.option(target, prob=o.distribution.default,
+                            attr=self.slot(o.distribution.attribute))
+            else:
+                self.option(target, prob=float(o.distribution))
+
+    # ------------------------------------------------------------ states
+
+    def params(self, ints: list[int], floats: list[float] = ()) -> None:  # type: ignore[assignment]
+        self.s_i0.append(len(self.pi))
+        self.s_f0.append(len(self.pf))
+        self.pi.extend(int(x) for x in ints)
+        self.pf.extend(float(x) for x in floats)
+
+    def reason(self, module: CompiledModule, reason: str | None) -> list[int]:
+        """[name, attribute slot, fallback code] of a `reason` (states._resolve_reason): an
+        attribute of that name, else the entries of a state of that name the frame visited,
+        else the first code of the module's ConditionOnset/AllergyOnset of that name."""
+        if not reason:
+            return [-1, -1, -1]
+        onset = module.states.get(reason)
+        fallback = (self.code_id(onset.model.codes[0])
+                    if onset is not None and isinstance(onset.model, s.ConditionOnset) else -1)
+        return [self.strings(reason), self.slot(reason), fallback]
+
+    def end_selector(self, st: s._EndBySelector, by_name: str | None, kind: int,
+                     reason: Code | None) -> list[int]:
+        reason_id = self.code_id(reason) if reason is not None else -1
+        if by_name is not None:
+            return [0, self.strings(by_name), kind, reason_id]
+        if st.referenced_by_attribute is not None:
+            return [1, self.slot(st.referenced_by_attribute), kind, reason_id]
+        texts = [self.code_text(c.code) for c in st.codes or []]
+        return [2, len(texts), kind, reason_id, *texts]
+
+    def state(self, module: CompiledModule, name: str) -> None:  # noqa: C901 - one case per type
+        from simulator.compiled.ops import StateType as T
+        from simulator.engine.simulation import STOPPED_MEDICAL_ADVICE
+        from simulator.engine.states import CAREPLAN_DONE
+
+        cs = module.states[name]
+        st = cs.model
+        self._current = (module.file, name)
+        if st.type not in ops.STATE_TYPES:
+            raise self.unsupported(f"the {st.type} state")
+        t = ops.STATE_TYPES[st.type]
+        self.s_type.append(t)
+        self.s_module.append(len(self.m_initial))
+        self.s_mixed.append(int(mix64(np.uint64(cs.stream))))
+        self.s_name.append(self.strings(name))
+        self.s_period.append(cs.period if cs.profile is not None else 0)
+        self.s_profile.append(0)
+        g = len(self.s_type) - 1
+        if t == T.GUARD:
+            assert isinstance(st, s.Guard)
+            self.params([self.condition(st.allow), self.dependencies([st.allow])])
+        elif t == T.DELAY:
+            assert isinstance(st, s.Delay)
+            if st.exact is not None:
+                self.params([0, 0, -1, tu.fractional_ms(st.exact.quantity, st.exact.unit)])
+            elif st.range is not None:
+                self.params([1, UNITS.index(st.range.unit), -1, 0], [st.range.low, st.range.high])
+            else:
+                assert st.distribution is not None and st.unit is not None
+                self.params([2, UNITS.index(st.unit), self.distribution(st.distribution), 0])
+            if cs.profile is not None:
+                self.s_profile[g] = self.delay_profile(st)
+        elif t == T.SET_ATTRIBUTE:
+            assert isinstance(st, s.SetAttribute)
+            slot = self.slot(st.attribute)
+            if st.expression is not None:
+                raise self.unsupported("an expression")
+            if st.series_data is not None:
+                raise self.unsupported("series data")
+            value = st.value
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            kind, number, ref = self.value(value)
+            if st.range is not None:
+                decimals = st.range.decimals if st.range.decimals is not None else -1
+                self.params([slot, 1, 0, 0, 0, decimals], [0.0, st.range.low, st.range.high])
+            elif st.distribution is not None:
+                self.params([slot, 2, 0, 0, self.distribution(st.distribution), 0])
+            elif st.value_code is not None:
+                self.params([slot, 3, K_CODE, self.code_id(st.value_code), 0, 0])
+            elif st.value_attribute is not None:
+                self.params([slot, 4, kind, ref, self.slot(st.value_attribute), 0], [number])
+            else:
+                self.params([slot, 0, kind, ref, 0, 0], [number])
+        elif t == T.COUNTER:
+            assert isinstance(st, s.Counter)
+            self.params([self.slot(st.attribute), 1 if st.action == "increment" else -1],
+                        [float(st.amount or 1)])
+        elif t == T.CALL_SUBMODULE:
+            assert isinstance(st, s.CallSubmodule)
+            self.params([self._module_index[st.submodule]])
+        elif t == T.ENCOUNTER:
+            assert isinstance(st, s.Encounter)
+            tele = (st.telemedicine_possibility or "none").lower()
+            self.params([int(st.wellness), self.strings((st.encounter_class or "ambulatory").lower()),
+                         1 if tele == "always" else 2 if tele == "possible" else 0,
+                         *self.reason(module, st.reason),
+                         self.code_list(st.codes), int(name in module.targeted)])
+        elif t == T.ENCOUNTER_END:
+            assert isinstance(st, s.EncounterEnd)
+            dd = st.discharge_disposition
+            self.params([self.code_id(dd) if dd is not None else -1])
+        elif t in (T.CONDITION_ONSET, T.ALLERGY_ONSET):
+            assert isinstance(st, s.ConditionOnset)
+            ints = [self.code_list(st.codes), self.code_text(st.codes[0].code),
+                    self.strings(st.target_encounter) if st.target_encounter else -1,
+                    self.slot(st.assign_to_attribute) if st.assign_to_attribute else -1]
+            floats: list[float] = []
+            if isinstance(st, s.AllergyOnset):
+                ints.append(len(st.reactions))
+                for spec in st.reactions:
+                    ints.append(len(spec.possible_severities))
+                    for option in spec.possible_severities:
+                        ints.append(("none", "mild", "moderate", "severe").index(option.level))
+                        floats.append(option.value)
+            else:
+                ints.append(0)
+            self.params(ints, floats)
+        elif t == T.CONDITION_END:
+            assert isinstance(st, s.ConditionEnd)
+            self.params(self.end_selector(st, st.condition_onset, 0, None))
+        elif t == T.ALLERGY_END:
+            assert isinstance(st, s.AllergyEnd)
+            self.params(self.end_selector(st, st.allergy_onset, 0, None))
+        elif t == T.MEDICATION_END:
+            assert isinstance(st, s.MedicationEnd)
+            self.params(self.end_selector(st, st.medication_order, 1, STOPPED_MEDICAL_ADVICE))
+        elif t == T.CAREPLAN_END:
+            assert isinstance(st, s.CarePlanEnd)
+            self.params(self.end_selector(st, st.careplan, 2, CAREPLAN_DONE))
+        elif t == T.MEDICATION_ORDER:
+            assert isinstance(st, s.MedicationOrder)
+            self.params([self.code_list(st.codes), self.code_text(st.codes[0].code),
+                         *self.reason(module, st.reason), int(st.chronic),
+                         int(st.administration),
+                         self.slot(st.assign_to_attribute) if st.assign_to_attribute else -1])
+        elif t == T.CAREPLAN_START:
+            assert isinstance(st, s.CarePlanStart)
+            self.params([self.code_list(st.codes), self.code_text(st.codes[0].code),
+                         *self.reason(module, st.reason),
+                         self.slot(st.assign_to_attribute) if st.assign_to_attribute else -1])
+        elif t == T.PROCEDURE:
+            assert isinstance(st, s.Procedure)
+            ints = [self.code_list(st.codes), self.code_text(st.codes[0].code),
+                    *self.reason(module, st.reason),
+                    self.slot(st.assign_to_attribute) if st.assign_to_attribute else -1]
+            if st.duration is not None:
+                self.params([*ints, 1, UNITS.index(st.duration.unit), -1],
+                            [st.duration.low, st.duration.high])
+            elif st.distribution is not None and st.unit is not None:
+                self.params([*ints, 2, UNITS.index(st.unit), self.distribution(st.distribution)])
+            else:
+                self.params([*ints, 0, 0, -1])
+        elif t == T.OBSERVATION:
+            assert isinstance(st, s.Observation)
+            ints = [self.code_list(st.codes), self.code_text(st.codes[0].code)]
+            if st.range is not None:
+                decimals = st.range.decimals if st.range.decimals is not None else -1
+                self.params([*ints, 0, 0, 0, decimals], [0.0, st.range.low, st.range.high])
+            elif st.exact is not None:
+                kind, number, ref = self.value(st.exact.quantity)
+                self.params([*ints, 1, kind, ref, 0], [number])
+            elif st.distribution is not None:
+                self.params([*ints, 2, 0, self.distribution(st.distribution), 0])
+            elif st.attribute is not None:
+                self.params([*ints, 3, 0, self.slot(st.attribute), 0])
+            elif st.vital_sign is not None:
+                raise self.unsupported("a vital-sign Observation")
+            elif st.value_code is not None:
+                self.params([*ints, 4, K_CODE, self.code_id(st.value_code), 0])
+            elif st.expression is not None:
+                raise self.unsupported("an expression")
+            elif st.sampled_data is not None:
+                raise self.unsupported("sampled data")
+            elif st.attachment is not None:
+                text = st.attachment.get("data") or st.attachment.get("url") or ""
+                self.params([*ints, 1, K_STR, self.strings(text), 0], [0.0])
+            else:
+                self.params([*ints, 1, K_NONE, 0, 0], [0.0])
+        elif t == T.VACCINE:
+            assert isinstance(st, s.Vaccine)
+            self.params([self.code_list(st.codes)])
+        elif t == T.SUPPLY_LIST:
+            assert isinstance(st, s.SupplyList)
+            self.params([len(st.supplies)])
+        elif t == T.SYMPTOM:
+            assert isinstance(st, s.Symptom)
+            probability = st.probability if 0.0 <= st.probability <= 1.0 else 1.0
+            source = self.strings(st.cause) if st.cause else -1  # -1: the running module's owner
+            if st.exact is not None:
+                self.params([self.symptoms(st.symptom), source, 0, -1],
+                            [probability, float(st.exact.quantity), 0.0, 0.0])
+            elif st.range is not None:
+                self.params([self.symptoms(st.symptom), source, 1, -1],
+                            [probability, 0.0, st.range.low, st.range.high])
+            elif st.distribution is not None:
+                self.params([self.symptoms(st.symptom), source, 2,
+                             self.distribution(st.distribution)], [probability, 0.0, 0.0, 0.0])
+            else:
+                self.params([self.symptoms(st.symptom), source, 3, -1], [probability, 0, 0, 0])
+        elif t == T.DEATH:
+            assert isinstance(st, s.Death)
+            if st.codes:
+                cause = [1, self.code_id(st.codes[0]), -1]
+            elif st.condition_onset is not None:
+                onset = module.states.get(st.condition_onset)
+                first = (self.code_id(onset.model.codes[0])
+                         if onset is not None and isinstance(onset.model, s.ConditionOnset) else -1)
+                cause = [2, self.strings(st.condition_onset), first]
+            elif st.referenced_by_attribute is not None:
+                cause = [3, self.slot(st.referenced_by_attribute), -1]
+            else:
+                cause = [0, -1, -1]
+            if st.exact is not None:
+                self.params([*cause, 1, tu.fractional_ms(st.exact.quantity, st.exact.unit), 0])
+            elif st.range is not None:
+                self.params([*cause, 2, 0, UNITS.index(st.range.unit)],
+                            [st.range.low, st.range.high])
+            else:
+                self.params([*cause, 0, 0, 0])
+        else:  # Initial, Terminal, Simple, Physiology: routing only
+            self.params([])
+
+    def delay_profile(self, st: s.Delay) -> int:
+        """1 + the dependency set of a fast-forwardable Delay's transition (0: none)."""
+        key = st.transition_key()
+        if key in ("direct_transition", "distributed_transition"):
+            return 1 + self.dependencies([])
+        if key in ("conditional_transition", "complex_transition"):
+            options = st.conditional_transition or st.complex_transition or []
+            conditions = [o.condition for o in options if o.condition is not None]
+            dep = self.dependencies(conditions)
+            return 0 if self.dep_poll[dep] else 1 + dep
+        return 0
+
+    # ------------------------------------------------------------ whole program
+
+    def lower(self) -> Lowered:
+        program = self.program
+        modules = list(program.modules.values())
+        self._module_index = {m.key: i for i, m in enumerate(modules)}
+        for m in modules:
+            for name in m.states:
+                self._state_ids[(m.key, name)] = len(self.states)
+                self.states.append((m, name))
+        for m in modules:
+            self.m_initial.append(self._state_ids[(m.key, "Initial")])
+            self.m_owner.append(self.strings(m.name))
+            self.m_file.append(self.strings(m.file))
+            for name in m.states:
+                self.state(m, name)
+        for m in modules:
+            for name, cs in m.states.items():
+                self._current = (m.file, name)
+                self.s_trans.append(self.transition(m, cs.model))
+        return self.finish(modules)
+
+    def finish(self, modules: list[CompiledModule]) -> Lowered:
+        from simulator.compiled import kernel as k
+        from simulator.engine.randomness import stream_id as _sid  # noqa: F401
+        from simulator.engine.simulation import (
+            CHECKUP_VISIT,
+            DEATH_STREAM,
+            DEFAULT_MINUTES,
+            EMERGENCY_VISIT,
+            ENGINE_ENCOUNTERS,
+            ENGINE_OWNER,
+            FAST_FORWARD,
+            GENERAL_EXAM,
+            STOPPED_MEDICAL_ADVICE,
+            URGENT_VISIT,
+            WELL_CHILD,
+        )
+        from simulator.gmf.rules import MAX_STATES_PER_LIFE
+
+        consts = [0] * 32
+        consts[k.C_ENGINE_OWNER] = self.strings(ENGINE_OWNER)
+        consts[k.C_ENGINE_NAME] = self.strings("Encounter Module")
+        consts[k.C_FIRST_WELLNESS] = self.strings("First Wellness")
+        for slot, text in ((k.C_WELLNESS, "wellness"), (k.C_EMERGENCY, "emergency"),
+                           (k.C_URGENTCARE, "urgentcare"), (k.C_OUTPATIENT, "outpatient"),
+                           (k.C_VIRTUAL, "virtual"), (k.C_AMBULATORY, "ambulatory")):
+            consts[slot] = self.strings(text)
+        for slot, code in ((k.C_WELL_CHILD, WELL_CHILD), (k.C_GENERAL_EXAM, GENERAL_EXAM),
+                           (k.C_EMERGENCY_VISIT, EMERGENCY_VISIT),
+                           (k.C_URGENT_VISIT, URGENT_VISIT), (k.C_CHECKUP_VISIT, CHECKUP_VISIT)):
+            consts[slot] = self.code_list([code])
+        for name in ENGINE_ATTRIBUTES:
+            self.attrs(name)
+        slot_of = self.attrs.ids
+        consts[k.C_A_WELLNESS] = slot_of["active_wellness_encounter"]
+        consts[k.C_A_EMERGENCY] = slot_of["active_emergency_encounter"]
+        consts[k.C_A_URGENT] = slot_of["active_urgent_care_encounter"]
+        consts[k.C_A_SYMPTOM_TOTAL] = slot_of["last_visit_symptom_total"]
+        consts[k.C_A_DEATHDATE] = slot_of["deathdate"]
+        consts[k.C_A_CAUSE] = slot_of["cause_of_death"]
+        consts[k.C_SIG_ATTR0] = SIG_ATTR0
+        n_states = len(self.s_type)
+        consts[k.C_STREAM_ENGINE] = n_states
+        consts[k.C_STREAM_DEATH] = n_states + 1
+        consts[k.C_TELEMED_EARLY] = tu.ymd_ms(2016, 1, 1) + 12 * tu.HOUR
+        consts[k.C_TELEMED_LATE] = tu.ymd_ms(2020, 4, 1) + 12 * tu.HOUR
+        consts[k.C_STOPPED_ADVICE] = self.code_id(STOPPED_MEDICAL_ADVICE)
+        consts[k.C_NO_FF] = 0 if FAST_FORWARD else 1
+        consts[k.C_MAX_STATES] = MAX_STATES_PER_LIFE
+        minutes = {self.strings(cls): value for cls, value in DEFAULT_MINUTES.items()}
+        mixed = self.s_mixed + [int(mix64(np.uint64(ENGINE_ENCOUNTERS))),
+                                int(mix64(np.uint64(DEATH_STREAM)))]
+
+        n_attr = len(self.attrs.values)
+        keys = [k_ if k_ >= 0 else (SIG_ATTR0 + (-k_ - 1) if k_ > -1_000_000
+                                    else SIG_ATTR0 + n_attr + (-k_ - 1_000_000))
+                for k_ in self.dep_keys]
+        computed = [1 if a == COMPUTED_AGE else 2 if a == COMPUTED_AGE_MONTHS else 0
+                    for a in self.attrs.values]
+        code_text_of = [self.code_text(c[1]) for c in self.codes.values]
+        code_keys: dict[tuple[str, str], int] = {}
+        code_key = [code_keys.setdefault((c[0], c[1]), len(code_keys)) for c in self.codes.values]
+        cl0, cln, cl = [], [], []
+        for lst in self.code_lists:
+            cl0.append(len(cl))
+            cln.append(len(lst))
+            cl.extend(lst)
+        n_strings = len(self.strings.values)
+        str_minutes = [minutes.get(i, 15) for i in range(n_strings)]
+        i64 = lambda v: np.asarray(v, dtype=np.int64)  # noqa: E731
+        f64 = lambda v: np.asarray(v, dtype=np.float64)  # noqa: E731
+        def table(*columns: list[int]) -> np.ndarray:
+            return np.ascontiguousarray(np.array(columns, dtype=np.int64).reshape(
+                len(columns), -1).T)
+
+        fields = dict(
+            S=table(self.s_type, self.s_module, self.s_name, self.s_trans, self.s_i0, self.s_f0,
+                    self.s_period, self.s_profile),
+            pi=i64(self.pi + [0]), pf=f64(self.pf + [0.0]),
+            TR=table(self.t_kind + [0], self.t_o0 + [0], self.t_on + [0]),
+            OPT=table(self.o_target + [0], self.o_cond + [0], self.o_attr + [0],
+                      self.o_d0 + [0], self.o_dn + [0]),
+            o_prob=f64(self.o_prob + [0.0]), code=i64(self.code + [0]), cf=f64(self.cf + [0.0]),
+            DEP=table(self.dep_k0 + [0], self.dep_kn + [0], self.dep_f0 + [0],
+                      self.dep_fn + [0], self.dep_poll + [0]),
+            dep_keys=i64(keys + [0]), flips=i64(self.flips + [0, 0, 0, 0]).reshape(-1, 4),
+            DK=table(self.d_kind + [0], self.d_round + [0]), d_p=f64(self.d_p + [[0.0] * 10]),
+            MOD=table(self.m_initial, self.m_owner),
+            CLI=table(cl0 + [0], cln + [0]), cl=i64(cl + [0]),
+            CODES=table(code_text_of + [0], code_key + [0]),
+            a_computed=i64(computed + [0]), consts=i64(consts),
+            mixed=np.asarray(mixed, dtype=np.uint64), str_minutes=i64(str_minutes),
+            sig_lock=i64([SIG_LOCK]), sig_engine=i64([SIG_ENGINE_ENCOUNTER]),
+            sig_chronic_symptom=i64([SIG_CHRONIC, SIG_SYMPTOM_ANY]),
+            n_attr=n_attr, n_symptoms=len(self.symptoms.values),
+            n_code_text=len(self.code_text.values) + 1, n_strings=n_strings,
+        )
+        arrays = SimpleNamespace(**fields)
+        kernel_program = ProgramArrays(*(fields[f] for f in PROGRAM_FIELDS))
+        return Lowered(
+            arrays=arrays, kernel_program=kernel_program, strings=list(self.strings.values),
+            codes=[Code(system, code, display, version)
+                   for system, code, display, version in self.codes.values],
+            attributes=list(self.attrs.values), states=self.states, modules=modules,
+            top_level=[self._module_index[m.key] for m in self.program.top_level],
+            code_lists=self.code_lists, values=self.values, symptoms=list(self.symptoms.values),
+            slot_of=dict(self.attrs.ids),
+        )
+
+
+PROGRAM_FIELDS = (
+    "S", "pi", "pf", "TR", "OPT", "o_prob", "code", "cf", "DEP", "dep_keys", "flips", "DK",
+    "d_p", "MOD", "CLI", "cl", "CODES", "a_computed", "consts", "mixed", "str_minutes",
+    "sig_lock", "sig_engine", "sig_chronic_symptom", "n_attr", "n_symptoms", "n_code_text",
+    "n_strings",
+)
+
+
+@structref.register
+class ProgramType(types.StructRef):
+    def preprocess_fields(self, fields: Any) -> Any:
+        return tuple((name, types.unliteral(typ)) for name, typ in fields)
+
+
+class ProgramArrays(structref.StructRefProxy):
+    """The array program (fields: PROGRAM_FIELDS), one pointer to the kernel."""
+
+
+structref.define_proxy(ProgramArrays, ProgramType, list(PROGRAM_FIELDS))
+
+
+def lower(program: Program) -> Lowered:
+    """The array program of a compiled module set; raises Unsupported for what the compiled
+    engine cannot run."""
+    return _Builder(program).lower()

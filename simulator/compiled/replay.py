@@ -1,0 +1,203 @@
+"""The kernel's journal, replayed into today's HealthRecord so every exporter, cohort rule and
+upload works unchanged with the compiled engine. The kernel decided everything (which
+entries, when, with which ids); this only builds the objects, in the order the reference
+engine builds them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from simulator.compiled import ops
+from simulator.compiled.lower import K_BOOL, K_CODE, K_ENTRY, K_FLOAT, K_INT, K_NONE, K_STR, Lowered
+from simulator.engine.simulation import (
+    COST_ENCOUNTER,
+    COST_IMMUNIZATION,
+    COST_MEDICATION,
+    COST_PROCEDURE,
+    merge_codes,
+)
+from simulator.record import (
+    Allergy,
+    CarePlan,
+    Condition,
+    Encounter,
+    Entry,
+    Immunization,
+    Medication,
+    Observation,
+    Procedure,
+    Reaction,
+    Supply,
+)
+
+J = ops.J
+_SEVERITY = ("none", "mild", "moderate", "severe")
+_MASK = (1 << 64) - 1
+_UUID_CLEAR = ~((0xF000 << 64) | (0xC000 << 48)) & ((1 << 128) - 1)
+_UUID_SET = (0x4000 << 64) | (0x8000 << 48)
+
+
+def uuid_text(hi: int, lo: int) -> str:
+    """randomness.Stream.uuid from its two draws."""
+    n = ((((hi & _MASK) << 64) | (lo & _MASK)) & _UUID_CLEAR) | _UUID_SET
+    h = f"{n:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+class Replay:
+    """Builds records for one lowered program; `strings` is the engine's (growing) string
+    table, program strings first."""
+
+    def __init__(self, lowered: Lowered, strings: list[Any]) -> None:
+        self.lowered = lowered
+        self.strings = strings
+        self.codes = lowered.codes
+        self.models = [module.states[name].model for module, name in lowered.states]
+        self.names = [name for _, name in lowered.states]
+        self.state_codes = [
+            list(getattr(m, "codes", None) or []) for m in self.models
+        ]
+
+    def value(self, kind: int, number: float, ref: int, entries: dict[int, Entry]) -> Any:
+        if kind == K_NONE:
+            return None
+        if kind == K_BOOL:
+            return number != 0.0
+        if kind == K_INT:
+            return int(number)
+        if kind == K_FLOAT:
+            return float(number)
+        if kind == K_STR:
+            return self.strings[ref]
+        if kind == K_CODE:
+            return self.codes[ref]
+        if kind == K_ENTRY:
+            return entries[ref]
+        raise AssertionError(f"attribute kind {kind}")
+
+    def build(self, rows: np.ndarray, values: np.ndarray
+              ) -> tuple[list[Encounter], dict[int, Entry]]:
+        """Encounters in creation order and the entries by kernel id."""
+        encounters: list[Encounter] = []
+        entries: dict[int, Entry] = {}
+        codes = self.codes
+        strings = self.strings
+        models = self.models
+        names = self.names
+        state_codes = self.state_codes
+        code_lists = self.lowered.code_lists
+        for i in range(rows.shape[0]):
+            kind, time, a, b, c, d, e, hi, lo = (int(x) for x in rows[i])
+            if kind == J.ENCOUNTER:
+                encounters.append(Encounter(
+                    id=uuid_text(hi, lo), start=time, codes=[codes[x] for x in code_lists[d]],
+                    name=strings[e], encounter_class=strings[b], owner=strings[c],
+                    base_cost=COST_ENCOUNTER,
+                ))
+            elif kind == J.ENCOUNTER_END:
+                enc = encounters[a]
+                enc.stop = b
+                enc.ended = True
+                if c >= 0:
+                    enc.discharge = codes[c]
+            elif kind == J.ENCOUNTER_REASON:
+                encounters[a].reason = codes[b]
+            elif kind == J.CONDITION:
+                entry = Condition(id=uuid_text(hi, lo), start=time, codes=list(state_codes[b]),
+                                  name=names[b])
+                entries[a] = entry
+                encounters[c].conditions.append(entry)
+            elif kind == J.PENDING:
+                entries[a] = Condition(id="", start=time, codes=list(state_codes[b]),
+                                       name=names[b])
+            elif kind == J.ALLERGY:
+                st = models[b]
+                entry = Allergy(id=uuid_text(hi, lo), start=time, codes=list(st.codes),
+                                name=names[b], allergy_type=st.allergy_type,
+                                category=st.category, reactions=[])
+                entries[a] = entry
+                encounters[c].allergies.append(entry)
+            elif kind == J.ALLERGY_REACTION:
+                allergy = entries[a]
+                spec = models[d].reactions[b]
+                allergy.reactions.append(Reaction(spec.reaction, _SEVERITY[c]))  # type: ignore[attr-defined]
+            elif kind == J.TOUCH:
+                entry = entries[a]
+                entry.name = names[b]
+                merge_codes(entry, state_codes[b])
+            elif kind == J.END_ENTRY:
+                entry = entries[a]
+                if entry.stop is None:
+                    entry.stop = time
+                if b >= 0 and hasattr(entry, "stop_reason"):
+                    entry.stop_reason = codes[b]  # type: ignore[attr-defined]
+            elif kind == J.MEDICATION:
+                med = Medication(id=uuid_text(hi, lo), start=time, codes=list(state_codes[b]),
+                                 name=names[b], stop=time if d else None,
+                                 administration=bool(d), cost=COST_MEDICATION)
+                entries[a] = med
+                encounters[c].medications.append(med)
+            elif kind == J.CHRONIC:
+                entries[a].chronic = True  # type: ignore[attr-defined]
+            elif kind == J.PRESCRIBE:
+                entries[a].prescription = models[b].prescription  # type: ignore[attr-defined]
+            elif kind in (J.REASON_CODE, J.REASON_ENTRY):
+                target: Any = entries[a]
+                if kind == J.REASON_CODE:
+                    found = [codes[b]]
+                else:
+                    source = entries[b].codes
+                    found = [source[0]] if d else list(source)
+                for code in found:
+                    if not c or code not in target.reasons:
+                        target.reasons.append(code)
+            elif kind == J.CAREPLAN:
+                st = models[b]
+                plan = CarePlan(id=uuid_text(hi, lo), start=time, codes=list(st.codes),
+                                name=names[b], activities=list(st.activities),
+                                goals=list(st.goals))
+                entries[a] = plan
+                encounters[c].careplans.append(plan)
+            elif kind == J.PROCEDURE:
+                proc = Procedure(id=uuid_text(hi, lo), start=time, codes=list(state_codes[b]),
+                                 name=names[b], cost=COST_PROCEDURE)
+                proc.stop = d
+                entries[a] = proc
+                encounters[c].procedures.append(proc)
+            elif kind == J.OBSERVATION:
+                st = models[b]
+                obs = Observation(
+                    id=uuid_text(hi, lo), start=time, codes=list(st.codes), name=names[b],
+                    stop=time, value=self.value(d, float(values[i]), e, entries),
+                    unit=st.unit or "", category=st.category,
+                )
+                entries[a] = obs
+                encounters[c].observations.append(obs)
+            elif kind == J.IMMUNIZATION:
+                st = models[b]
+                imm = Immunization(id=uuid_text(hi, lo), start=time, codes=list(st.codes),
+                                   name=names[b], series=st.series, cost=COST_IMMUNIZATION)
+                entries[a] = imm
+                encounters[c].immunizations.append(imm)
+            elif kind == J.SUPPLY:
+                item = models[b].supplies[d]
+                supply = Supply(id=uuid_text(hi, lo), start=time, codes=[item.code],
+                                name=names[b], stop=time, quantity=item.quantity)
+                entries[a] = supply
+                encounters[c].supplies.append(supply)
+            elif kind == J.RENEW:
+                old: Any = entries[b]
+                renewed = Medication(
+                    id=uuid_text(hi, lo), start=time, codes=list(old.codes), name=old.name,
+                    reasons=list(old.reasons), prescription=old.prescription, chronic=True,
+                    administration=old.administration, cost=old.cost,
+                )
+                entries[a] = renewed
+                encounters[c].medications.append(renewed)
+            elif kind == J.DEATH:
+                pass  # the kernel's final state says who died when
+            else:
+                raise AssertionError(f"journal record {kind}")
+        return encounters, entries

@@ -1,0 +1,52 @@
+"""The compiled engine's numba building blocks give what the reference engine's Python gives:
+calendar arithmetic, time units and the keyed random streams."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from simulator.compiled import civil, rng
+from simulator.compiled import kernel as k
+from simulator.compiled.lower import UNITS
+from simulator.engine import randomness as r
+from simulator.engine import timeutil as tu
+
+# 1700 to 2200, in ms
+instants = st.integers(min_value=-8_520_000_000_000, max_value=7_260_000_000_000)
+
+
+@settings(max_examples=400, deadline=None)
+@given(instants, st.integers(min_value=0, max_value=120 * 365 * tu.DAY))
+def test_calendar_matches_timeutil(birth: int, span: int) -> None:
+    now = birth + span
+    assert tuple(civil.ymd(now)) == tu.ymd(now)
+    assert civil.age_years(birth, now) == tu.age_years(birth, now)
+    assert civil.age_months(birth, now) == tu.age_months(birth, now)
+    assert civil.year_of(now) == tu.year_of(now)
+    assert civil.month_of(now) == tu.month_of(now)
+
+
+@settings(max_examples=300, deadline=None)
+@given(instants, st.integers(min_value=0, max_value=1500))
+def test_age_reached_matches_timeutil(birth: int, months: int) -> None:
+    assert civil.age_reached_ms(birth, months) == tu.age_reached_ms(birth, months)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.floats(min_value=0, max_value=1000, allow_nan=False), st.sampled_from(UNITS))
+def test_time_units_match_timeutil(quantity: float, unit: str) -> None:
+    code = UNITS.index(unit)
+    assert k.fractional_ms(quantity, code) == tu.fractional_ms(quantity, unit)
+    assert k.integer_ms(quantity, code) == tu.integer_ms(quantity, unit)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(min_value=0, max_value=2**64 - 1), st.text(max_size=30))
+def test_streams_match_randomness(person_key: int, name: str) -> None:
+    stream = r.Stream(person_key, r.stream_id(name))
+    mixed = np.uint64(rng.mix64(np.uint64(r.stream_id(name))))
+    key = np.uint64(rng.stream_key(np.uint64(person_key), mixed))
+    for n in range(1, 6):
+        assert rng.uniform(key, np.int64(n)) == stream.random()
