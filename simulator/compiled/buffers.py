@@ -14,7 +14,8 @@ from numba.experimental import structref
 from simulator.compiled import kernel as k
 
 WORK_FIELDS = (
-    "n", "pkey", "sc", "stats", "H", "WT", "ND", "KH", "E", "EN", "j", "jf", "HV", "PR", "FR",
+    "n", "pkey", "sc", "stats", "H", "WT", "ND", "KH", "E", "e_vnum", "EN", "j", "jf", "HV",
+    "PR", "FR",
     "FFI", "ff_p", "A", "a_num", "PRS", "SY", "OW", "rbuf", "stack", "str_lower",
 )
 # Few arrays, each a table with named columns (kernel.H_TIME, kernel.E_KIND, ...), in one
@@ -71,13 +72,13 @@ def make_work(P: Any, caps: Capacities, processes: list[tuple[int, int, int]],
         n=np.zeros(k.N_SCALARS, dtype=np.int64), pkey=np.zeros(1, dtype=np.uint64),
         sc=np.zeros(n_streams, dtype=np.int64), stats=np.zeros(32, dtype=np.int64),
         H=_t(size[k.G_HEAP], 5), WT=_t(size[k.G_WAIT], 2), ND=_t(size[k.G_NODE], 2),
-        KH=_t(n_keys, 2, -1), E=_t(size[k.G_ENTRY], 7), EN=_t(size[k.G_ENC], 8),
+        KH=_t(n_keys, 2, -1), E=_t(size[k.G_ENTRY], 9), e_vnum=np.zeros(size[k.G_ENTRY]), EN=_t(size[k.G_ENC], 8),
         j=np.zeros((size[k.G_J], 9), dtype=np.int64), jf=np.zeros(size[k.G_J]),
         HV=_t(size[k.G_HIST], 5), PR=PR,
         FR=np.zeros((nproc, size[k.G_DEPTH], 6), dtype=np.int64),
         FFI=np.zeros((nproc, FF_OPTIONS, 2), dtype=np.int64), ff_p=np.zeros((nproc, FF_OPTIONS)),
         A=_t(P.n_attr, 2), a_num=np.zeros(P.n_attr),
-        PRS=_t(P.n_code_text, 4, -1), SY=_t(size[k.G_SYM], 5), OW=_t(P.n_strings, 3, -1),
+        PRS=_t(P.n_code_text, 6, -1), SY=_t(size[k.G_SYM], 5), OW=_t(P.n_strings, 3, -1),
         rbuf=np.zeros((64, 2), dtype=np.int64), stack=np.zeros(256, dtype=np.int64),
         str_lower=str_lower,
     )
@@ -107,6 +108,7 @@ def reset(W: Any, birth: int, end: int) -> None:
     W.KH[:, k.KH_HEAD] = -1
     W.PRS[:, k.PRS_PR_ENTRY] = -1
     W.PRS[:, k.PRS_CH_ENTRY] = -1
+    W.PRS[:, k.PRS_LO_ENTRY] = -1
     W.OW[:, k.OW_ME] = -1
     W.OW[:, k.OW_WFLAG] = 0
     W.OW[:, k.OW_WJOINED] = -1

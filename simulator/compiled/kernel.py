@@ -47,7 +47,8 @@ K_NONE, K_BOOL, K_INT, K_FLOAT, K_STR, K_CODE, K_ENTRY, K_PENDING, K_OTHER = ran
  C_OUTPATIENT, C_VIRTUAL, C_AMBULATORY, C_WELL_CHILD, C_GENERAL_EXAM, C_EMERGENCY_VISIT,
  C_URGENT_VISIT, C_CHECKUP_VISIT, C_A_WELLNESS, C_A_EMERGENCY, C_A_URGENT, C_A_SYMPTOM_TOTAL,
  C_A_DEATHDATE, C_A_CAUSE, C_SIG_ATTR0, C_STREAM_ENGINE, C_STREAM_DEATH, C_ENGINE_PROC,
- C_TELEMED_EARLY, C_TELEMED_LATE, C_STOPPED_ADVICE, C_NO_FF, C_MAX_STATES) = range(29)
+ C_TELEMED_EARLY, C_TELEMED_LATE, C_STOPPED_ADVICE, C_NO_FF, C_MAX_STATES, C_A_INSURANCE,
+ C_S_MEDICAID, C_S_DUAL, C_S_NONE, C_CARE_CUTOFF) = range(34)
 
 # process resume points
 (PC_START, PC_ENTER, PC_DELAY, PC_GUARD, PC_LOCK, PC_WELLNESS, PC_FF_WAIT, PC_FF_BOUNDARY,
@@ -57,25 +58,26 @@ K_NONE, K_BOOL, K_INT, K_FLOAT, K_STR, K_CODE, K_ENTRY, K_PENDING, K_OTHER = ran
 (J_ENCOUNTER, J_ENCOUNTER_END, J_ENCOUNTER_REASON, J_CONDITION, J_ALLERGY, J_ALLERGY_REACTION,
  J_TOUCH, J_END_ENTRY, J_MEDICATION, J_CHRONIC, J_PRESCRIBE, J_REASON_CODE, J_REASON_ENTRY,
  J_CAREPLAN, J_PROCEDURE, J_OBSERVATION, J_IMMUNIZATION, J_SUPPLY, J_RENEW, J_DEATH,
- J_PENDING) = range(21)
+ J_PENDING, J_PANEL, J_REPORT, J_DEVICE, J_DEVICE_NUMBERS, J_IMAGING, J_IMAGING_SERIES,
+ J_IMAGING_INSTANCE) = range(28)
 
 # entry kinds (for isinstance checks)
 E_CONDITION, E_ALLERGY, E_MEDICATION, E_CAREPLAN, E_PROCEDURE, E_OBSERVATION, E_IMMUNIZATION, \
-    E_SUPPLY = range(8)
+    E_SUPPLY, E_DEVICE, E_IMAGING, E_REPORT = range(11)
 
 # columns of the grouped work (W) and program (P) arrays
 (H_TIME, H_PRIO, H_EID, H_KIND, H_A,) = range(5)  # H
 (WT_PROC, WT_TRIG,) = range(2)  # WT
 (ND_WAIT, ND_NEXT,) = range(2)  # ND
 (KH_HEAD, KH_TAIL,) = range(2)  # KH
-(E_KIND, E_CODE, E_TEXT, E_NAME, E_START, E_STOP, E_RECORDED,) = range(7)  # E
+(E_KIND, E_CODE, E_TEXT, E_NAME, E_START, E_STOP, E_RECORDED, E_VKIND, E_VREF,) = range(9)  # E
 (EN_CLASS, EN_OWNER, EN_NAME, EN_START, EN_STOP, EN_ENDED, EN_MAX, EN_RENEWED,) = range(8)  # EN
 (HV_STATE, HV_NAME, HV_ENTERED, HV_EXITED, HV_DIAG,) = range(5)  # HV
 (PR_KIND, PR_MODULE, PR_OWNER, PR_PC, PR_DEPTH, PR_WAIT, PR_HSTART, PR_HLEN, PR_HCAP, PR_N, PR_NK, PR_T1, PR_STEPS, PR_LEAVE, PR_WAKE, PR_G, PR_J,) = range(17)  # PR
 (FR_MOD, FR_STATE, FR_HBASE, FR_VISIT, FR_LOOPTIME, FR_LOOPCOUNT,) = range(6)  # FR
 (FFI_T, FFI_KEYS,) = range(2)  # FFI
 (A_KIND, A_REF,) = range(2)  # A
-(PRS_PR_ENTRY, PRS_PR_LIST, PRS_CH_ENTRY, PRS_CH_LIST,) = range(4)  # PRS
+(PRS_PR_ENTRY, PRS_PR_LIST, PRS_CH_ENTRY, PRS_CH_LIST, PRS_LO_ENC, PRS_LO_ENTRY,) = range(6)  # PRS
 (SY_NAME, SY_SOURCE, SY_VALUE, SY_TIME, SY_ADDR,) = range(5)  # SY
 (OW_ME, OW_WFLAG, OW_WJOINED,) = range(3)  # OW
 (S_TYPE, S_MODULE, S_NAME, S_TRANS, S_I0, S_F0, S_PERIOD, S_PROFILE,) = range(8)  # S
@@ -633,6 +635,7 @@ def new_entry(P, W, kind, code, start, stop, recorded):
     W.E[e, E_START] = start
     W.E[e, E_STOP] = stop
     W.E[e, E_RECORDED] = recorded
+    W.E[e, E_VKIND] = K_NONE
     W.n[N_ENTRY] = e + 1
     return e
 
@@ -967,6 +970,43 @@ def test(P, W, proc, pc, now, state):
             stack[sp] = 1 if ok else 0
             sp += 1
             pc += 3
+        elif op == 20 or op == 21:
+            oper = code[pc + 1]
+            if op == 20:
+                count = code[pc + 5]
+                e = -1
+                for i in range(count):
+                    e = W.PRS[code[pc + 6 + i], PRS_LO_ENTRY]
+                    if e >= 0:
+                        break
+                found = e >= 0
+                value_kind = K_NONE
+                pc_next = pc + 6 + count
+            else:
+                kind, _, ref = get_attr(P, W, code[pc + 5], now)
+                found = kind != K_NONE
+                e = ref if kind == K_ENTRY else -1
+                value_kind = K_NONE
+                pc_next = pc + 6
+                if not found:
+                    stack[sp] = 0
+                    sp += 1
+                    pc = pc_next
+                    continue
+            if oper == 6 or oper == 7:
+                ok = found if oper == 7 else not found
+            elif not found:
+                fault(W, F_FAULT, state)
+                return False
+            else:
+                if e >= 0 and W.E[e, E_KIND] == E_OBSERVATION:
+                    value_kind = W.E[e, E_VKIND]
+                ok = compare(P, W, value_kind, W.e_vnum[e] if e >= 0 else 0.0,
+                             W.E[e, E_VREF] if e >= 0 else 0, oper, code[pc + 2],
+                             cf[code[pc + 3]], code[pc + 4], state)
+            stack[sp] = 1 if ok else 0
+            sp += 1
+            pc = pc_next
         else:
             fault(W, F_UNSUPPORTED, state)
             return False
@@ -1125,8 +1165,10 @@ def end_selected(P, W, g, now):
         name = P.pi[i0 + 1]
         for i in range(W.n[N_PRES]):
             e = W.PRS[W.PRS[i, PRS_PR_LIST], PRS_PR_ENTRY]
-            if W.E[e, E_NAME] == name and (kind == 0 or (kind == 1 and W.E[e, E_KIND] == E_MEDICATION)
-                                        or (kind == 2 and W.E[e, E_KIND] == E_CAREPLAN)):
+            ek = W.E[e, E_KIND]
+            if W.E[e, E_NAME] == name and (kind == 0 or (kind == 1 and ek == E_MEDICATION)
+                                           or (kind == 2 and ek == E_CAREPLAN)
+                                           or (kind == 3 and ek == E_DEVICE)):
                 end_entry(P, W, e, reason, now)
                 return
         return
@@ -1158,6 +1200,28 @@ def pick(P, W, o0, on, stream, now):
 
 
 @nb.njit(cache=True)
+def type_of_care(P, W, o0, g, now):
+    """program._compile_transition's type_of_care: odds by insurance and era."""
+    k = P.consts
+    kind, _, ref = get_attr(P, W, k[C_A_INSURANCE], now)
+    if kind == K_NONE:
+        high = True  # attributes.get("insurance_status", "none")
+    else:
+        high = kind == K_STR and (ref == k[C_S_MEDICAID] or ref == k[C_S_DUAL]
+                                  or ref == k[C_S_NONE])
+    u = draw(P, W, g)
+    ambulatory = P.OPT[o0, OPT_TARGET]
+    emergency = P.OPT[o0 + 1, OPT_TARGET]
+    if now < k[C_CARE_CUTOFF]:
+        return ambulatory if u < (0.65 if high else 0.75) else emergency
+    a = 0.66 if high else 0.56
+    e = 0.25 if high else 0.20
+    if u < a:
+        return ambulatory
+    return emergency if u < a + e else P.OPT[o0 + 2, OPT_TARGET]
+
+
+@nb.njit(cache=True)
 def next_state(P, W, proc, g, now):
     """The state the transition of g chooses (-1 after a fault)."""
     t = P.S[g, S_TRANS]
@@ -1168,6 +1232,8 @@ def next_state(P, W, proc, g, now):
         return P.OPT[o0, OPT_TARGET]
     if kind == 2:
         return pick(P, W, o0, on, g, now)
+    if kind == 5:
+        return type_of_care(P, W, o0, g, now)
     if kind == 3:
         for o in range(o0, o0 + on):
             c = P.OPT[o, OPT_COND]
@@ -1418,6 +1484,164 @@ def ff_boundary(P, W, proc, now):
     return FF_AGAIN, -1
 
 
+# ---------------------------------------------------------------- observations and friends
+
+
+@nb.njit(cache=True)
+def record_observation(W, e, c):
+    """PersonSim.record_observation's index: the newest encounter wins, and within one
+    encounter the first observation recorded."""
+    text = W.E[e, E_TEXT]
+    if W.PRS[text, PRS_LO_ENTRY] < 0 or W.PRS[text, PRS_LO_ENC] < c:
+        W.PRS[text, PRS_LO_ENC] = c
+        W.PRS[text, PRS_LO_ENTRY] = e
+
+
+@nb.njit(cache=True)
+def make_observation(P, W, spec, name, now):
+    """states._make_observation of the Observation (or panel/report child) `spec`, drawing
+    from the stream of state `name` (the state being run), then record_observation."""
+    kind, num, ref = observation_value(P, W, spec, name, now)
+    if W.n[N_ERR] != F_NONE:
+        return -1
+    hi, lo = uuid_halves(P, W, name)
+    e = new_entry(P, W, E_OBSERVATION, first_code(P, P.pi[P.S[spec, S_I0]]), now, now, ONE)
+    if e < 0:
+        return -1
+    W.E[e, E_VKIND] = kind
+    W.E[e, E_VREF] = ref
+    W.e_vnum[e] = num
+    c = record_in(P, W, e, now, name, now)
+    journal(W, J_OBSERVATION, now, e, spec, c, kind, ref, hi, lo, num)
+    record_observation(W, e, W.n[N_ENC] - 1)
+    return e
+
+
+@nb.njit(cache=True)
+def multi_observation(P, W, g, now):
+    """states.multi_observation: children recorded then moved into the panel, and hidden
+    again from Observation conditions."""
+    i0 = P.S[g, S_I0]
+    n = P.pi[i0 + 1]
+    saved = np.empty((n, 3), dtype=np.int64)
+    for i in range(n):
+        text = P.CODES[first_code(P, P.pi[P.S[P.pi[i0 + 2 + i], S_I0]]), CODES_CODE_TEXT_OF]
+        saved[i, 0] = text
+        saved[i, 1] = W.PRS[text, PRS_LO_ENC]
+        saved[i, 2] = W.PRS[text, PRS_LO_ENTRY]
+    for i in range(n):
+        if make_observation(P, W, P.pi[i0 + 2 + i], g, now) < 0:
+            return
+    c = current_encounter(P, W, g, now)
+    for i in range(n):
+        W.PRS[saved[i, 0], PRS_LO_ENC] = saved[i, 1]
+        W.PRS[saved[i, 0], PRS_LO_ENTRY] = saved[i, 2]
+    hi, lo = uuid_halves(P, W, g)
+    e = new_entry(P, W, E_OBSERVATION, first_code(P, P.pi[i0]), now, now, ONE)
+    if e < 0:
+        return
+    record_in(P, W, e, now, g, now)
+    journal(W, J_PANEL, now, e, g, c, n, ZERO, hi, lo, 0.0)
+    record_observation(W, e, W.n[N_ENC] - 1)
+
+
+@nb.njit(cache=True)
+def int_between(P, W, low, high, stream):
+    return low + np.int64(draw(P, W, stream) * (high - low + 1))
+
+
+@nb.njit(cache=True)
+def bits63(P, W, stream):
+    return np.int64(draw_bits(P, W, stream) >> np.uint64(1))
+
+
+@nb.njit(cache=True)
+def device(P, W, g, now):
+    """states.device: identifier, lot and serial digits drawn in the reference's order."""
+    i0 = P.S[g, S_I0]
+    di = bits63(P, W, g)
+    lot_n = int_between(P, W, FOUR, np.int64(19), g)
+    lot = bits63(P, W, g)
+    serial_n = int_between(P, W, FOUR, np.int64(19), g)
+    serial = bits63(P, W, g)
+    hi, lo = uuid_halves(P, W, g)
+    e = new_entry(P, W, E_DEVICE, P.pi[i0], now, NONE, ONE)
+    if e < 0:
+        return
+    W.E[e, E_NAME] = P.S[g, S_NAME]
+    c = record_in(P, W, e, NONE, g, now)
+    journal(W, J_DEVICE, now, e, g, c, di, ZERO, hi, lo, 0.0)
+    journal(W, J_DEVICE_NUMBERS, now, e, lot_n, lot, serial_n, serial, ZERO, ZERO, 0.0)
+    present_add(W, e, now)
+    if P.pi[i0 + 1] >= 0:
+        set_attr(P, W, P.pi[i0 + 1], K_ENTRY, 0.0, e, now)
+
+
+@nb.njit(cache=True)
+def imaging_study(P, W, g, now):
+    """states.imaging_study: series and instance counts, then each instance's and series'
+    DICOM uid salt, then the study's id and uid salt; then its 30-minute procedure."""
+    i0 = P.S[g, S_I0]
+    code = P.pi[i0]
+    lo_series = P.pi[i0 + 1]
+    hi_series = P.pi[i0 + 2]
+    n_specs = P.pi[i0 + 3]
+    if lo_series > 0 and hi_series >= lo_series:
+        count = int_between(P, W, lo_series, hi_series, g)
+        same = True
+    else:
+        count = n_specs
+        same = False
+    # rows: series spec, instance count (negative: copies of the first instance spec), series
+    # salt, first salt row; per series the reference draws the count, then the instances'
+    # uid salts, then the series' salt
+    series = np.empty((count, 4), dtype=np.int64)
+    most = 1
+    for spec in range(n_specs):
+        k0 = i0 + 4 + 3 * spec
+        most = max(most, P.pi[k0 + 1], P.pi[k0 + 2])
+    salts = np.empty(count * most, dtype=np.int64)
+    total = 0
+    for i in range(count):
+        spec = 0 if same else i
+        series[i, 0] = spec
+        series[i, 3] = total
+        k0 = i0 + 4 + 3 * spec
+        lo_inst = P.pi[k0]
+        hi_inst = P.pi[k0 + 1]
+        if lo_inst > 0 and hi_inst >= lo_inst:
+            series[i, 1] = -int_between(P, W, lo_inst, hi_inst, g)
+        else:
+            series[i, 1] = P.pi[k0 + 2]
+        for j in range(abs(series[i, 1])):
+            salts[total + j] = int_between(P, W, np.int64(10_000_000), np.int64(99_999_999), g)
+        total += abs(series[i, 1])
+        series[i, 2] = int_between(P, W, np.int64(10_000_000), np.int64(99_999_999), g)
+    hi, lo = uuid_halves(P, W, g)
+    study_salt = int_between(P, W, np.int64(10_000_000), np.int64(99_999_999), g)
+    e = new_entry(P, W, E_IMAGING, code, now, now, ONE)
+    if e < 0:
+        return
+    c = record_in(P, W, e, now, g, now)
+    journal(W, J_IMAGING, now, e, g, c, study_salt, ZERO, hi, lo, 0.0)
+    for i in range(count):
+        n = series[i, 1]
+        journal(W, J_IMAGING_SERIES, now, e, series[i, 0], n, series[i, 2], ZERO, ZERO, ZERO,
+                0.0)
+        for j in range(abs(n)):
+            journal(W, J_IMAGING_INSTANCE, now, e, ZERO if n < 0 else np.int64(j),
+                    salts[series[i, 3] + j], ZERO, ZERO, ZERO, ZERO, 0.0)
+    hi, lo = uuid_halves(P, W, g)
+    stop = now + 30 * MINUTE
+    p = new_entry(P, W, E_PROCEDURE, code, now, stop, ONE)
+    if p < 0:
+        return
+    W.E[p, E_NAME] = P.S[g, S_NAME]
+    c = record_in(P, W, p, stop, g, now)
+    journal(W, J_PROCEDURE, now, p, g, c, stop, ZERO, hi, lo, 0.0)
+    present_add(W, p, now)
+
+
 # ---------------------------------------------------------------- states
 
 # execute() results
@@ -1488,28 +1712,28 @@ def try_wellness(P, W, proc, g, owner, now):
 
 
 @nb.njit(cache=True)
-def observation_value(P, W, g, now):
+def observation_value(P, W, g, stream, now):
     """(kind, number, ref) of an Observation's value; a fault for a non-finite number."""
     i0 = P.S[g, S_I0]
     f0 = P.S[g, S_F0]
     mode = P.pi[i0 + 2]
     if mode == 0:
-        value = P.pf[f0 + 1] + (P.pf[f0 + 2] - P.pf[f0 + 1]) * draw(P, W, g)
+        value = P.pf[f0 + 1] + (P.pf[f0 + 2] - P.pf[f0 + 1]) * draw(P, W, stream)
         if P.pi[i0 + 5] >= 0:
             value = round_half_up(value, P.pi[i0 + 5])
         kind, num, ref = K_FLOAT, value, 0
     elif mode == 1:
         kind, num, ref = P.pi[i0 + 3], P.pf[f0], P.pi[i0 + 4]
     elif mode == 2:
-        kind, num, ref = K_FLOAT, sample(P, W, P.pi[i0 + 4], g), 0
+        kind, num, ref = K_FLOAT, sample(P, W, P.pi[i0 + 4], stream), 0
     elif mode == 3:
         kind, num, ref = get_attr(P, W, P.pi[i0 + 4], now)
         if kind == K_ENTRY:
-            fault(W, F_UNSUPPORTED, g)
+            fault(W, F_UNSUPPORTED, stream)
     else:
         kind, num, ref = K_CODE, 0.0, P.pi[i0 + 4]
     if kind == K_FLOAT and not math.isfinite(num):
-        fault(W, F_FAULT, g)
+        fault(W, F_FAULT, stream)
     return kind, num, ref
 
 
@@ -1717,15 +1941,31 @@ def execute(P, W, proc, g, owner, now):
             return X_BLOCKED
         return X_DONE
     if t == 20:  # Observation
-        kind, num, ref = observation_value(P, W, g, now)
-        if W.n[N_ERR] != F_NONE:
-            return X_STOP
+        make_observation(P, W, g, g, now)
+        return X_STOP if failed(W) else X_DONE
+    if t == 25:  # MultiObservation
+        multi_observation(P, W, g, now)
+        return X_STOP if failed(W) else X_DONE
+    if t == 26:  # DiagnosticReport
+        n = P.pi[i0 + 1]
+        for i in range(n):
+            if make_observation(P, W, P.pi[i0 + 2 + i], g, now) < 0:
+                return X_STOP
         hi, lo = uuid_halves(P, W, g)
-        e = new_entry(P, W, E_OBSERVATION, first_code(P, P.pi[i0]), now, now, ONE)
+        e = new_entry(P, W, E_REPORT, first_code(P, P.pi[i0]), now, now, ONE)
         if e < 0:
             return X_STOP
         c = record_in(P, W, e, now, g, now)
-        journal(W, J_OBSERVATION, now, e, g, c, kind, ref, hi, lo, num)
+        journal(W, J_REPORT, now, e, g, c, n, ZERO, hi, lo, 0.0)
+        return X_DONE
+    if t == 27:  # ImagingStudy
+        imaging_study(P, W, g, now)
+        return X_STOP if failed(W) else X_DONE
+    if t == 28:  # Device
+        device(P, W, g, now)
+        return X_STOP if failed(W) else X_DONE
+    if t == 29:  # DeviceEnd
+        end_selected(P, W, g, now)
         return X_DONE
     if t == 21:  # Vaccine
         hi, lo = uuid_halves(P, W, g)

@@ -68,7 +68,7 @@ OPERATORS = ("==", "!=", "<", "<=", ">", ">=", "is nil", "is not nil")
 DISTRIBUTIONS = ("EXACT", "UNIFORM", "GAUSSIAN", "EXPONENTIAL", "TRIANGULAR")
 
 # Transition kinds.
-T_NONE, T_DIRECT, T_DISTRIBUTED, T_CONDITIONAL, T_COMPLEX = range(5)
+T_NONE, T_DIRECT, T_DISTRIBUTED, T_CONDITIONAL, T_COMPLEX, T_TYPE_OF_CARE = range(6)
 
 # Fixed signal keys; attribute a has key SIG_ATTR0 + a, symptom y has SIG_ATTR0 + n_attr + y.
 SIG_PRESENT, SIG_LOCK, SIG_ENGINE_ENCOUNTER, SIG_CHRONIC, SIG_SYMPTOM_ANY, SIG_ATTR0 = range(6)
@@ -95,6 +95,7 @@ class Lowered:
     codes: list[Code]
     attributes: list[str]
     states: list[tuple[CompiledModule, str]]  # global state id -> (module, state name)
+    models: list[Any]  # global state id -> the model (a state, or a child observation's spec)
     modules: list[CompiledModule]
     top_level: list[int]
     code_lists: list[list[int]]  # code-list id -> code ids
@@ -154,6 +155,8 @@ class _Builder:
     m_owner: list[int] = field(default_factory=list)
     m_file: list[int] = field(default_factory=list)
     states: list[tuple[CompiledModule, str]] = field(default_factory=list)
+    models: list[Any] = field(default_factory=list)  # per state id: the model its rows lower
+    _pending_specs: list[tuple[CompiledModule, str, Any]] = field(default_factory=list)
     symptoms: Interner = field(default_factory=Interner)
     # where each state's names resolve
     _state_ids: dict[tuple[str, str], int] = field(default_factory=dict)
@@ -293,6 +296,16 @@ class _Builder:
             else:
                 assert c.referenced_by_attribute is not None
                 self.emit(Op.ACTIVE_ATTR, must_be_open, self.slot(c.referenced_by_attribute))
+        elif isinstance(c, s.ObservationLogic):
+            right = c.value_code if c.value_code is not None else c.value
+            kind, number, ref = self.value(right)
+            head = [OPERATORS.index(c.operator), kind, self.const(number), ref]
+            if c.codes:
+                texts = [self.code_text(x.code) for x in c.codes]
+                self.emit(Op.OBSERVATION_CODES, *head, len(texts), *texts)
+            else:
+                assert c.referenced_by_attribute is not None
+                self.emit(Op.OBSERVATION_ATTR, *head, self.slot(c.referenced_by_attribute))
         else:
             raise self.unsupported(f"the {c.condition_type} condition")
 
@@ -397,6 +410,15 @@ class _Builder:
             self.t_o0.append(o0)
             self.t_on.append(n)
             return len(ids) - 1
+        elif key == "type_of_care_transition":
+            kind = T_TYPE_OF_CARE
+            toc = st.type_of_care_transition
+            assert toc is not None
+            for target in (toc.ambulatory, toc.emergency, toc.telemedicine):
+                self.option(self.state_id(module.key, target))
+            self.slot("insurance_status")
+            for text in ("medicaid", "dual eligible", "none"):
+                self.strings(text)
         else:
             raise self.unsupported(f"a {key}")
         self.t_kind.append(kind)
@@ -450,17 +472,27 @@ class _Builder:
         texts = [self.code_text(c.code) for c in st.codes or []]
         return [2, len(texts), kind, reason_id, *texts]
 
-    def state(self, module: CompiledModule, name: str) -> None:  # noqa: C901 - one case per type
+    def spec_state(self, module: CompiledModule, name: str, spec: s.ObservationSpec) -> int:
+        """A state id for a MultiObservation's or DiagnosticReport's child observation: its
+        rows are lowered like an Observation's (never entered; the parent draws and records)."""
+        g = len(self.states)
+        self.states.append((module, name))
+        self.models.append(spec)
+        self._pending_specs.append((module, name, spec))
+        return g
+
+    def state(self, module: CompiledModule, name: str, spec: Any = None) -> None:  # noqa: C901
         from simulator.compiled.ops import StateType as T
         from simulator.engine.simulation import STOPPED_MEDICAL_ADVICE
         from simulator.engine.states import CAREPLAN_DONE
 
         cs = module.states[name]
-        st = cs.model
+        st = cs.model if spec is None else spec
         self._current = (module.file, name)
-        if st.type not in ops.STATE_TYPES:
-            raise self.unsupported(f"the {st.type} state")
-        t = ops.STATE_TYPES[st.type]
+        kind = "Observation" if spec is not None else st.type
+        if kind not in ops.STATE_TYPES:
+            raise self.unsupported(f"the {kind} state")
+        t = ops.STATE_TYPES[kind]
         self.s_type.append(t)
         self.s_module.append(len(self.m_initial))
         self.s_mixed.append(int(mix64(np.uint64(cs.stream))))
@@ -574,7 +606,7 @@ class _Builder:
             else:
                 self.params([*ints, 0, 0, -1])
         elif t == T.OBSERVATION:
-            assert isinstance(st, s.Observation)
+            assert isinstance(st, s.ObservationSpec)
             ints = [self.code_list(st.codes), self.code_text(st.codes[0].code)]
             if st.range is not None:
                 decimals = st.range.decimals if st.range.decimals is not None else -1
@@ -640,6 +672,25 @@ class _Builder:
                             [st.range.low, st.range.high])
             else:
                 self.params([*cause, 0, 0, 0])
+        elif t in (T.MULTI_OBSERVATION, T.DIAGNOSTIC_REPORT):
+            assert isinstance(st, s.MultiObservation | s.DiagnosticReport)
+            children = [self.spec_state(module, name, o) for o in st.observations]
+            self.params([self.code_list(st.codes), len(children), *children])
+        elif t == T.IMAGING_STUDY:
+            assert isinstance(st, s.ImagingStudy)
+            ints = [self.code_id(st.procedure_code), st.min_number_series, st.max_number_series,
+                    len(st.series)]
+            for series in st.series:
+                ints += [series.min_number_instances, series.max_number_instances,
+                         len(series.instances)]
+            self.params(ints)
+        elif t == T.DEVICE:
+            assert isinstance(st, s.Device)
+            self.params([self.code_id(st.code),
+                         self.slot(st.assign_to_attribute) if st.assign_to_attribute else -1])
+        elif t == T.DEVICE_END:
+            assert isinstance(st, s.DeviceEnd)
+            self.params(self.end_selector(st, st.device, 3, None))
         else:  # Initial, Terminal, Simple, Physiology: routing only
             self.params([])
 
@@ -662,19 +713,23 @@ class _Builder:
         modules = list(program.modules.values())
         self._module_index = {m.key: i for i, m in enumerate(modules)}
         for m in modules:
-            for name in m.states:
+            for name, cs in m.states.items():
                 self._state_ids[(m.key, name)] = len(self.states)
                 self.states.append((m, name))
+                self.models.append(cs.model)
         for m in modules:
             self.m_initial.append(self._state_ids[(m.key, "Initial")])
             self.m_owner.append(self.strings(m.name))
             self.m_file.append(self.strings(m.file))
             for name in m.states:
                 self.state(m, name)
+        for module, name, spec in self._pending_specs:  # may add more: a list grows in place
+            self.state(module, name, spec)
         for m in modules:
             for name, cs in m.states.items():
                 self._current = (m.file, name)
                 self.s_trans.append(self.transition(m, cs.model))
+        self.s_trans.extend([-1] * len(self._pending_specs))
         return self.finish(modules)
 
     def finish(self, modules: list[CompiledModule]) -> Lowered:
@@ -695,7 +750,7 @@ class _Builder:
         )
         from simulator.gmf.rules import MAX_STATES_PER_LIFE
 
-        consts = [0] * 32
+        consts = [0] * 48
         consts[k.C_ENGINE_OWNER] = self.strings(ENGINE_OWNER)
         consts[k.C_ENGINE_NAME] = self.strings("Encounter Module")
         consts[k.C_FIRST_WELLNESS] = self.strings("First Wellness")
@@ -725,6 +780,11 @@ class _Builder:
         consts[k.C_STOPPED_ADVICE] = self.code_id(STOPPED_MEDICAL_ADVICE)
         consts[k.C_NO_FF] = 0 if FAST_FORWARD else 1
         consts[k.C_MAX_STATES] = MAX_STATES_PER_LIFE
+        consts[k.C_A_INSURANCE] = self.attrs("insurance_status")
+        consts[k.C_S_MEDICAID] = self.strings("medicaid")
+        consts[k.C_S_DUAL] = self.strings("dual eligible")
+        consts[k.C_S_NONE] = self.strings("none")
+        consts[k.C_CARE_CUTOFF] = tu.ymd_ms(2020, 1, 1)
         minutes = {self.strings(cls): value for cls, value in DEFAULT_MINUTES.items()}
         mixed = self.s_mixed + [int(mix64(np.uint64(ENGINE_ENCOUNTERS))),
                                 int(mix64(np.uint64(DEATH_STREAM)))]
@@ -779,7 +839,8 @@ class _Builder:
             arrays=arrays, kernel_program=kernel_program, strings=list(self.strings.values),
             codes=[Code(system, code, display, version)
                    for system, code, display, version in self.codes.values],
-            attributes=list(self.attrs.values), states=self.states, modules=modules,
+            attributes=list(self.attrs.values), states=self.states, models=self.models,
+            modules=modules,
             top_level=[self._module_index[m.key] for m in self.program.top_level],
             code_lists=self.code_lists, values=self.values, symptoms=list(self.symptoms.values),
             slot_of=dict(self.attrs.ids),

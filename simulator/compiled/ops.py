@@ -32,6 +32,11 @@ class StateType(IntEnum):
     SUPPLY_LIST = 22
     SYMPTOM = 23
     DEATH = 24
+    MULTI_OBSERVATION = 25
+    DIAGNOSTIC_REPORT = 26
+    IMAGING_STUDY = 27
+    DEVICE = 28
+    DEVICE_END = 29
 
 
 STATE_TYPES = {
@@ -46,6 +51,9 @@ STATE_TYPES = {
     "CarePlanEnd": StateType.CAREPLAN_END, "Procedure": StateType.PROCEDURE,
     "Observation": StateType.OBSERVATION, "Vaccine": StateType.VACCINE,
     "SupplyList": StateType.SUPPLY_LIST, "Symptom": StateType.SYMPTOM, "Death": StateType.DEATH,
+    "MultiObservation": StateType.MULTI_OBSERVATION,
+    "DiagnosticReport": StateType.DIAGNOSTIC_REPORT, "ImagingStudy": StateType.IMAGING_STUDY,
+    "Device": StateType.DEVICE, "DeviceEnd": StateType.DEVICE_END,
 }
 
 
@@ -72,6 +80,8 @@ class Op(IntEnum):
     PRIOR_STATE = 17  # name, since (or -1), const within ms (or -1)
     ACTIVE_CODES = 18  # must be open, n, code texts...
     ACTIVE_ATTR = 19  # must be open, slot
+    OBSERVATION_CODES = 20  # operator, kind, const, ref, n, code texts...
+    OBSERVATION_ATTR = 21  # operator, kind, const, ref, slot
 
 
 # Guard flip kinds (rows of the flips table: kind, a, b, c)
@@ -105,6 +115,13 @@ class J(IntEnum):
     RENEW = 18  # new entry, old entry, encounter
     DEATH = 19  # when, cause code (or -1)
     PENDING = 20  # entry, state: an onset waiting for its encounter (in an attribute only)
+    PANEL = 21  # entry, state, encounter, children: the last children observations move in
+    REPORT = 22  # entry, state, encounter, children: the last children observations
+    DEVICE = 23  # entry, state, encounter, device-identifier bits
+    DEVICE_NUMBERS = 24  # entry, lot digits, lot bits, serial digits, serial bits
+    IMAGING = 25  # entry, state, encounter, study uid salt
+    IMAGING_SERIES = 26  # entry, series spec, instances, uid salt
+    IMAGING_INSTANCE = 27  # entry, instance spec, uid salt
 
 
 # Kernel results

@@ -11,24 +11,31 @@ import numpy as np
 
 from simulator.compiled import ops
 from simulator.compiled.lower import K_BOOL, K_CODE, K_ENTRY, K_FLOAT, K_INT, K_NONE, K_STR, Lowered
+from simulator.engine import timeutil as tu
 from simulator.engine.simulation import (
     COST_ENCOUNTER,
     COST_IMMUNIZATION,
     COST_MEDICATION,
     COST_PROCEDURE,
+    COST_REPORT,
     merge_codes,
 )
 from simulator.record import (
     Allergy,
     CarePlan,
     Condition,
+    Device,
     Encounter,
     Entry,
+    ImagingInstance,
+    ImagingSeries,
+    ImagingStudy,
     Immunization,
     Medication,
     Observation,
     Procedure,
     Reaction,
+    Report,
     Supply,
 )
 
@@ -54,11 +61,9 @@ class Replay:
         self.lowered = lowered
         self.strings = strings
         self.codes = lowered.codes
-        self.models = [module.states[name].model for module, name in lowered.states]
+        self.models = lowered.models
         self.names = [name for _, name in lowered.states]
-        self.state_codes = [
-            list(getattr(m, "codes", None) or []) for m in self.models
-        ]
+        self.state_codes = [_codes_of(m) for m in self.models]
 
     def value(self, kind: int, number: float, ref: int, entries: dict[int, Entry]) -> Any:
         if kind == K_NONE:
@@ -88,6 +93,8 @@ class Replay:
         names = self.names
         state_codes = self.state_codes
         code_lists = self.lowered.code_lists
+        imaging_state = -1
+        series_spec: Any = None
         for i in range(rows.shape[0]):
             kind, time, a, b, c, d, e, hi, lo = (int(x) for x in rows[i])
             if kind == J.ENCOUNTER:
@@ -161,7 +168,8 @@ class Replay:
                 entries[a] = plan
                 encounters[c].careplans.append(plan)
             elif kind == J.PROCEDURE:
-                proc = Procedure(id=uuid_text(hi, lo), start=time, codes=list(state_codes[b]),
+                proc = Procedure(id=uuid_text(hi, lo), start=time,
+                                 codes=list(state_codes[b]) or [models[b].procedure_code],
                                  name=names[b], cost=COST_PROCEDURE)
                 proc.stop = d
                 entries[a] = proc
@@ -196,8 +204,77 @@ class Replay:
                 )
                 entries[a] = renewed
                 encounters[c].medications.append(renewed)
+            elif kind == J.PANEL:
+                st = models[b]
+                enc = encounters[c]
+                moved = [enc.observations.pop() for _ in range(d)]
+                panel = Observation(id=uuid_text(hi, lo), start=time, codes=list(st.codes),
+                                    name=names[b], stop=time, value=None, category=st.category,
+                                    children=moved)
+                entries[a] = panel
+                enc.observations.append(panel)
+            elif kind == J.REPORT:
+                st = models[b]
+                children = encounters[c].observations[-d:] if d else []
+                report = Report(id=uuid_text(hi, lo), start=time, codes=list(st.codes),
+                                name=names[b], stop=time, observations=list(children),
+                                cost=COST_REPORT)
+                entries[a] = report
+                encounters[c].reports.append(report)
+            elif kind == J.DEVICE:
+                st = models[b]
+                device = Device(id=uuid_text(hi, lo), start=time, codes=[st.code], name=names[b],
+                                manufacturer=st.manufacturer, model=st.model,
+                                device_identifier=str(d).rjust(14, "0")[:14],
+                                manufacture_time=time - 3 * tu.WEEK,
+                                expiration_time=time + 25 * tu.YEAR_365)
+                entries[a] = device
+                encounters[c].devices.append(device)
+            elif kind == J.DEVICE_NUMBERS:
+                device = entries[a]  # type: ignore[assignment]
+                device.lot_number = str(c)[:b]
+                device.serial_number = str(e)[:d]
+                device.udi = (f"(01){device.device_identifier}(11){_yymmdd(device.manufacture_time)}"
+                              f"(17){_yymmdd(device.expiration_time)}(10){device.lot_number}"
+                              f"(21){device.serial_number}")
+            elif kind == J.IMAGING:
+                st = models[b]
+                study = ImagingStudy(id=uuid_text(hi, lo), start=time, codes=[st.procedure_code],
+                                     name=names[b], stop=time, uid=_dicom(time, d), series=[])
+                entries[a] = study
+                encounters[c].imaging_studies.append(study)
+                imaging_state = b
+            elif kind == J.IMAGING_SERIES:
+                study = entries[a]  # type: ignore[assignment]
+                spec = models[imaging_state].series[b]
+                number = len(study.series) + 1
+                study.series.append(ImagingSeries(_dicom(time, d, number), spec.body_site,
+                                                  spec.modality, []))
+                series_spec = spec
+            elif kind == J.IMAGING_INSTANCE:
+                study = entries[a]  # type: ignore[assignment]
+                series = study.series[-1]
+                inst = series_spec.instances[b]
+                series.instances.append(ImagingInstance(
+                    _dicom(time, c, len(study.series), len(series.instances) + 1), inst.title,
+                    inst.sop_class))
             elif kind == J.DEATH:
                 pass  # the kernel's final state says who died when
             else:
                 raise AssertionError(f"journal record {kind}")
         return encounters, entries
+
+
+def _codes_of(model: Any) -> list[Any]:
+    return list(getattr(model, "codes", None) or [])
+
+
+def _yymmdd(ms: int) -> str:
+    y, m, d = tu.ymd(ms)
+    return f"{y % 100:02d}{m:02d}{d:02d}"
+
+
+def _dicom(now: int, salt: int, *parts: int) -> str:
+    """states._dicom_uid from its drawn salt."""
+    middle = "".join(f".{p}" for p in parts)
+    return f"1.2.840.99999999{middle}.{salt}.{abs(now)}"
