@@ -21,6 +21,7 @@ from simulator.config import (
     parse_bundle_mode,
     parse_csv_files,
     parse_date,
+    parse_engine,
     parse_formats,
     path_text,
     split_patterns,
@@ -78,6 +79,8 @@ def _build_config(params: dict[str, Any]) -> RunConfig:
         kwargs["fhir_bundle"] = parse_bundle_mode(text(values["fhir_bundle"], "--fhir-bundle"))
     if "validate" in values:
         kwargs["validate"] = flag(values["validate"], "--validate")
+    if "engine" in values:
+        kwargs["engine"] = parse_engine(text(values["engine"], "--engine"))
     if "reference_date" in values:
         kwargs["reference_date"] = parse_date(text(values["reference_date"],
                                                    "--reference-date"))
@@ -123,6 +126,10 @@ def _build_config(params: dict[str, Any]) -> RunConfig:
 @click.option("--fhir-bundle", type=str,
               help="FHIR bundle type: transaction (default; loads into a server in one POST), "
                    "batch (idempotent PUTs) or collection.")
+@click.option("--engine", type=str,
+              help="reference (default): the SimPy engine; compiled: the numba engine, the same "
+                   "output faster. The compiled engine is being built: it runs modules on their "
+                   "own so far and refuses, naming what it lacks, what it cannot run yet.")
 @click.option("--validate/--no-validate", default=None,
               help="Check every FHIR resource against the FHIR R4 schema and US Core (slow).")
 @click.option("--reference-date", type=str, help="Simulate up to this date, YYYY-MM-DD (default today).")

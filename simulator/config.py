@@ -23,6 +23,7 @@ LATEST_REFERENCE = date(2100, 12, 31)
 # fhir: one Bundle per patient; ndjson: bulk-data NDJSON; ccda: one CCD document per patient.
 FORMATS = ("csv", "fhir", "ndjson", "ccda")
 BUNDLE_MODES = ("transaction", "batch", "collection")
+ENGINES = ("reference", "compiled")  # simulator.engine (SimPy), simulator.compiled (numba)
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,7 @@ class RunConfig:
     keep: KeepSpec = KeepSpec()  # -k/--keep, --keep-condition: write only these people
     cluster: str | None = None  # Dask scheduler address (--cluster); None: local processes
     csv_files: tuple[str, ...] | None = None  # CSV tables written (--csv-files); None: all
+    engine: str = "reference"  # --engine: both give the same output (docs/architecture.md)
 
     @property
     def reference_time(self) -> int:
@@ -179,6 +181,14 @@ def split_patterns(values: list[str] | tuple[str, ...], option: str = "--module"
         raise UserError(f"option {option}: no module pattern given (leave the option out to "
                         "run every module)")
     return tuple(out)
+
+
+def parse_engine(value: str, option: str = "--engine") -> str:
+    engine = value.strip().lower()
+    if engine not in ENGINES:
+        raise UserError(f"option {option}: unknown engine {value!r} (available: "
+                        f"{', '.join(ENGINES)})")
+    return engine
 
 
 def parse_bundle_mode(value: str, option: str = "--fhir-bundle") -> str:

@@ -35,7 +35,14 @@ from simulator.population.people import Population
 from simulator.providers.csv_rows import organization_rows, provider_rows
 from simulator.runstate import RunRecord
 from simulator.shard import META, PARTS, ShardResult, ShardTask, Utilization, parts_dir
-from simulator.worker import keep_rule, load_program, population, population_options, world
+from simulator.worker import (
+    Worker,
+    keep_rule,
+    load_program,
+    population,
+    population_options,
+    world,
+)
 
 # With a keep rule, give up once this many people were simulated if fewer than one in
 # KEEP_MIN_RATE of them was kept: Synthea gives up on a person after 1,000 tries too, and the
@@ -314,6 +321,8 @@ def run(config: RunConfig, progress: Callable[[int], None] | None = None,
     if rule is not None:
         check_producible(rule, program)
     pop = population(population_options(config))  # validates --state/--city before any output
+    if config.engine == "compiled":
+        Worker.for_run(config)  # refuses, naming module, state and feature, what it cannot run
     if not resume:
         try:
             config.output.mkdir(parents=True, exist_ok=True)

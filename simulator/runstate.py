@@ -30,7 +30,7 @@ RUN_FILE = "run.json"
 RECORD_VERSION = 1
 # Options that change nothing in the files written: a resumed run may use other values (the
 # output folder may be named by another path).
-PLACEMENT_OPTIONS = ("workers", "cluster", "output")
+PLACEMENT_OPTIONS = ("workers", "cluster", "output", "engine")  # do not change the output
 _VERSIONED = ("simulator", "simpy", "numpy", "numba", "orjson", "pydantic", "fhir.resources")
 
 

@@ -107,3 +107,47 @@ def module_tree(*names: str, root: Path | None = None) -> dict[str, Any]:
                 key = path.relative_to(folder).with_suffix("").as_posix()
                 tree[key] = json.loads(path.read_text(encoding="utf-8"))
     return tree
+
+
+def run_both(modules: Mapping[str, Any] | Mapping[str, Mapping[str, Any]], **kwargs: Any
+             ) -> RunResult:
+    """`run_modules` with the compiled engine, checked person by person against the reference
+    engine (records, attributes, symptoms and state counts); returns the compiled run. Raises
+    simulator.compiled.lower.Unsupported when the compiled engine cannot run the modules."""
+    kwargs.pop("engine", None)
+    compiled = run_modules(modules, engine="compiled", **kwargs)
+    reference = run_modules(modules, engine="reference", **kwargs)
+    for i, (r, c) in enumerate(zip(reference.records, compiled.records, strict=True)):
+        if r != c:
+            raise AssertionError(f"person {i}: the engines' records differ at "
+                                 f"{first_difference(r, c)}")
+    for i, (r, c) in enumerate(zip(reference.people, compiled.people, strict=True)):
+        if dict(r.attributes) != dict(c.attributes) or r.symptoms != c.symptoms:
+            raise AssertionError(f"person {i}: the engines leave different attributes or "
+                                 f"symptoms: {first_difference(dict(r.attributes), dict(c.attributes))}")
+    if reference.state_counts != compiled.state_counts:
+        raise AssertionError(f"state counts differ: {reference.state_counts} != "
+                             f"{compiled.state_counts}")
+    return compiled
+
+
+def first_difference(a: Any, b: Any, path: str = "record") -> str:
+    """Where two records (or values) first differ, for a readable failure."""
+    if type(a) is not type(b):
+        return f"{path}: {a!r} != {b!r}"
+    if isinstance(a, list):
+        if len(a) != len(b):
+            return f"{path}: {len(a)} items != {len(b)} items"
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            if x != y:
+                return first_difference(x, y, f"{path}[{i}]")
+    if isinstance(a, dict):
+        for key in a.keys() | b.keys():
+            if a.get(key) != b.get(key):
+                return first_difference(a.get(key), b.get(key), f"{path}[{key!r}]")
+    if hasattr(a, "__dataclass_fields__"):
+        for name in a.__dataclass_fields__:
+            x, y = getattr(a, name), getattr(b, name)
+            if x != y:
+                return first_difference(x, y, f"{path}.{name}")
+    return f"{path}: {a!r} != {b!r}"

@@ -64,7 +64,7 @@ class Worker:
             if self.keep is not None:
                 from simulator.compiled.lower import Unsupported
 
-                raise Unsupported("engine", "keep", "a keep rule")
+                raise Unsupported(None, None, "a keep rule")
             object.__setattr__(self, "_compiled", CompiledEngine(
                 self.program, DEFAULT_LIFECYCLE if self.lifecycle else (), self.world))
 
@@ -75,7 +75,8 @@ class Worker:
         program = program_for(config)
         keep = keep_rule(config.keep)
         pop = population(population_options(config))
-        return cls(program, pop, world(pop.tables.abbreviation), lifecycle=True, keep=keep)
+        return cls(program, pop, world(pop.tables.abbreviation), lifecycle=True, keep=keep,
+                   engine=config.engine)
 
     @classmethod
     def for_modules(cls, program: Program, people: Population, lifecycle: bool = True,

@@ -52,10 +52,11 @@ class CompiledEngine:
     def __init__(self, program: Program, lifecycle: tuple[Any, ...] | list[Any] = (),
                  world: World | None = None) -> None:
         if lifecycle:
-            raise Unsupported("engine", "lifecycle", "the built-in lifecycle")
+            raise Unsupported(None, None, "the built-in lifecycle (insurance, life events, "
+                              "natural death, vaccinations)")
         if world is not None and (world.network is not None or world.payers is not None
                                   or world.immunizations):
-            raise Unsupported("engine", "world", "providers, payers and vaccinations")
+            raise Unsupported(None, None, "providers, payers and vaccinations")
         self.program = program
         self.world = world or World(immunizations=False)
         self.lowered = lowered = lower(program)

@@ -81,10 +81,14 @@ E_CONDITION, E_ALLERGY, E_MEDICATION, E_CAREPLAN, E_PROCEDURE, E_OBSERVATION, E_
 (SY_NAME, SY_SOURCE, SY_VALUE, SY_TIME, SY_ADDR,) = range(5)  # SY
 (OW_ME, OW_WFLAG, OW_WJOINED,) = range(3)  # OW
 (S_TYPE, S_MODULE, S_NAME, S_TRANS, S_I0, S_F0, S_PERIOD, S_PROFILE,) = range(8)  # S
-(TR_KIND, TR_O0, TR_ON,) = range(3)  # TR
+(TR_KIND, TR_O0, TR_ON, TR_AUX,) = range(4)  # TR
 (OPT_TARGET, OPT_COND, OPT_ATTR, OPT_D0, OPT_DN,) = range(5)  # OPT
 (DEP_K0, DEP_KN, DEP_F0, DEP_FN, DEP_POLL,) = range(5)  # DEP
 (DK_KIND, DK_ROUND,) = range(2)  # DK
+(LT_NCOLS, LT_C0, LT_HAS_AGE, LT_HAS_TIME, LT_K0, LT_NKEYS,) = range(6)  # LT
+(LK_CELL0, LK_ROW0, LK_NROWS,) = range(3)  # LK
+(LCELL_STR, LCELL_INT_OK, LCELL_FLOAT_OK, LCELL_BOOL_OK, LCELL_TRUE,) = range(5)  # LCELL
+(LR_AGE_LO, LR_AGE_HI, LR_TIME_LO, LR_TIME_HI, LR_P0, LR_MAX_END,) = range(6)  # LR
 (MOD_INITIAL, MOD_OWNER,) = range(2)  # MOD
 (CLI_CL0, CLI_CLN,) = range(2)  # CLI
 (CODES_CODE_TEXT_OF, CODES_CODE_KEY,) = range(2)  # CODES
@@ -1184,6 +1188,87 @@ def end_selected(P, W, g, now):
             end_entry(P, W, e, reason, now)
 
 
+# ---------------------------------------------------------------- lookup tables
+
+
+@nb.njit(cache=True)
+def lookup_key(P, W, tab):
+    """The table's key the person's attributes render as (program.lookup_key): its index, -1
+    when the table has no such key, -2 when an attribute column is not set."""
+    ncols = P.LT[tab, LT_NCOLS]
+    c0 = P.LT[tab, LT_C0]
+    for c in range(ncols):
+        if W.A[P.LTC[c0 + c], A_KIND] == K_NONE:
+            return -2
+    k0 = P.LT[tab, LT_K0]
+    for key in range(k0, k0 + P.LT[tab, LT_NKEYS]):
+        cell0 = P.LK[key, LK_CELL0]
+        match = True
+        for c in range(ncols):
+            slot = P.LTC[c0 + c]
+            kind = W.A[slot, A_KIND]
+            cell = cell0 + c
+            if kind == K_STR:
+                match = P.LCELL[cell, LCELL_STR] == W.A[slot, A_REF]
+            elif kind == K_BOOL:
+                match = P.LCELL[cell, LCELL_BOOL_OK] != 0 and (
+                    P.LCELL[cell, LCELL_TRUE] != 0) == (W.a_num[slot] != 0.0)
+            elif kind == K_INT:
+                match = P.LCELL[cell, LCELL_INT_OK] != 0 and P.LCELLF[cell, 0] == W.a_num[slot]
+            elif kind == K_FLOAT:
+                match = P.LCELL[cell, LCELL_FLOAT_OK] != 0 and P.LCELLF[cell, 1] == W.a_num[slot]
+            else:
+                match = False
+            if not match:
+                break
+        if match:
+            return key
+    return -1
+
+
+@nb.njit(cache=True)
+def lookup_row(P, W, tab, key, now):
+    """LookupTable.find: the row for the person's age and the instant, or -1."""
+    age = civil.age_years(W.n[N_BIRTH], now)
+    has_age = P.LT[tab, LT_HAS_AGE] != 0
+    r0 = P.LK[key, LK_ROW0]
+    n = P.LK[key, LK_NROWS]
+    if P.LT[tab, LT_HAS_TIME] == 0:
+        for r in range(r0, r0 + n):
+            if not has_age or (P.LR[r, LR_AGE_LO] <= age <= P.LR[r, LR_AGE_HI]):
+                return r
+        return -1
+    i = n - 1  # the last row starting at or before now (rows are sorted by start)
+    while i >= 0 and P.LR[r0 + i, LR_TIME_LO] > now:
+        i -= 1
+    while i >= 0 and P.LR[r0 + i, LR_MAX_END] >= now:
+        r = r0 + i
+        if P.LR[r, LR_TIME_HI] >= now and (
+                not has_age or (P.LR[r, LR_AGE_LO] <= age <= P.LR[r, LR_AGE_HI])):
+            return r
+        i -= 1
+    return -1
+
+
+@nb.njit(cache=True)
+def next_time_boundary(P, key, time):
+    """LookupTable.next_time_boundary: the first instant after `time` at which a row of the
+    key starts or ends (NONE: none)."""
+    r0 = P.LK[key, LK_ROW0]
+    n = P.LK[key, LK_NROWS]
+    i = 0
+    while i < n and P.LR[r0 + i, LR_TIME_LO] <= time:
+        i += 1
+    best = P.LR[r0 + i, LR_TIME_LO] if i < n else NONE
+    j = i - 1
+    while j >= 0 and P.LR[r0 + j, LR_MAX_END] >= time:
+        end = P.LR[r0 + j, LR_TIME_HI] + 1
+        if end > time and (best == NONE or end < best):
+            best = end
+        j -= 1
+    return best
+
+
 # ---------------------------------------------------------------- transitions
 
 
@@ -1234,6 +1319,23 @@ def next_state(P, W, proc, g, now):
         return pick(P, W, o0, on, g, now)
     if kind == 5:
         return type_of_care(P, W, o0, g, now)
+    if kind == 6:
+        tab = P.TR[t, TR_AUX]
+        key = lookup_key(P, W, tab)
+        if key == -2:
+            fault(W, F_FAULT, g)  # an attribute the table needs is not set
+            return -1
+        row = lookup_row(P, W, tab, key, now) if key >= 0 else -1
+        if row < 0:
+            return pick(P, W, o0, on, g, now)
+        u = draw(P, W, g)
+        total = 0.0
+        p0 = P.LR[row, LR_P0]
+        for i in range(on):
+            total += P.LP[p0 + i]
+            if u < total:
+                return P.OPT[o0 + on + i, OPT_TARGET]
+        return P.OPT[o0 + 2 * on - 1, OPT_TARGET]
     if kind == 3:
         for o in range(o0, o0 + on):
             c = P.OPT[o, OPT_COND]
@@ -1326,6 +1428,33 @@ def ff_profile(P, W, proc, g, now):
     if kind == 2:
         ff_options(P, W, proc, g, o0, on, now)
         return True, NONE
+    if kind == 6:
+        tab = P.TR[t, TR_AUX]
+        key = lookup_key(P, W, tab)
+        if key == -2:
+            return False, NONE
+        birth = W.n[N_BIRTH]
+        horizon = NONE
+        if P.LT[tab, LT_HAS_AGE] != 0:
+            horizon = civil.age_reached_ms(birth, (civil.age_years(birth, now) + 1) * 12)
+        if P.LT[tab, LT_HAS_TIME] != 0 and key >= 0:
+            boundary = next_time_boundary(P, key, now)
+            if boundary != NONE and (horizon == NONE or boundary < horizon):
+                horizon = boundary
+        c0 = P.LT[tab, LT_C0]
+        for c in range(P.LT[tab, LT_NCOLS]):
+            W.FFI[proc, W.PR[proc, PR_NK], FFI_KEYS] = attr_signal(P, P.LTC[c0 + c])
+            W.PR[proc, PR_NK] += 1
+        row = lookup_row(P, W, tab, key, now) if key >= 0 else -1
+        if row < 0:
+            ff_options(P, W, proc, g, o0, on, now)
+            return True, horizon
+        p0 = P.LR[row, LR_P0]
+        for i in range(on):
+            W.FFI[proc, i, FFI_T] = P.OPT[o0 + on + i, OPT_TARGET]
+            W.ff_p[proc, i] = P.LP[p0 + i]
+        W.PR[proc, PR_N] = on
+        return True, horizon
     dep = P.S[g, S_PROFILE] - 1
     chosen = o0 + on - 1
     for o in range(o0, o0 + on):

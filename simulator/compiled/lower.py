@@ -25,18 +25,19 @@ from simulator.engine.logic import date_instant
 from simulator.engine.program import CompiledModule, Program
 from simulator.errors import UserError
 from simulator.gmf import schema as s
+from simulator.gmf.lookup import LookupTable
 from simulator.record import Code
 
 NONE_TIME = np.iinfo(np.int64).min  # an unset instant
 
 
 class Unsupported(UserError):
-    """A module uses something the compiled engine cannot run yet."""
+    """A module (or a run) uses something the compiled engine cannot run yet."""
 
-    def __init__(self, module: str, state: str, feature: str) -> None:
+    def __init__(self, module: str | None, state: str | None, feature: str) -> None:
+        where = f"{module}: state {state!r}: " if module is not None else ""
         super().__init__(
-            f"{module}: state {state!r}: the compiled engine cannot run {feature} yet; "
-            "run with --engine reference"
+            f"{where}the compiled engine cannot run {feature} yet; run with --engine reference"
         )
 
 
@@ -68,7 +69,7 @@ OPERATORS = ("==", "!=", "<", "<=", ">", ">=", "is nil", "is not nil")
 DISTRIBUTIONS = ("EXACT", "UNIFORM", "GAUSSIAN", "EXPONENTIAL", "TRIANGULAR")
 
 # Transition kinds.
-T_NONE, T_DIRECT, T_DISTRIBUTED, T_CONDITIONAL, T_COMPLEX, T_TYPE_OF_CARE = range(6)
+T_NONE, T_DIRECT, T_DISTRIBUTED, T_CONDITIONAL, T_COMPLEX, T_TYPE_OF_CARE, T_LOOKUP = range(7)
 
 # Fixed signal keys; attribute a has key SIG_ATTR0 + a, symptom y has SIG_ATTR0 + n_attr + y.
 SIG_PRESENT, SIG_LOCK, SIG_ENGINE_ENCOUNTER, SIG_CHRONIC, SIG_SYMPTOM_ANY, SIG_ATTR0 = range(6)
@@ -129,6 +130,7 @@ class _Builder:
     t_kind: list[int] = field(default_factory=list)
     t_o0: list[int] = field(default_factory=list)
     t_on: list[int] = field(default_factory=list)
+    t_aux: list[int] = field(default_factory=list)  # a lookup transition's table
     o_target: list[int] = field(default_factory=list)
     o_cond: list[int] = field(default_factory=list)
     o_prob: list[float] = field(default_factory=list)
@@ -146,6 +148,15 @@ class _Builder:
     dep_poll: list[int] = field(default_factory=list)
     dep_keys: list[int] = field(default_factory=list)
     flips: list[int] = field(default_factory=list)  # rows of 4: kind, a, b, c
+    # lookup tables: per table, its columns, keys, key cells and rows (see lookup_table)
+    lt: list[list[int]] = field(default_factory=list)
+    ltc: list[int] = field(default_factory=list)
+    lk: list[list[int]] = field(default_factory=list)
+    lcell: list[list[int]] = field(default_factory=list)
+    lcellf: list[list[float]] = field(default_factory=list)
+    lr: list[list[int]] = field(default_factory=list)
+    lp: list[float] = field(default_factory=list)
+    _tables: dict[str, int] = field(default_factory=dict)
     # distributions
     d_kind: list[int] = field(default_factory=list)
     d_round: list[int] = field(default_factory=list)
@@ -409,6 +420,22 @@ class _Builder:
             self.t_kind.append(kind)
             self.t_o0.append(o0)
             self.t_on.append(n)
+            self.t_aux.append(-1)
+            return len(ids) - 1
+        elif key == "lookup_table_transition":
+            kind = T_LOOKUP
+            options = st.lookup_table_transition or []
+            table = self.program.lookup_tables[options[0].lookup_table_name]
+            for o in options:
+                self.option(self.state_id(module.key, o.transition), prob=o.default_probability)
+            for column in table.probability_columns:
+                if (module.key, column) not in self._state_ids:
+                    raise self.unsupported(f"lookup table column {column!r}, not a state")
+                self.option(self.state_id(module.key, column))
+            self.t_kind.append(kind)
+            self.t_o0.append(o0)
+            self.t_on.append(len(options))
+            self.t_aux.append(self.lookup_table(table))
             return len(ids) - 1
         elif key == "type_of_care_transition":
             kind = T_TYPE_OF_CARE
@@ -424,7 +451,57 @@ class _Builder:
         self.t_kind.append(kind)
         self.t_o0.append(o0)
         self.t_on.append(len(self.o_target) - o0 if kind != T_COMPLEX else 0)
+        self.t_aux.append(-1)
         return len(ids) - 1
+
+    def lookup_table(self, table: LookupTable) -> int:
+        """A table's rows: LT (columns, keys), LTC (attribute slots), LK per key (cells, rows),
+        LCELL/LCELLF per key cell (what person values render as that text, program.java_text),
+        LR per row (age range, time range, probabilities, running maximum end), LP."""
+        found = self._tables.get(table.name)
+        if found is not None:
+            return found
+        keys = list(table.rows_by_key)
+        self.lt.append([len(table.attribute_columns), len(self.ltc), int(table.has_age),
+                        int(table.has_time), len(self.lk), len(keys)])
+        self.ltc.extend(self.slot(c) for c in table.attribute_columns)
+        for key in keys:
+            rows = table.rows_by_key[key]  # time tables: sorted by start, as the table keeps them
+            self.lk.append([len(self.lcell), len(self.lr), len(rows)])
+            for text in key:
+                self.cell(text)
+            running = -(2**63)
+            for row in rows:
+                if row.time is not None:
+                    running = max(running, row.time[1])
+                age = row.age or (0, 0)
+                time = row.time or (0, 0)
+                self.lr.append([age[0], age[1], time[0], time[1], len(self.lp), running])
+                self.lp.extend(row.probabilities)
+        self._tables[table.name] = len(self.lt) - 1
+        return len(self.lt) - 1
+
+    def cell(self, text: str) -> None:
+        """Which attribute values program.java_text renders as `text`: the string itself,
+        an integer, a float or a boolean."""
+        from simulator.engine.program import java_text
+
+        int_ok, int_value = 0, 0.0
+        try:
+            if str(int(text)) == text and abs(int(text)) <= 2**53:
+                int_ok, int_value = 1, float(int(text))
+        except ValueError:
+            pass
+        float_ok, float_value = 0, 0.0
+        try:
+            v = float(text)
+            if java_text(v) == text:
+                float_ok, float_value = 1, v
+        except ValueError:
+            pass
+        bool_ok = int(text in ("true", "false"))
+        self.lcell.append([self.strings(text), int_ok, float_ok, bool_ok, int(text == "true")])
+        self.lcellf.append([int_value, float_value])
 
     def option(self, target: int, cond: int = -1, prob: float = 0.0, attr: int = -1) -> None:
         self.o_target.append(target)
@@ -697,7 +774,7 @@ class _Builder:
     def delay_profile(self, st: s.Delay) -> int:
         """1 + the dependency set of a fast-forwardable Delay's transition (0: none)."""
         key = st.transition_key()
-        if key in ("direct_transition", "distributed_transition"):
+        if key in ("direct_transition", "distributed_transition", "lookup_table_transition"):
             return 1 + self.dependencies([])
         if key in ("conditional_transition", "complex_transition"):
             options = st.conditional_transition or st.complex_transition or []
@@ -815,7 +892,12 @@ class _Builder:
             S=table(self.s_type, self.s_module, self.s_name, self.s_trans, self.s_i0, self.s_f0,
                     self.s_period, self.s_profile),
             pi=i64(self.pi + [0]), pf=f64(self.pf + [0.0]),
-            TR=table(self.t_kind + [0], self.t_o0 + [0], self.t_on + [0]),
+            TR=table(self.t_kind + [0], self.t_o0 + [0], self.t_on + [0], self.t_aux + [0]),
+            LT=np.array(self.lt + [[0] * 6], dtype=np.int64), LTC=i64(self.ltc + [0]),
+            LK=np.array(self.lk + [[0] * 3], dtype=np.int64),
+            LCELL=np.array(self.lcell + [[0] * 5], dtype=np.int64),
+            LCELLF=np.array(self.lcellf + [[0.0, 0.0]], dtype=np.float64),
+            LR=np.array(self.lr + [[0] * 6], dtype=np.int64), LP=f64(self.lp + [0.0]),
             OPT=table(self.o_target + [0], self.o_cond + [0], self.o_attr + [0],
                       self.o_d0 + [0], self.o_dn + [0]),
             o_prob=f64(self.o_prob + [0.0]), code=i64(self.code + [0]), cf=f64(self.cf + [0.0]),
@@ -848,7 +930,7 @@ class _Builder:
 
 
 PROGRAM_FIELDS = (
-    "S", "pi", "pf", "TR", "OPT", "o_prob", "code", "cf", "DEP", "dep_keys", "flips", "DK",
+    "S", "pi", "pf", "TR", "LT", "LTC", "LK", "LCELL", "LCELLF", "LR", "LP", "OPT", "o_prob", "code", "cf", "DEP", "dep_keys", "flips", "DK",
     "d_p", "MOD", "CLI", "cl", "CODES", "a_computed", "consts", "mixed", "str_minutes",
     "sig_lock", "sig_engine", "sig_chronic_symptom", "n_attr", "n_symptoms", "n_code_text",
     "n_strings",

@@ -1,0 +1,108 @@
+"""The compiled engine lives the same lives as the reference engine: fast-forwarded hazard
+loops (with Age flips, signals and lookup tables with age and time ranges), submodules,
+encounters and the engine's own visits, on populations large enough to reach the rare paths."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from test_fast_forward import hazard_module  # tests/ is on the path (rootdir)
+
+from simulator.cli import main
+from simulator.compiled.lower import Unsupported
+from simulator.engine import simulation
+from simulator.testing import module_tree, run_both, run_modules
+
+CODE = {"system": "SNOMED-CT", "code": "44054006", "display": "Diabetes"}
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_hazard_loops_with_flips_and_signals(fast: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(simulation, "FAST_FORWARD", fast)
+    result = run_both(hazard_module(), population=300, seed=5, age=(20, 21),
+                      reference_date=date(2020, 1, 1), lifecycle=False)
+    assert sum(1 for r in result.records for e in r.encounters if e.conditions) > 200
+
+
+TABLE = """sex,age,time,Onset,Wait
+F,0-39,0-1262304000000,0.01,0.99
+F,0-39,1262304000001-4102444800000,0.03,0.97
+F,40-120,0-4102444800000,0.05,0.95
+M,0-120,1990-01-01-2010-12-31,0.02,0.98
+"""
+
+
+def lookup_module() -> dict:
+    """A monthly Delay whose odds come from a table with sex, age and time ranges; men outside
+    1990-2010 fall back to the default probabilities."""
+    return {
+        "Initial": {"type": "Initial", "direct_transition": "Sex"},
+        "Sex": {"type": "SetAttribute", "attribute": "sex", "value_attribute": "gender",
+                "direct_transition": "Wait"},
+        "Wait": {"type": "Delay", "exact": {"quantity": 1, "unit": "months"},
+                 "lookup_table_transition": [
+                     {"transition": "Onset", "default_probability": 0.004,
+                      "lookup_table_name": "risk.csv"},
+                     {"transition": "Wait", "default_probability": 0.996,
+                      "lookup_table_name": "risk.csv"}]},
+        "Onset": {"type": "ConditionOnset", "codes": [CODE], "direct_transition": "Terminal"},
+        "Terminal": {"type": "Terminal"},
+    }
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_lookup_table_hazards(fast: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(simulation, "FAST_FORWARD", fast)
+    result = run_both({"name": "Risk", "states": lookup_module()}, population=300, seed=3,
+                      age=(0, 90), lookup_tables={"risk.csv": TABLE}, lifecycle=False)
+    onsets = [c.start for r in result.records for e in r.encounters for c in e.conditions]
+    assert 50 < len(onsets) < 300
+
+
+def test_encounters_and_symptom_driven_visits() -> None:
+    """Module encounters waiting for the lock, wellness visits joined, and symptoms high enough
+    to send the person to the emergency room."""
+    states = {
+        "Initial": {"type": "Initial", "direct_transition": "Wait"},
+        "Wait": {"type": "Delay", "range": {"low": 1, "high": 9, "unit": "months"},
+                 "direct_transition": "Pain"},
+        "Pain": {"type": "Symptom", "symptom": "Pain", "range": {"low": 200, "high": 600},
+                 "direct_transition": "Visit"},
+        "Visit": {"type": "Encounter", "wellness": True, "direct_transition": "Med"},
+        "Med": {"type": "MedicationOrder", "chronic": True,
+                "codes": [{"system": "RxNorm", "code": "860975", "display": "Metformin"}],
+                "direct_transition": "End"},
+        "End": {"type": "EncounterEnd", "direct_transition": "Urgent"},
+        "Urgent": {"type": "Encounter", "encounter_class": "emergency",
+                   "codes": [{"system": "SNOMED-CT", "code": "50849002", "display": "ER"}],
+                   "direct_transition": "Done"},
+        "Done": {"type": "EncounterEnd", "direct_transition": "Wait"},
+    }
+    result = run_both({"name": "Pain", "states": states}, population=40, seed=9, age=(0, 12),
+                      lifecycle=False)
+    classes = {e.encounter_class for r in result.records for e in r.encounters}
+    assert {"wellness", "emergency"} <= classes
+
+
+def test_own_modules_are_refused_by_name_until_supported() -> None:
+    """What the compiled engine cannot run yet is a load-time error naming module, state and
+    feature, with the way out."""
+    with pytest.raises(Unsupported, match=r"\.json: state '.*': the compiled engine cannot run "
+                                          r".*; run with --engine reference"):
+        run_modules(module_tree("chronic_kidney_disease"), population=1, engine="compiled",
+                    lifecycle=False)
+
+
+def test_engine_option_refuses_before_writing(tmp_path: Path) -> None:
+    """A run the compiled engine cannot do yet fails at once, exit 2, with nothing written."""
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["-p", "1", "--engine", "compiled", "-o", str(out)])
+    assert result.exit_code == 2
+    assert "the compiled engine cannot run the built-in lifecycle" in result.output
+    assert "--engine reference" in result.output
+    assert not out.exists()
+    bad = CliRunner().invoke(main, ["-p", "1", "--engine", "fast", "-o", str(out)])
+    assert bad.exit_code == 2 and "unknown engine 'fast'" in bad.output
