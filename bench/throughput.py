@@ -1,18 +1,22 @@
 """End-to-end throughput and memory of `simulate`, as a user runs it.
 
     python bench/throughput.py [--sizes 1000,10000] [--workers 1,2] [--formats csv,fhir]
-                               [--modules corpus,default] [--keep-output DIR]
+                               [--modules corpus,default] [--engines reference,compiled]
+                               [--keep-output DIR]
 
 Each combination runs `simulate` in a fresh process and prints people/s (wall clock), CPU-s per
 person (parent and workers), and the peak resident memory of the parent and of the largest
 worker, sampled every 0.1 s with psutil. "corpus" is Synthea's module corpus from ../shared/synthea-modules; "default" is
 the project's modules/. Figures of one invocation are comparable with each other; across
-invocations this machine's noise applies.
+invocations this machine's noise applies. Both engines run side by side in one invocation; a
+run the compiled engine cannot do yet prints the reason it gave instead of figures (engine-only
+figures on what it can run: bench/engine_compare.py).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import resource
 import subprocess
@@ -45,6 +49,8 @@ def measure(args: list[str]) -> dict[str, float]:
             pass
         time.sleep(0.1)
     out, err = proc.communicate()
+    if proc.returncode == 2 and "cannot run" in err:
+        return {"refused": err.strip().splitlines()[-1]}  # type: ignore[dict-item]
     if proc.returncode != 0:
         raise SystemExit(f"simulate {' '.join(args)} failed:\n{err}")
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -63,6 +69,7 @@ def main() -> int:
     parser.add_argument("--workers", default="1,2")
     parser.add_argument("--formats", default="csv,fhir")
     parser.add_argument("--modules", default="corpus,default")
+    parser.add_argument("--engines", default="reference,compiled")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep-output", type=Path, default=None,
                         help="write the runs here instead of a temporary folder")
@@ -70,26 +77,30 @@ def main() -> int:
     module_dirs = {"corpus": CORPUS, "default": ROOT / "modules"}
     if "corpus" in args.modules and not CORPUS.is_dir():
         raise SystemExit(f"the Synthea corpus is not at {CORPUS}")
-    print(f"{'modules':8} {'format':9} {'people':>7} {'workers':>7} {'people/s':>9} "
+    print(f"{'engine':9} {'modules':8} {'format':9} {'people':>7} {'workers':>7} {'people/s':>9} "
           f"{'CPU-s/person':>12} {'parent MB':>9} {'worker MB':>9} {'seconds':>8}")
     with tempfile.TemporaryDirectory() as tmp:
         base = args.keep_output or Path(tmp)
-        for modules in args.modules.split(","):
-            for fmt in args.formats.split(","):
-                for size in map(int, args.sizes.split(",")):
-                    for workers in map(int, args.workers.split(",")):
-                        out = base / f"{modules}-{fmt}-{size}-w{workers}"
-                        m = measure(["-p", str(size), "-s", str(args.seed), "-w", str(workers),
-                                     "--format", FORMATS[fmt], "-o", str(out),
-                                     "--modules-dir", str(module_dirs[modules]),
-                                     "--reference-date", "2025-01-01"])
-                        worker_mb = m["worker_mb"] if workers > 1 else m["parent_mb"]
-                        print(f"{modules:8} {FORMATS[fmt]:9} {size:>7} {workers:>7} "
-                              f"{size / m['seconds']:>9.1f} {m['cpu'] / size:>12.3f} "
-                              f"{m['parent_mb']:>9.0f} {worker_mb:>9.0f} "
-                              f"{m['seconds']:>8.1f}", flush=True)
-                        if args.keep_output is None:
-                            subprocess.run(["rm", "-rf", str(out)], check=True)
+        combos = itertools.product(args.modules.split(","), args.formats.split(","),
+                                   map(int, args.sizes.split(",")),
+                                   map(int, args.workers.split(",")))
+        for modules, fmt, size, workers in combos:
+            for engine in args.engines.split(","):  # side by side: the same run, both engines
+                out = base / f"{engine}-{modules}-{fmt}-{size}-w{workers}"
+                m = measure(["-p", str(size), "-s", str(args.seed), "-w", str(workers),
+                             "--format", FORMATS[fmt], "-o", str(out),
+                             "--modules-dir", str(module_dirs[modules]),
+                             "--reference-date", "2025-01-01", "--engine", engine])
+                head = f"{engine:9} {modules:8} {FORMATS[fmt]:9} {size:>7} {workers:>7} "
+                if "refused" in m:
+                    print(f"{head}refused: {m['refused']}", flush=True)
+                    continue
+                worker_mb = m["worker_mb"] if workers > 1 else m["parent_mb"]
+                print(f"{head}{size / m['seconds']:>9.1f} {m['cpu'] / size:>12.3f} "
+                      f"{m['parent_mb']:>9.0f} {worker_mb:>9.0f} {m['seconds']:>8.1f}",
+                      flush=True)
+                if args.keep_output is None:
+                    subprocess.run(["rm", "-rf", str(out)], check=True)
     return 0
 
 

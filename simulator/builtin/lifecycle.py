@@ -75,7 +75,7 @@ def life_events(sim: PersonSim) -> Generator[Any, Any, None]:
             person.set("quit smoking probability", QUIT_SMOKING_PER_STEP)
             if smoker:
                 quit_at = sim.now + _geometric_steps(rng.random(), QUIT_SMOKING_PER_STEP) * tu.STEP
-                sim.env.process(_quit(sim, quit_at, "smoker", "quit smoking age"))
+                sim.spawn(_quit(sim, quit_at, "smoker", "quit smoking age"), "quit_smoking")
         elif what == "drivers":
             person.set("identifier_drivers", f"S999{rng.int_between(10000, 99999)}")
         elif what == "passport":
@@ -86,14 +86,14 @@ def life_events(sim: PersonSim) -> Generator[Any, Any, None]:
                 person.set("name_suffix", ("PhD", "JD", "MD")[rng.int_between(0, 2)])
         elif what == "adult":
             person.set("name_prefix", "Mr." if person.gender == "M" else "Ms.")
-            sim.env.process(_employment(sim))
+            sim.spawn(_employment(sim), "employment")
         elif what == "alcohol" and person.get("alcoholic") is None:
             alcoholic = rng.random() < ALCOHOLISM_PROBABILITY
             person.set("alcoholic", alcoholic)
             person.set("quit alcoholism probability", QUIT_ALCOHOLISM_PER_STEP)
             if alcoholic:
                 quit_at = sim.now + _geometric_steps(rng.random(), QUIT_ALCOHOLISM_PER_STEP) * tu.STEP
-                sim.env.process(_quit(sim, quit_at, "alcoholic", "quit alcoholism age"))
+                sim.spawn(_quit(sim, quit_at, "alcoholic", "quit alcoholism age"), "quit_alcoholism")
         elif what == "marriage":
             married = rng.random() < MARRIAGE_PROBABILITY
             person.set("marital_status", "M" if married else "S")

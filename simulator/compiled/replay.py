@@ -95,8 +95,8 @@ class Replay:
         code_lists = self.lowered.code_lists
         imaging_state = -1
         series_spec: Any = None
-        for i in range(rows.shape[0]):
-            kind, time, a, b, c, d, e, hi, lo = (int(x) for x in rows[i])
+        floats = values.tolist()
+        for i, (kind, time, a, b, c, d, e, hi, lo) in enumerate(rows.tolist()):
             if kind == J.ENCOUNTER:
                 encounters.append(Encounter(
                     id=uuid_text(hi, lo), start=time, codes=[codes[x] for x in code_lists[d]],
@@ -178,7 +178,7 @@ class Replay:
                 st = models[b]
                 obs = Observation(
                     id=uuid_text(hi, lo), start=time, codes=list(st.codes), name=names[b],
-                    stop=time, value=self.value(d, float(values[i]), e, entries),
+                    stop=time, value=self.value(d, floats[i], e, entries),
                     unit=st.unit or "", category=st.category,
                 )
                 entries[a] = obs

@@ -194,6 +194,13 @@ class PersonSim:
             env.run(until=self.stop)
         return self._finish()
 
+    def spawn(self, process: Generator[Any, Any, Any], name: str) -> None:
+        """Starts a process a built-in makes as it goes (employment, quitting smoking...): it
+        draws from a stream of its own, `builtin:<name>`, never from whichever stream was
+        current when it started."""
+        stream = self.person.stream(stream_id(f"builtin:{name}"))
+        self.env.process(self._bound(process, Binding(stream)))
+
     def _bound(self, process: Generator[Any, Any, Any], binding: Binding
                ) -> Generator[Any, Any, Any]:
         """Runs a process with the person's current stream set to the process's own whenever
