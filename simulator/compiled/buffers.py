@@ -16,7 +16,7 @@ from simulator.compiled import kernel as k
 WORK_FIELDS = (
     "n", "pkey", "sc", "stats", "H", "WT", "ND", "KH", "E", "e_vnum", "EN", "j", "jf", "HV",
     "PR", "FR",
-    "FFI", "ff_p", "A", "a_num", "PRS", "SY", "OW", "rbuf", "stack", "str_lower",
+    "FFI", "ff_p", "A", "a_num", "PRS", "SY", "OW", "rbuf", "stack", "str_lower", "person_f",
 )
 # Few arrays, each a table with named columns (kernel.H_TIME, kernel.E_KIND, ...), in one
 # StructRef: numba passes it as one pointer, so a kernel function compiles in a tenth of the
@@ -55,19 +55,20 @@ class Capacities:
         self.sizes[which] *= 2
 
 
-def make_work(P: Any, caps: Capacities, processes: list[tuple[int, int, int]],
+def make_work(P: Any, caps: Capacities, processes: list[tuple[int, int, int, int]],
               n_streams: int, str_lower: np.ndarray) -> tuple[Any, Any]:
     """Buffers for a program, as a Work for the kernel and the same arrays by name for
-    Python; `processes` are (kind, module, owner) in start order."""
+    Python; `processes` are (kind, module, owner, spawned later) in start order."""
     size = caps.sizes
     nproc = len(processes)
     n_keys = int(P.consts[k.C_SIG_ATTR0]) + P.n_attr + P.n_symptoms
     size[k.G_HIST] = max(size[k.G_HIST], nproc * HISTORY_START * 2)
-    PR = _t(nproc, 17)
-    for p, (kind, module, owner) in enumerate(processes):
+    PR = _t(nproc, 19)
+    for p, (kind, module, owner, spawned) in enumerate(processes):
         PR[p, k.PR_KIND] = kind
         PR[p, k.PR_MODULE] = module
         PR[p, k.PR_OWNER] = owner
+        PR[p, k.PR_X1] = spawned
     fields = dict(
         n=np.zeros(k.N_SCALARS, dtype=np.int64), pkey=np.zeros(1, dtype=np.uint64),
         sc=np.zeros(n_streams, dtype=np.int64), stats=np.zeros(32, dtype=np.int64),
@@ -80,7 +81,7 @@ def make_work(P: Any, caps: Capacities, processes: list[tuple[int, int, int]],
         A=_t(P.n_attr, 2), a_num=np.zeros(P.n_attr),
         PRS=_t(P.n_code_text, 6, -1), SY=_t(size[k.G_SYM], 5), OW=_t(P.n_strings, 3, -1),
         rbuf=np.zeros((64, 2), dtype=np.int64), stack=np.zeros(256, dtype=np.int64),
-        str_lower=str_lower,
+        str_lower=str_lower, person_f=np.zeros(4),
     )
     return Work(*(fields[f] for f in WORK_FIELDS)), SimpleNamespace(**fields)
 

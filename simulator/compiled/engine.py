@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from simulator.builtin.lifecycle import NATURAL_CAUSES
 from simulator.compiled import kernel as k
 from simulator.compiled import ops
 from simulator.compiled.buffers import Capacities, make_work, reset, set_str_lower
@@ -51,9 +52,13 @@ class CompiledEngine:
 
     def __init__(self, program: Program, lifecycle: tuple[Any, ...] | list[Any] = (),
                  world: World | None = None) -> None:
-        if lifecycle:
-            raise Unsupported(None, None, "the built-in lifecycle (insurance, life events, "
-                              "natural death, vaccinations)")
+        from simulator.builtin.lifecycle import life_events, natural_death
+
+        compiled = {natural_death: k.P_NATURAL_DEATH, life_events: k.P_LIFE_EVENTS}
+        missing = [proc.__name__ for proc in lifecycle if proc not in compiled]
+        if missing:
+            raise Unsupported(None, None, "the built-in lifecycle's "
+                              + ", ".join(m.replace("_", " ") for m in missing))
         if world is not None and (world.network is not None or world.payers is not None
                                   or world.immunizations):
             raise Unsupported(None, None, "providers, payers and vaccinations")
@@ -66,9 +71,15 @@ class CompiledEngine:
         self._string_ids = {s: i for i, s in enumerate(self.strings)}
         self.replay = Replay(lowered, self.strings)
         self.caps = Capacities()
-        self.processes = [(0, -1, int(self.P.consts[k.C_ENGINE_OWNER]))] + [
-            (1, m, int(self.P.MOD[m, k.MOD_OWNER])) for m in lowered.top_level
-        ]
+        # (kind, module, owner, spawned later), in the order the reference starts them: the
+        # lifecycle, the engine's visits, the modules; then what the lifecycle spawns
+        self.processes = [(compiled[proc], -1, -1, 0) for proc in lifecycle]
+        self.processes.append((k.P_ENGINE, -1, int(self.P.consts[k.C_ENGINE_OWNER]), 0))
+        self.processes += [(k.P_MODULE, m, int(self.P.MOD[m, k.MOD_OWNER]), 0)
+                           for m in lowered.top_level]
+        if life_events in lifecycle:
+            self.processes += [(kind, -1, -1, 1) for kind in (
+                k.P_EMPLOYMENT, k.P_QUIT_SMOKING, k.P_QUIT_ALCOHOLISM)]
         self.n_streams = len(self.P.mixed)
         self._str_lower = np.zeros(0, dtype=np.int64)
         self._extend_lower()
@@ -146,6 +157,9 @@ class CompiledEngine:
         while True:
             reset(self.KW, person.birth, end_time)
             self.W.pkey[0] = np.uint64(person.seed)
+            self.W.n[k.N_NATURAL] = (person.natural_death if person.natural_death is not None
+                                     else k.NONE)
+            self.W.person_f[0] = employment_rate(person)
             loaded = self._load(person)
             result = k.live(self.KP, self.KW)
             if result == ops.GROW:
@@ -187,10 +201,13 @@ class CompiledEngine:
         if death != k.NONE:
             person.deathdate = death
             state = int(W.n[k.N_DEATH_SRC])
-            if state >= 0:
+            if state == -2:
+                source = NATURAL_CAUSES
+            elif state >= 0:
                 module, name = self.lowered.states[state]
                 source = f"{module.file}: state {name!r}"
         attrs = person.attributes
+        self.replay.person_attributes = attrs
         for slot, name in enumerate(self.lowered.attributes):
             row = (int(W.A[slot, k.A_KIND]), float(W.a_num[slot]), int(W.A[slot, k.A_REF]))
             if row == loaded[slot]:
@@ -214,6 +231,18 @@ class CompiledEngine:
         record = HealthRecord(patient=patient_snapshot(person, end), index=person.index,
                               end_time=end, encounters=kept, coverage=[])
         return Life(record, source)
+
+
+def employment_rate(person: Person) -> float:
+    """lifecycle._employment's unemployment rate for the person's state."""
+    from simulator.errors import UserError
+    from simulator.population.state_data import state_profile
+
+    try:
+        return float(state_profile(person.get("state") or "Massachusetts").sdoh.get(
+            "unemployed", 0.0))
+    except UserError:
+        return 0.0
 
 
 def death_certificate(person: Person, when: int, cause: Code) -> Encounter:

@@ -30,7 +30,7 @@ EV_END, EV_STOP, EV_INIT, EV_RESUME, EV_TIMER, EV_WAKE, EV_DEATH, EV_ENC_END = r
 # scalar slots of W.n
 (N_HEAP, N_EID, N_WAIT, N_NODE, N_ENTRY, N_ENC, N_J, N_HUSED, N_PRES, N_SYM, N_ENTERED,
  N_STOPTRIG, N_DEATH, N_LOCK, N_ENGENC, N_CHR, N_ERR, N_ERRSTATE, N_GROW, N_DEATH_SRC, N_BIRTH,
- N_END, N_FF, N_LASTW, N_LASTT, N_STOPPED, N_NOW, N_STAMP, N_ERRPROC) = range(29)
+ N_END, N_FF, N_LASTW, N_LASTT, N_STOPPED, N_NOW, N_STAMP, N_ERRPROC, N_NATURAL) = range(30)
 N_SCALARS = 32
 
 # growable buffers (W.n[N_GROW] says which)
@@ -40,7 +40,7 @@ G_HEAP, G_WAIT, G_NODE, G_ENTRY, G_ENC, G_J, G_HIST, G_SYM, G_DEPTH = range(9)
 F_NONE, F_FAULT, F_UNSUPPORTED = 0, 1, 2
 
 # attribute kinds (lower.K_*)
-K_NONE, K_BOOL, K_INT, K_FLOAT, K_STR, K_CODE, K_ENTRY, K_PENDING, K_OTHER = range(9)
+K_NONE, K_BOOL, K_INT, K_FLOAT, K_STR, K_CODE, K_ENTRY, K_PENDING, K_OTHER, K_FORMAT = range(10)
 
 # constant slots of P.consts (lower.CONSTS)
 (C_ENGINE_OWNER, C_ENGINE_NAME, C_FIRST_WELLNESS, C_WELLNESS, C_EMERGENCY, C_URGENTCARE,
@@ -48,7 +48,19 @@ K_NONE, K_BOOL, K_INT, K_FLOAT, K_STR, K_CODE, K_ENTRY, K_PENDING, K_OTHER = ran
  C_URGENT_VISIT, C_CHECKUP_VISIT, C_A_WELLNESS, C_A_EMERGENCY, C_A_URGENT, C_A_SYMPTOM_TOTAL,
  C_A_DEATHDATE, C_A_CAUSE, C_SIG_ATTR0, C_STREAM_ENGINE, C_STREAM_DEATH, C_ENGINE_PROC,
  C_TELEMED_EARLY, C_TELEMED_LATE, C_STOPPED_ADVICE, C_NO_FF, C_MAX_STATES, C_A_INSURANCE,
- C_S_MEDICAID, C_S_DUAL, C_S_NONE, C_CARE_CUTOFF) = range(34)
+ C_S_MEDICAID, C_S_DUAL, C_S_NONE, C_CARE_CUTOFF, C_STREAM_BUILTIN0, C_NATURAL_CODE,
+ C_WORLD_NETWORK, C_A_SMOKER, C_A_ALCOHOLIC, C_A_QUIT_SMOKING_AGE, C_A_QUIT_ALCOHOL_AGE,
+ C_A_QUIT_SMOKING_P, C_A_QUIT_ALCOHOL_P, C_A_UNEMPLOYED, C_A_DRIVERS, C_A_PASSPORT, C_A_EDUCATION,
+ C_A_SUFFIX, C_A_PREFIX, C_A_MARITAL, C_A_GENDER, C_A_LAST, C_A_MAIDEN, C_A_NAME, C_S_PHD,
+ C_S_JD, C_S_MD, C_S_MR, C_S_MS, C_S_MRS, C_S_M, C_S_S, C_S_W, C_S_D, C_S_MALE, C_S_FEMALE,
+ C_S_EMPTY, C_LAST_NAMES, C_LIFE0) = range(69)
+# C_LIFE0 .. C_LIFE0 + 9: the life-event ages in months (lifecycle.life_events)
+# formatted attribute values (K_FORMAT: ref says which, the number fills it in; replay.py)
+F_DRIVERS, F_PASSPORT, F_LAST_NAME, F_FULL_NAME = range(4)
+
+# process kinds (PR_KIND); a built-in's stream is P.consts[C_STREAM_BUILTIN0 + kind]
+P_ENGINE, P_MODULE, P_NATURAL_DEATH, P_LIFE_EVENTS, P_EMPLOYMENT, P_QUIT_SMOKING, \
+    P_QUIT_ALCOHOLISM = range(7)
 
 # process resume points
 (PC_START, PC_ENTER, PC_DELAY, PC_GUARD, PC_LOCK, PC_WELLNESS, PC_FF_WAIT, PC_FF_BOUNDARY,
@@ -73,7 +85,7 @@ E_CONDITION, E_ALLERGY, E_MEDICATION, E_CAREPLAN, E_PROCEDURE, E_OBSERVATION, E_
 (E_KIND, E_CODE, E_TEXT, E_NAME, E_START, E_STOP, E_RECORDED, E_VKIND, E_VREF,) = range(9)  # E
 (EN_CLASS, EN_OWNER, EN_NAME, EN_START, EN_STOP, EN_ENDED, EN_MAX, EN_RENEWED,) = range(8)  # EN
 (HV_STATE, HV_NAME, HV_ENTERED, HV_EXITED, HV_DIAG,) = range(5)  # HV
-(PR_KIND, PR_MODULE, PR_OWNER, PR_PC, PR_DEPTH, PR_WAIT, PR_HSTART, PR_HLEN, PR_HCAP, PR_N, PR_NK, PR_T1, PR_STEPS, PR_LEAVE, PR_WAKE, PR_G, PR_J,) = range(17)  # PR
+(PR_KIND, PR_MODULE, PR_OWNER, PR_PC, PR_DEPTH, PR_WAIT, PR_HSTART, PR_HLEN, PR_HCAP, PR_N, PR_NK, PR_T1, PR_STEPS, PR_LEAVE, PR_WAKE, PR_G, PR_J, PR_X0, PR_X1,) = range(19)  # PR
 (FR_MOD, FR_STATE, FR_HBASE, FR_VISIT, FR_LOOPTIME, FR_LOOPCOUNT,) = range(6)  # FR
 (FFI_T, FFI_KEYS,) = range(2)  # FFI
 (A_KIND, A_REF,) = range(2)  # A
@@ -103,7 +115,7 @@ MAX_PER_INSTANT = 20_000
 
 # Every integer constant above becomes a numpy int64: numba compiles a function once per
 # distinct *Python* int literal passed to it (as a Literal type), but once for int64 values.
-ZERO, ONE, TWO, THREE, FOUR, NEG1 = 0, 1, 2, 3, 4, -1
+ZERO, ONE, TWO, THREE, FOUR, NEG1, NEG2 = 0, 1, 2, 3, 4, -1, -2
 TRUE, FALSE = np.bool_(True), np.bool_(False)
 SIG_PRESENT, SIG_LOCK, SIG_ENGINE_ENCOUNTER, SIG_CHRONIC, SIG_SYMPTOM_ANY = range(5)  # lower.SIG_*
 for _name, _value in list(globals().items()):
@@ -420,6 +432,9 @@ def compare(P, W, lk, ln, lr, op, rk, rn, rr, state):
     if op == 7:
         return lk != K_NONE
     if lk == K_NONE:
+        return False
+    if lk == K_FORMAT or rk == K_FORMAT:  # a text the lifecycle made (an identifier, a name)
+        fault(W, F_UNSUPPORTED, state)
         return False
     if lk == K_BOOL or rk == K_BOOL:
         if lk == K_BOOL and rk == K_BOOL:
@@ -2451,15 +2466,267 @@ def run_engine(P, W, proc, now):
         wait_for(W, proc, P.sig_lock[:], NONE, now)
 
 
+# ---------------------------------------------------------------- the built-in lifecycle
+# builtin.lifecycle's processes, step by step: PR_PC is how far a process has got, PR_X0 what
+# it keeps between steps.
+
+LIFE_SMOKING, LIFE_DRIVERS, LIFE_ADULT, LIFE_PASSPORT, LIFE_ALCOHOL, LIFE_MARRIAGE, \
+    LIFE_SUFFIX, LIFE_MARRIAGE_35, LIFE_MARRIAGE_45, LIFE_MARRIAGE_55, LIFE_DONE = range(11)
+# consts[C_LIFE0 + i]: the life-event ages in months (the drivers licence 1 ms after 16)
+QUIT_SMOKING_PER_YEAR = 0.025
+QUIT_SMOKING_PER_STEP = 1 - (1 - QUIT_SMOKING_PER_YEAR) ** (7 / 365.25)
+QUIT_ALCOHOLISM_PER_STEP = 0.001
+EMPLOYMENT_CHECK = 182 * DAY
+
+
+@nb.njit(cache=True)
+def builtin_stream(P, kind):
+    return P.consts[C_STREAM_BUILTIN0] + kind
+
+
+@nb.njit(cache=True)
+def spawn(P, W, kind, at, now):
+    """PersonSim.spawn: starts the (only) process of this kind, its first step at `at`."""
+    for proc in range(W.PR.shape[0]):
+        if W.PR[proc, PR_KIND] == kind:
+            W.PR[proc, PR_X0] = at
+            schedule(W, now, URGENT, EV_INIT, proc)
+            return
+
+
+@nb.njit(cache=True)
+def geometric_steps(u, p):
+    """lifecycle._geometric_steps."""
+    return np.int64(math.log(1.0 - u) / math.log(1.0 - p)) + 1
+
+
+@nb.njit(cache=True)
+def smoking_probability(year):
+    if year < 1965:
+        return 0.424
+    return max((-0.4865 * year + 996.41) / 100.0, 0.0)
+
+
+@nb.njit(cache=True)
+def sleep_until(W, proc, at, now):
+    schedule(W, at if at > now else now, NORMAL, EV_RESUME, proc)
+
+
+@nb.njit(cache=True)
+def life_event_at(P, W, step):
+    birth = W.n[N_BIRTH]
+    at = civil.age_reached_ms(birth, P.consts[C_LIFE0 + step])
+    return at + 1 if step == LIFE_DRIVERS else at
+
+
+@nb.njit(cache=True)
+def attr_true(P, W, slot, now):
+    kind, num, _ = get_attr(P, W, slot, now)
+    return kind == K_BOOL and num != 0.0
+
+
+@nb.njit(cache=True)
+def run_builtin(P, W, proc, now):
+    kind = W.PR[proc, PR_KIND]
+    stream = builtin_stream(P, kind)
+    k = P.consts
+    pc = W.PR[proc, PR_PC]
+    if kind == P_NATURAL_DEATH:
+        if pc == PC_START:
+            when = W.n[N_NATURAL]
+            if when == NONE or when >= W.n[N_END]:
+                W.PR[proc, PR_PC] = PC_DONE
+                return
+            W.PR[proc, PR_PC] = PC_AFTER
+            sleep_until(W, proc, when, now)
+            return
+        W.PR[proc, PR_PC] = PC_DONE
+        death = W.n[N_DEATH]
+        if death == NONE or death > now:
+            record_death(P, W, now, k[C_NATURAL_CODE], NEG2, now)
+        return
+    if kind == P_QUIT_SMOKING or kind == P_QUIT_ALCOHOLISM:
+        if pc == PC_START:
+            W.PR[proc, PR_PC] = PC_AFTER
+            sleep_until(W, proc, W.PR[proc, PR_X0], now)
+            return
+        W.PR[proc, PR_PC] = PC_DONE
+        flag = k[C_A_SMOKER] if kind == P_QUIT_SMOKING else k[C_A_ALCOHOLIC]
+        age_slot = k[C_A_QUIT_SMOKING_AGE] if kind == P_QUIT_SMOKING else k[C_A_QUIT_ALCOHOL_AGE]
+        if attr_true(P, W, flag, now):
+            set_attr(P, W, flag, K_BOOL, 0.0, ZERO, now)
+            set_attr(P, W, age_slot, K_INT, float(civil.age_years(W.n[N_BIRTH], now)), ZERO,
+                     now)
+        return
+    if kind == P_EMPLOYMENT:
+        employment(P, W, proc, stream, now)
+        return
+    life_events(P, W, proc, stream, now)
+
+
+@nb.njit(cache=True)
+def truthy(kind, num, ref, empty):
+    """Python truthiness of an attribute value (`empty`: the id of the empty string)."""
+    if kind == K_NONE:
+        return False
+    if kind == K_BOOL or kind == K_INT or kind == K_FLOAT:
+        return num != 0.0
+    if kind == K_STR:
+        return ref != empty
+    return True
+
+
+@nb.njit(cache=True)
+def employment(P, W, proc, stream, now):
+    """lifecycle._employment. PR_X0: 1 while an unemployed person waits for the next check,
+    2 while an employed one waits to lose the job."""
+    k = P.consts
+    rate = W.person_f[0]
+    slot = k[C_A_UNEMPLOYED]
+    pc = W.PR[proc, PR_PC]
+    W.PR[proc, PR_PC] = PC_AFTER
+    if pc == PC_START:
+        W.PR[proc, PR_X0] = 0
+        if rate <= 0.0:
+            W.PR[proc, PR_PC] = PC_DONE
+            return
+    elif W.PR[proc, PR_X0] == 1:
+        set_attr(P, W, slot, K_BOOL, 0.0, ZERO, now)
+        draw_and_wait_for_loss(P, W, proc, stream, rate, now)
+        return
+    else:
+        set_attr(P, W, slot, K_BOOL, 1.0, ZERO, now)
+    kind, num, ref = get_attr(P, W, slot, now)
+    if truthy(kind, num, ref, k[C_S_EMPTY]):
+        W.PR[proc, PR_X0] = 1
+        sleep_until(W, proc, now + EMPLOYMENT_CHECK, now)
+        return
+    draw_and_wait_for_loss(P, W, proc, stream, rate, now)
+
+
+@nb.njit(cache=True)
+def draw_and_wait_for_loss(P, W, proc, stream, rate, now):
+    checks = geometric_steps(draw(P, W, stream), rate)
+    W.PR[proc, PR_X0] = 2
+    sleep_until(W, proc, now + checks * EMPLOYMENT_CHECK, now)
+
+
+@nb.njit(cache=True)
+def life_events(P, W, proc, stream, now):
+    """lifecycle.life_events: each event in turn, at its age."""
+    step = W.PR[proc, PR_X0]
+    if W.PR[proc, PR_PC] == PC_START:
+        W.PR[proc, PR_PC] = PC_AFTER
+        step = 0
+    else:
+        do_life_event(P, W, step, stream, now)
+        step += 1
+    while step < LIFE_DONE:
+        at = life_event_at(P, W, step)
+        if at > now:
+            W.PR[proc, PR_X0] = step
+            schedule(W, at, NORMAL, EV_RESUME, proc)
+            return
+        do_life_event(P, W, step, stream, now)
+        step += 1
+    W.PR[proc, PR_PC] = PC_DONE
+
+
+@nb.njit(cache=True)
+def do_life_event(P, W, step, stream, now):
+    k = P.consts
+    if step == LIFE_SMOKING:
+        if get_attr(P, W, k[C_A_SMOKER], now)[0] == K_NONE:
+            smoker = draw(P, W, stream) < smoking_probability(civil.year_of(now))
+            set_attr(P, W, k[C_A_SMOKER], K_BOOL, 1.0 if smoker else 0.0, ZERO, now)
+            set_attr(P, W, k[C_A_QUIT_SMOKING_P], K_FLOAT, QUIT_SMOKING_PER_STEP, ZERO, now)
+            if smoker:
+                at = now + geometric_steps(draw(P, W, stream), QUIT_SMOKING_PER_STEP) * WEEK
+                spawn(P, W, P_QUIT_SMOKING, at, now)
+    elif step == LIFE_DRIVERS:
+        n = int_between(P, W, np.int64(10000), np.int64(99999), stream)
+        set_attr(P, W, k[C_A_DRIVERS], K_FORMAT, float(n), F_DRIVERS, now)
+    elif step == LIFE_PASSPORT:
+        if draw(P, W, stream) < 0.5:
+            n = int_between(P, W, np.int64(10_000_000), np.int64(99_999_999), stream)
+            set_attr(P, W, k[C_A_PASSPORT], K_FORMAT, float(n), F_PASSPORT, now)
+    elif step == LIFE_SUFFIX:
+        kind, num, _ = get_attr(P, W, k[C_A_EDUCATION], now)
+        level = num if kind == K_INT or kind == K_FLOAT or kind == K_BOOL else 0.0
+        if level >= 0.95:
+            i = int_between(P, W, ZERO, TWO, stream)
+            set_attr(P, W, k[C_A_SUFFIX], K_STR, 0.0, k[C_S_PHD + i], now)
+    elif step == LIFE_ADULT:
+        male = is_male(P, W, now)
+        set_attr(P, W, k[C_A_PREFIX], K_STR, 0.0, k[C_S_MR] if male else k[C_S_MS], now)
+        spawn(P, W, P_EMPLOYMENT, now, now)
+    elif step == LIFE_ALCOHOL:
+        if get_attr(P, W, k[C_A_ALCOHOLIC], now)[0] == K_NONE:
+            alcoholic = draw(P, W, stream) < 0.025
+            set_attr(P, W, k[C_A_ALCOHOLIC], K_BOOL, 1.0 if alcoholic else 0.0, ZERO, now)
+            set_attr(P, W, k[C_A_QUIT_ALCOHOL_P], K_FLOAT, QUIT_ALCOHOLISM_PER_STEP, ZERO, now)
+            if alcoholic:
+                at = now + geometric_steps(draw(P, W, stream), QUIT_ALCOHOLISM_PER_STEP) * WEEK
+                spawn(P, W, P_QUIT_ALCOHOLISM, at, now)
+    elif step == LIFE_MARRIAGE:
+        married = draw(P, W, stream) < 0.8
+        set_attr(P, W, k[C_A_MARITAL], K_STR, 0.0, k[C_S_M] if married else k[C_S_S], now)
+        if married and is_female(P, W, now):
+            set_attr(P, W, k[C_A_PREFIX], K_STR, 0.0, k[C_S_MRS], now)
+            take_married_name(P, W, stream, now)
+    else:
+        kind, _, ref = get_attr(P, W, k[C_A_MARITAL], now)
+        if kind == K_STR and ref == k[C_S_M]:
+            if step == LIFE_MARRIAGE_35:
+                widowed, divorced = 0.02, 0.18
+            elif step == LIFE_MARRIAGE_45:
+                widowed, divorced = 0.03, 0.02
+            else:
+                widowed, divorced = 0.06, 0.05
+            u = draw(P, W, stream)
+            if u < widowed:
+                set_attr(P, W, k[C_A_MARITAL], K_STR, 0.0, k[C_S_W], now)
+            elif u < widowed + divorced:
+                set_attr(P, W, k[C_A_MARITAL], K_STR, 0.0, k[C_S_D], now)
+
+
+@nb.njit(cache=True)
+def is_male(P, W, now):
+    kind, _, ref = get_attr(P, W, P.consts[C_A_GENDER], now)
+    return kind == K_STR and ref == P.consts[C_S_MALE]
+
+
+@nb.njit(cache=True)
+def is_female(P, W, now):
+    kind, _, ref = get_attr(P, W, P.consts[C_A_GENDER], now)
+    return kind == K_STR and ref == P.consts[C_S_FEMALE]
+
+
+@nb.njit(cache=True)
+def take_married_name(P, W, stream, now):
+    """lifecycle._take_married_name: maiden name kept, a family name drawn from the list."""
+    k = P.consts
+    kind, num, ref = get_attr(P, W, k[C_A_LAST], now)
+    if kind == K_NONE or (kind == K_STR and ref == k[C_S_EMPTY]):
+        return
+    set_attr(P, W, k[C_A_MAIDEN], kind, num, ref, now)
+    i = int_between(P, W, ZERO, k[C_LAST_NAMES] - 1, stream)
+    set_attr(P, W, k[C_A_LAST], K_FORMAT, float(i), F_LAST_NAME, now)
+    set_attr(P, W, k[C_A_NAME], K_FORMAT, float(i), F_FULL_NAME, now)
+
+
 # ---------------------------------------------------------------- a life
 
 
 @nb.njit(cache=True)
 def resume(P, W, proc, now):
-    if W.PR[proc, PR_KIND] == 0:
+    kind = W.PR[proc, PR_KIND]
+    if kind == P_ENGINE:
         run_engine(P, W, proc, now)
-    else:
+    elif kind == P_MODULE:
         run_module(P, W, proc, now)
+    else:
+        run_builtin(P, W, proc, now)
 
 
 @nb.njit(cache=True)
@@ -2473,7 +2740,8 @@ def live(P, W):
     if end > birth:
         schedule(W, end, NORMAL, EV_END, ZERO)
         for proc in range(W.PR.shape[0]):
-            schedule(W, now, URGENT, EV_INIT, proc)
+            if W.PR[proc, PR_X1] == 0:  # processes a built-in spawns start when it does
+                schedule(W, now, URGENT, EV_INIT, proc)
         while W.n[N_HEAP] > 0:
             time, kind, a = pop_event(W)
             now = time

@@ -23,6 +23,7 @@ from simulator.compiled.rng import mix64
 from simulator.engine import timeutil as tu
 from simulator.engine.logic import date_instant
 from simulator.engine.program import CompiledModule, Program
+from simulator.engine.randomness import stream_id
 from simulator.errors import UserError
 from simulator.gmf import schema as s
 from simulator.gmf.lookup import LookupTable
@@ -57,7 +58,7 @@ class Interner:
 
 
 # Attribute value kinds (the kernel's tagged attribute slots).
-K_NONE, K_BOOL, K_INT, K_FLOAT, K_STR, K_CODE, K_ENTRY, K_PENDING, K_OTHER = range(9)
+K_NONE, K_BOOL, K_INT, K_FLOAT, K_STR, K_CODE, K_ENTRY, K_PENDING, K_OTHER, K_FORMAT = range(10)
 
 # Time units, in the order the kernel's unit tables use.
 UNITS = ("years", "months", "weeks", "days", "hours", "minutes", "seconds")
@@ -73,6 +74,10 @@ T_NONE, T_DIRECT, T_DISTRIBUTED, T_CONDITIONAL, T_COMPLEX, T_TYPE_OF_CARE, T_LOO
 
 # Fixed signal keys; attribute a has key SIG_ATTR0 + a, symptom y has SIG_ATTR0 + n_attr + y.
 SIG_PRESENT, SIG_LOCK, SIG_ENGINE_ENCOUNTER, SIG_CHRONIC, SIG_SYMPTOM_ANY, SIG_ATTR0 = range(6)
+
+# The built-in processes' streams, in kernel.P_* order (engine and module processes have theirs).
+BUILTIN_STREAMS = ("engine", "module", "natural_death", "life_events", "employment",
+                   "quit_smoking", "quit_alcoholism")
 
 # Attributes the engine itself reads or writes (they always get slots).
 ENGINE_ATTRIBUTES = ("gender", "race", "socioeconomic_category", "deathdate", "cause_of_death",
@@ -809,9 +814,42 @@ class _Builder:
         self.s_trans.extend([-1] * len(self._pending_specs))
         return self.finish(modules)
 
+    def lifecycle_consts(self, consts: list[int], n_states: int) -> None:
+        """What builtin.lifecycle's processes need: their streams, attribute slots, texts."""
+        from simulator.builtin.lifecycle import MARRIAGE_CHANGES, NATURAL_DEATH
+        from simulator.compiled import kernel as k
+        from simulator.population.names import locale_names
+
+        consts[k.C_STREAM_BUILTIN0] = n_states + 2
+        consts[k.C_NATURAL_CODE] = self.code_id(NATURAL_DEATH)
+        for slot, name in (
+            (k.C_A_SMOKER, "smoker"), (k.C_A_ALCOHOLIC, "alcoholic"),
+            (k.C_A_QUIT_SMOKING_AGE, "quit smoking age"),
+            (k.C_A_QUIT_ALCOHOL_AGE, "quit alcoholism age"),
+            (k.C_A_QUIT_SMOKING_P, "quit smoking probability"),
+            (k.C_A_QUIT_ALCOHOL_P, "quit alcoholism probability"),
+            (k.C_A_UNEMPLOYED, "unemployed"), (k.C_A_DRIVERS, "identifier_drivers"),
+            (k.C_A_PASSPORT, "identifier_passport"), (k.C_A_EDUCATION, "education_level"),
+            (k.C_A_SUFFIX, "name_suffix"), (k.C_A_PREFIX, "name_prefix"),
+            (k.C_A_MARITAL, "marital_status"), (k.C_A_GENDER, "gender"),
+            (k.C_A_LAST, "last_name"), (k.C_A_MAIDEN, "maiden_name"), (k.C_A_NAME, "name"),
+        ):
+            consts[slot] = self.attrs(name)
+        self.attrs("first_name")
+        self.attrs("middle_name")
+        for slot, text in ((k.C_S_PHD, "PhD"), (k.C_S_JD, "JD"), (k.C_S_MD, "MD"),
+                           (k.C_S_MR, "Mr."), (k.C_S_MS, "Ms."), (k.C_S_MRS, "Mrs."),
+                           (k.C_S_M, "M"), (k.C_S_S, "S"), (k.C_S_W, "W"), (k.C_S_D, "D"),
+                           (k.C_S_MALE, "M"), (k.C_S_FEMALE, "F"), (k.C_S_EMPTY, "")):
+            consts[slot] = self.strings(text)
+        consts[k.C_LAST_NAMES] = len(locale_names("en_US").last.names)
+        ages = [16 * 12, 16 * 12, 18 * 12, 20 * 12, 25 * 12, 28 * 12, 30 * 12]
+        ages += [age * 12 for age, _, _ in MARRIAGE_CHANGES]
+        for i, months in enumerate(ages):
+            consts[k.C_LIFE0 + i] = months
+
     def finish(self, modules: list[CompiledModule]) -> Lowered:
         from simulator.compiled import kernel as k
-        from simulator.engine.randomness import stream_id as _sid  # noqa: F401
         from simulator.engine.simulation import (
             CHECKUP_VISIT,
             DEATH_STREAM,
@@ -827,7 +865,7 @@ class _Builder:
         )
         from simulator.gmf.rules import MAX_STATES_PER_LIFE
 
-        consts = [0] * 48
+        consts = [0] * 96
         consts[k.C_ENGINE_OWNER] = self.strings(ENGINE_OWNER)
         consts[k.C_ENGINE_NAME] = self.strings("Encounter Module")
         consts[k.C_FIRST_WELLNESS] = self.strings("First Wellness")
@@ -862,9 +900,11 @@ class _Builder:
         consts[k.C_S_DUAL] = self.strings("dual eligible")
         consts[k.C_S_NONE] = self.strings("none")
         consts[k.C_CARE_CUTOFF] = tu.ymd_ms(2020, 1, 1)
+        self.lifecycle_consts(consts, n_states)
         minutes = {self.strings(cls): value for cls, value in DEFAULT_MINUTES.items()}
         mixed = self.s_mixed + [int(mix64(np.uint64(ENGINE_ENCOUNTERS))),
-                                int(mix64(np.uint64(DEATH_STREAM)))]
+                                int(mix64(np.uint64(DEATH_STREAM)))] + [
+            int(mix64(np.uint64(stream_id(f"builtin:{name}")))) for name in BUILTIN_STREAMS]
 
         n_attr = len(self.attrs.values)
         keys = [k_ if k_ >= 0 else (SIG_ATTR0 + (-k_ - 1) if k_ > -1_000_000

@@ -10,7 +10,17 @@ from typing import Any
 import numpy as np
 
 from simulator.compiled import ops
-from simulator.compiled.lower import K_BOOL, K_CODE, K_ENTRY, K_FLOAT, K_INT, K_NONE, K_STR, Lowered
+from simulator.compiled.lower import (
+    K_BOOL,
+    K_CODE,
+    K_ENTRY,
+    K_FLOAT,
+    K_FORMAT,
+    K_INT,
+    K_NONE,
+    K_STR,
+    Lowered,
+)
 from simulator.engine import timeutil as tu
 from simulator.engine.simulation import (
     COST_ENCOUNTER,
@@ -64,6 +74,7 @@ class Replay:
         self.models = lowered.models
         self.names = [name for _, name in lowered.states]
         self.state_codes = [_codes_of(m) for m in self.models]
+        self.person_attributes: Any = {}  # the person being written back (formatted names)
 
     def value(self, kind: int, number: float, ref: int, entries: dict[int, Entry]) -> Any:
         if kind == K_NONE:
@@ -80,7 +91,24 @@ class Replay:
             return self.codes[ref]
         if kind == K_ENTRY:
             return entries[ref]
+        if kind == K_FORMAT:
+            return self.formatted(ref, int(number))
         raise AssertionError(f"attribute kind {kind}")
+
+    def formatted(self, which: int, n: int, person: Any = None) -> str:
+        """A text the lifecycle made (kernel.F_*): identifiers and married names."""
+        if which == 0:
+            return f"S999{n}"
+        if which == 1:
+            return f"X{n}X"
+        from simulator.population.names import locale_names, numbered
+
+        last = numbered(locale_names("en_US").last.names[n])
+        if which == 2:
+            return last
+        a = self.person_attributes
+        parts = [a.get("first_name"), a.get("middle_name"), last]
+        return " ".join(p for p in parts if p)
 
     def build(self, rows: np.ndarray, values: np.ndarray
               ) -> tuple[list[Encounter], dict[int, Entry]]:
