@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -108,7 +109,8 @@ def test_engine_option_refuses_before_writing(tmp_path: Path) -> None:
     assert bad.exit_code == 2 and "unknown engine 'fast'" in bad.output
 
 
-def lives_with(lifecycle: tuple, states: dict, population: int, seed: int = 2) -> None:
+def lives_with(lifecycle: tuple, states: dict, population: int, seed: int = 2,
+               world: Any = None) -> None:
     """Both engines with some of the built-in lifecycle processes, person by person."""
     import tempfile
 
@@ -123,11 +125,11 @@ def lives_with(lifecycle: tuple, states: dict, population: int, seed: int = 2) -
                                                                    "states": states}}))
     options = PopulationOptions(seed=seed, reference_time=(date(2024, 1, 1) - date(1970, 1, 1)).days
                                 * 86_400_000, min_age=0, max_age=90)
-    engine = CompiledEngine(program, lifecycle)
+    world = world or World(immunizations=False)
+    engine = CompiledEngine(program, lifecycle, world)
     for i in range(population):
         a, b = Population(options).make(i), Population(options).make(i)
-        ref = PersonSim(program, a, options.reference_time, None, lifecycle,
-                        World(immunizations=False)).run()
+        ref = PersonSim(program, a, options.reference_time, None, lifecycle, world).run()
         got = engine.live(b, options.reference_time).record
         assert ref == got, f"person {i}: {first_difference(ref, got)}"
         assert dict(a.attributes) == dict(b.attributes), first_difference(
@@ -156,3 +158,18 @@ def test_life_events_and_natural_death() -> None:
                  "direct_transition": "Job"},
     }
     lives_with((life_events, natural_death), states, population=60)
+
+
+def test_routine_immunizations_at_engine_visits() -> None:
+    """Every due dose of the schedule at wellness and symptom-driven visits, catch-up
+    included, across ages 0-90."""
+    states = {
+        "Initial": {"type": "Initial", "direct_transition": "Wait"},
+        "Wait": {"type": "Delay", "range": {"low": 2, "high": 30, "unit": "months"},
+                 "direct_transition": "Pain"},
+        "Pain": {"type": "Symptom", "symptom": "Pain", "range": {"low": 100, "high": 600},
+                 "direct_transition": "Wait"},
+    }
+    from simulator.engine.simulation import World
+
+    lives_with((), states, population=60, world=World(immunizations=True))

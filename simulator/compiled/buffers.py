@@ -16,7 +16,7 @@ from simulator.compiled import kernel as k
 WORK_FIELDS = (
     "n", "pkey", "sc", "stats", "H", "WT", "ND", "KH", "E", "e_vnum", "EN", "j", "jf", "HV",
     "PR", "FR",
-    "FFI", "ff_p", "A", "a_num", "PRS", "SY", "OW", "rbuf", "stack", "str_lower", "person_f",
+    "FFI", "ff_p", "A", "a_num", "PRS", "SY", "OW", "rbuf", "stack", "str_lower", "person_f", "VD",
 )
 # Few arrays, each a table with named columns (kernel.H_TIME, kernel.E_KIND, ...), in one
 # StructRef: numba passes it as one pointer, so a kernel function compiles in a tenth of the
@@ -82,6 +82,7 @@ def make_work(P: Any, caps: Capacities, processes: list[tuple[int, int, int, int
         PRS=_t(P.n_code_text, 6, -1), SY=_t(size[k.G_SYM], 5), OW=_t(P.n_strings, 3, -1),
         rbuf=np.zeros((64, 2), dtype=np.int64), stack=np.zeros(256, dtype=np.int64),
         str_lower=str_lower, person_f=np.zeros(4),
+        VD=np.zeros((P.VAX.shape[0], 2 + int(P.VAX[:, k.VAX_N].max(initial=0))), dtype=np.int64),
     )
     return Work(*(fields[f] for f in WORK_FIELDS)), SimpleNamespace(**fields)
 
@@ -105,6 +106,7 @@ def reset(W: Any, birth: int, end: int) -> None:
     W.n[k.N_END] = end
     W.n[k.N_LASTW] = k.NONE
     W.sc[:] = 0
+    W.VD[:, 0] = 0
     W.stats[:] = 0
     W.KH[:, k.KH_HEAD] = -1
     W.PRS[:, k.PRS_PR_ENTRY] = -1

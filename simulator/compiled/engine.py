@@ -59,14 +59,14 @@ class CompiledEngine:
         if missing:
             raise Unsupported(None, None, "the built-in lifecycle's "
                               + ", ".join(m.replace("_", " ") for m in missing))
-        if world is not None and (world.network is not None or world.payers is not None
-                                  or world.immunizations):
-            raise Unsupported(None, None, "providers, payers and vaccinations")
+        if world is not None and (world.network is not None or world.payers is not None):
+            raise Unsupported(None, None, "providers and payers")
         self.program = program
         self.world = world or World(immunizations=False)
         self.lowered = lowered = lower(program)
         self.P = lowered.arrays
         self.KP = lowered.kernel_program
+        self.P.consts[k.C_IMMUNIZE] = int(self.world.immunizations)
         self.strings: list[Any] = list(lowered.strings)
         self._string_ids = {s: i for i, s in enumerate(self.strings)}
         self.replay = Replay(lowered, self.strings)
@@ -216,6 +216,14 @@ class CompiledEngine:
                 attrs.pop(name, None)
             else:
                 attrs[name] = self.replay.value(row[0], row[1], row[2], entries)
+        if W.n[k.N_VACCINATED]:
+            from simulator.builtin.immunizations import ATTRIBUTE, SCHEDULE
+
+            given = attrs.setdefault(ATTRIBUTE, {})
+            for v, vaccine in enumerate(SCHEDULE):
+                count = int(W.VD[v, 0])
+                if count:
+                    given[vaccine.key] = [int(x) for x in W.VD[v, 1:1 + count]]
         person.symptoms = symptoms = {}
         for row in W.SY[:int(W.n[k.N_SYM])]:
             name = self.lowered.symptoms[int(row[k.SY_NAME])]

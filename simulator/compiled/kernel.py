@@ -30,7 +30,8 @@ EV_END, EV_STOP, EV_INIT, EV_RESUME, EV_TIMER, EV_WAKE, EV_DEATH, EV_ENC_END = r
 # scalar slots of W.n
 (N_HEAP, N_EID, N_WAIT, N_NODE, N_ENTRY, N_ENC, N_J, N_HUSED, N_PRES, N_SYM, N_ENTERED,
  N_STOPTRIG, N_DEATH, N_LOCK, N_ENGENC, N_CHR, N_ERR, N_ERRSTATE, N_GROW, N_DEATH_SRC, N_BIRTH,
- N_END, N_FF, N_LASTW, N_LASTT, N_STOPPED, N_NOW, N_STAMP, N_ERRPROC, N_NATURAL) = range(30)
+ N_END, N_FF, N_LASTW, N_LASTT, N_STOPPED, N_NOW, N_STAMP, N_ERRPROC, N_NATURAL,
+ N_VACCINATED) = range(31)
 N_SCALARS = 32
 
 # growable buffers (W.n[N_GROW] says which)
@@ -53,7 +54,7 @@ K_NONE, K_BOOL, K_INT, K_FLOAT, K_STR, K_CODE, K_ENTRY, K_PENDING, K_OTHER, K_FO
  C_A_QUIT_SMOKING_P, C_A_QUIT_ALCOHOL_P, C_A_UNEMPLOYED, C_A_DRIVERS, C_A_PASSPORT, C_A_EDUCATION,
  C_A_SUFFIX, C_A_PREFIX, C_A_MARITAL, C_A_GENDER, C_A_LAST, C_A_MAIDEN, C_A_NAME, C_S_PHD,
  C_S_JD, C_S_MD, C_S_MR, C_S_MS, C_S_MRS, C_S_M, C_S_S, C_S_W, C_S_D, C_S_MALE, C_S_FEMALE,
- C_S_EMPTY, C_LAST_NAMES, C_LIFE0) = range(69)
+ C_S_EMPTY, C_LAST_NAMES, C_IMMUNIZE, C_LIFE0) = range(70)
 # C_LIFE0 .. C_LIFE0 + 9: the life-event ages in months (lifecycle.life_events)
 # formatted attribute values (K_FORMAT: ref says which, the number fills it in; replay.py)
 F_DRIVERS, F_PASSPORT, F_LAST_NAME, F_FULL_NAME = range(4)
@@ -71,7 +72,7 @@ P_ENGINE, P_MODULE, P_NATURAL_DEATH, P_LIFE_EVENTS, P_EMPLOYMENT, P_QUIT_SMOKING
  J_TOUCH, J_END_ENTRY, J_MEDICATION, J_CHRONIC, J_PRESCRIBE, J_REASON_CODE, J_REASON_ENTRY,
  J_CAREPLAN, J_PROCEDURE, J_OBSERVATION, J_IMMUNIZATION, J_SUPPLY, J_RENEW, J_DEATH,
  J_PENDING, J_PANEL, J_REPORT, J_DEVICE, J_DEVICE_NUMBERS, J_IMAGING, J_IMAGING_SERIES,
- J_IMAGING_INSTANCE) = range(28)
+ J_IMAGING_INSTANCE, J_VACCINATION) = range(29)
 
 # entry kinds (for isinstance checks)
 E_CONDITION, E_ALLERGY, E_MEDICATION, E_CAREPLAN, E_PROCEDURE, E_OBSERVATION, E_IMMUNIZATION, \
@@ -101,6 +102,7 @@ E_CONDITION, E_ALLERGY, E_MEDICATION, E_CAREPLAN, E_PROCEDURE, E_OBSERVATION, E_
 (LK_CELL0, LK_ROW0, LK_NROWS,) = range(3)  # LK
 (LCELL_STR, LCELL_INT_OK, LCELL_FLOAT_OK, LCELL_BOOL_OK, LCELL_TRUE,) = range(5)  # LCELL
 (LR_AGE_LO, LR_AGE_HI, LR_TIME_LO, LR_TIME_HI, LR_P0, LR_MAX_END,) = range(6)  # LR
+(VAX_N, VAX_AGE0, VAX_FROM,) = range(3)  # VAX
 (MOD_INITIAL, MOD_OWNER,) = range(2)  # MOD
 (CLI_CL0, CLI_CLN,) = range(2)  # CLI
 (CODES_CODE_TEXT_OF, CODES_CODE_KEY,) = range(2)  # CODES
@@ -2404,13 +2406,14 @@ def start_engine_encounter(P, W, cls, code_list, flag, stream, now):
     k = P.consts
     c = new_encounter(P, W, cls, code_list, k[C_ENGINE_OWNER], k[C_ENGINE_NAME], stream, now)
     if c < 0:
-        return
+        return c
     W.n[N_LOCK] = k[C_ENGINE_OWNER]
     W.n[N_ENGENC] = c
     W.A[flag, A_KIND] = K_BOOL
     W.a_num[flag] = 1.0
     notify(W, SIG_ENGINE_ENCOUNTER, now)
     schedule(W, now, LATE, EV_ENC_END, c)
+    return c
 
 
 @nb.njit(cache=True)
@@ -2439,7 +2442,9 @@ def run_engine(P, W, proc, now):
                 code = k[C_WELL_CHILD]
             else:
                 code = k[C_GENERAL_EXAM]
-            start_engine_encounter(P, W, k[C_WELLNESS], code, k[C_A_WELLNESS], stream, now)
+            c = start_engine_encounter(P, W, k[C_WELLNESS], code, k[C_A_WELLNESS], stream, now)
+            if k[C_IMMUNIZE] != 0 and c >= 0:
+                give_immunizations(P, W, c, stream, now)
             W.n[N_LASTW] = now
             wait_for(W, proc, P.sig_lock[:], NONE, now)
             return
@@ -2451,14 +2456,16 @@ def run_engine(P, W, proc, now):
             W.a_num[slot] = float(total)
             address_largest_symptom(W)
             if total > 500:
-                start_engine_encounter(P, W, k[C_EMERGENCY], k[C_EMERGENCY_VISIT],
-                                       k[C_A_EMERGENCY], stream, now)
+                c = start_engine_encounter(P, W, k[C_EMERGENCY], k[C_EMERGENCY_VISIT],
+                                           k[C_A_EMERGENCY], stream, now)
             elif total > 350:
-                start_engine_encounter(P, W, k[C_URGENTCARE], k[C_URGENT_VISIT],
-                                       k[C_A_URGENT], stream, now)
+                c = start_engine_encounter(P, W, k[C_URGENTCARE], k[C_URGENT_VISIT],
+                                           k[C_A_URGENT], stream, now)
             else:
-                start_engine_encounter(P, W, k[C_OUTPATIENT], k[C_CHECKUP_VISIT],
-                                       k[C_A_WELLNESS], stream, now)
+                c = start_engine_encounter(P, W, k[C_OUTPATIENT], k[C_CHECKUP_VISIT],
+                                           k[C_A_WELLNESS], stream, now)
+            if k[C_IMMUNIZE] != 0 and c >= 0:
+                give_immunizations(P, W, c, stream, now)
             wait_for(W, proc, P.sig_lock[:], NONE, now)
             return
         wait_for(W, proc, P.sig_chronic_symptom[:], due, now)
@@ -2713,6 +2720,50 @@ def take_married_name(P, W, stream, now):
     i = int_between(P, W, ZERO, k[C_LAST_NAMES] - 1, stream)
     set_attr(P, W, k[C_A_LAST], K_FORMAT, float(i), F_LAST_NAME, now)
     set_attr(P, W, k[C_A_NAME], K_FORMAT, float(i), F_FULL_NAME, now)
+
+
+# ---------------------------------------------------------------- routine immunizations
+CATCH_UP_MONTHS = 48
+
+
+@nb.njit(cache=True)
+def vaccine_due(P, W, v, now):
+    """immunizations.is_due: W.VD[v, 0] doses so far, their times in W.VD[v, 1:]."""
+    if now < P.VAX[v, VAX_FROM]:
+        return False
+    count = W.VD[v, 0]
+    n = P.VAX[v, VAX_N]
+    if count >= n:
+        return False
+    birth = W.n[N_BIRTH]
+    age = civil.age_months(birth, now)
+    a0 = P.VAX[v, VAX_AGE0]
+    first = 0  # the ages left: those not more than the catch-up window ago (a suffix)
+    while first < n and age - P.VAXAGE[a0 + first] >= CATCH_UP_MONTHS:
+        first += 1
+    if first == n:
+        return False
+    for d in range(count):
+        at = civil.age_months(birth, W.VD[v, 1 + d])
+        slot = P.VAXAGE[a0 + first]
+        if at >= slot and at - slot < CATCH_UP_MONTHS:
+            first += 1
+            if first == n:
+                return False
+    return age >= P.VAXAGE[a0 + first]
+
+
+@nb.njit(cache=True)
+def give_immunizations(P, W, c, stream, now):
+    """immunizations.give_immunizations: every due dose, in schedule order, into the visit."""
+    W.n[N_VACCINATED] = 1
+    for v in range(P.VAX.shape[0] - 1):
+        if vaccine_due(P, W, v, now):
+            count = W.VD[v, 0]
+            hi, lo = uuid_halves(P, W, stream)
+            journal(W, J_VACCINATION, now, ZERO, np.int64(v), c, count + 1, ZERO, hi, lo, 0.0)
+            W.VD[v, 1 + count] = now
+            W.VD[v, 0] = count + 1
 
 
 # ---------------------------------------------------------------- a life

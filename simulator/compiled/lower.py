@@ -920,6 +920,13 @@ class _Builder:
             cl0.append(len(cl))
             cln.append(len(lst))
             cl.extend(lst)
+        from simulator.builtin.immunizations import SCHEDULE
+
+        vax_rows, vax_ages = [], []
+        for vaccine in SCHEDULE:
+            vax_rows.append([len(vaccine.ages_months), len(vax_ages), vaccine.available_from])
+            vax_ages.extend(vaccine.ages_months)
+        vax = np.array(vax_rows + [[0, 0, 0]], dtype=np.int64)
         n_strings = len(self.strings.values)
         str_minutes = [minutes.get(i, 15) for i in range(n_strings)]
         i64 = lambda v: np.asarray(v, dtype=np.int64)  # noqa: E731
@@ -952,6 +959,7 @@ class _Builder:
             mixed=np.asarray(mixed, dtype=np.uint64), str_minutes=i64(str_minutes),
             sig_lock=i64([SIG_LOCK]), sig_engine=i64([SIG_ENGINE_ENCOUNTER]),
             sig_chronic_symptom=i64([SIG_CHRONIC, SIG_SYMPTOM_ANY]),
+            VAX=vax, VAXAGE=i64(vax_ages + [0]),
             n_attr=n_attr, n_symptoms=len(self.symptoms.values),
             n_code_text=len(self.code_text.values) + 1, n_strings=n_strings,
         )
@@ -972,7 +980,7 @@ class _Builder:
 PROGRAM_FIELDS = (
     "S", "pi", "pf", "TR", "LT", "LTC", "LK", "LCELL", "LCELLF", "LR", "LP", "OPT", "o_prob", "code", "cf", "DEP", "dep_keys", "flips", "DK",
     "d_p", "MOD", "CLI", "cl", "CODES", "a_computed", "consts", "mixed", "str_minutes",
-    "sig_lock", "sig_engine", "sig_chronic_symptom", "n_attr", "n_symptoms", "n_code_text",
+    "sig_lock", "sig_engine", "sig_chronic_symptom", "VAX", "VAXAGE", "n_attr", "n_symptoms", "n_code_text",
     "n_strings",
 )
 

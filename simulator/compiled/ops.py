@@ -122,6 +122,7 @@ class J(IntEnum):
     IMAGING = 25  # entry, state, encounter, study uid salt
     IMAGING_SERIES = 26  # entry, series spec, instances, uid salt
     IMAGING_INSTANCE = 27  # entry, instance spec, uid salt
+    VACCINATION = 28  # -, vaccine (immunizations.SCHEDULE), encounter, series
 
 
 # Kernel results

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from simulator.builtin.immunizations import IMMUNIZATION_COST, SCHEDULE
 from simulator.compiled import ops
 from simulator.compiled.lower import (
     K_BOOL,
@@ -286,6 +287,11 @@ class Replay:
                 series.instances.append(ImagingInstance(
                     _dicom(time, c, len(study.series), len(series.instances) + 1), inst.title,
                     inst.sop_class))
+            elif kind == J.VACCINATION:
+                vaccine = SCHEDULE[b]
+                encounters[c].immunizations.append(Immunization(
+                    id=uuid_text(hi, lo), start=time, codes=[vaccine.code], name=vaccine.key,
+                    series=d, cost=IMMUNIZATION_COST))
             elif kind == J.DEATH:
                 pass  # the kernel's final state says who died when
             else:
