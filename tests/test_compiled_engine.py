@@ -173,3 +173,14 @@ def test_routine_immunizations_at_engine_visits() -> None:
     from simulator.engine.simulation import World
 
     lives_with((), states, population=60, world=World(immunizations=True))
+
+
+def test_covid19_vaccination() -> None:
+    """The programme-start decision and both doses at visits of their own, for people alive
+    in 2021 of every age."""
+    from simulator.builtin.covid19_immunization import covid19_immunization
+    from simulator.builtin.lifecycle import natural_death
+
+    states = {"Initial": {"type": "Initial", "direct_transition": "Terminal"},
+              "Terminal": {"type": "Terminal"}}
+    lives_with((covid19_immunization, natural_death), states, population=80)

@@ -27,6 +27,7 @@ from simulator.compiled.lower import (
 from simulator.compiled.replay import Replay
 from simulator.engine.person import Person
 from simulator.engine.program import Program
+from simulator.engine.randomness import stream_id
 from simulator.engine.simulation import (
     PersonSim,
     World,
@@ -52,9 +53,11 @@ class CompiledEngine:
 
     def __init__(self, program: Program, lifecycle: tuple[Any, ...] | list[Any] = (),
                  world: World | None = None) -> None:
+        from simulator.builtin.covid19_immunization import covid19_immunization
         from simulator.builtin.lifecycle import life_events, natural_death
 
-        compiled = {natural_death: k.P_NATURAL_DEATH, life_events: k.P_LIFE_EVENTS}
+        compiled = {natural_death: k.P_NATURAL_DEATH, life_events: k.P_LIFE_EVENTS,
+                    covid19_immunization: k.P_COVID}
         missing = [proc.__name__ for proc in lifecycle if proc not in compiled]
         if missing:
             raise Unsupported(None, None, "the built-in lifecycle's "
@@ -81,6 +84,7 @@ class CompiledEngine:
             self.processes += [(kind, -1, -1, 1) for kind in (
                 k.P_EMPLOYMENT, k.P_QUIT_SMOKING, k.P_QUIT_ALCOHOLISM)]
         self.n_streams = len(self.P.mixed)
+        self._covid = covid19_immunization in lifecycle
         self._str_lower = np.zeros(0, dtype=np.int64)
         self._extend_lower()
         self.KW, self.W = self._work()
@@ -160,6 +164,9 @@ class CompiledEngine:
             self.W.n[k.N_NATURAL] = (person.natural_death if person.natural_death is not None
                                      else k.NONE)
             self.W.person_f[0] = employment_rate(person)
+            if self._covid:
+                self.W.n[k.N_C19_FIRST], self.W.n[k.N_C19_SECOND], self.W.n[k.N_C19_VACCINE] = (
+                    covid_plan(person))
             loaded = self._load(person)
             result = k.live(self.KP, self.KW)
             if result == ops.GROW:
@@ -239,6 +246,23 @@ class CompiledEngine:
         record = HealthRecord(patient=patient_snapshot(person, end), index=person.index,
                               end_time=end, encounters=kept, coverage=[])
         return Life(record, source)
+
+
+def covid_plan(person: Person) -> tuple[int, int, int]:
+    """(first dose, second dose, vaccine: 0 Moderna, 1 Pfizer, -1 none) the covid process will
+    decide at the programme start: its first two draws are its own stream's first two."""
+    from simulator.builtin import covid19_immunization as c19
+
+    stream = person.stream(stream_id("builtin:covid19_immunization"))
+    saved = stream.n
+    stream.n = 0
+    u = stream.random()
+    pfizer = stream.random() < c19.PFIZER_SHARE
+    stream.n = saved
+    plan = c19.plan_vaccination(person.birth, u, pfizer)
+    if plan is None:
+        return 0, 0, -1
+    return plan.first, plan.second, 1 if plan.vaccine == c19.PFIZER else 0
 
 
 def employment_rate(person: Person) -> float:

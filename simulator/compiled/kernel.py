@@ -31,8 +31,8 @@ EV_END, EV_STOP, EV_INIT, EV_RESUME, EV_TIMER, EV_WAKE, EV_DEATH, EV_ENC_END = r
 (N_HEAP, N_EID, N_WAIT, N_NODE, N_ENTRY, N_ENC, N_J, N_HUSED, N_PRES, N_SYM, N_ENTERED,
  N_STOPTRIG, N_DEATH, N_LOCK, N_ENGENC, N_CHR, N_ERR, N_ERRSTATE, N_GROW, N_DEATH_SRC, N_BIRTH,
  N_END, N_FF, N_LASTW, N_LASTT, N_STOPPED, N_NOW, N_STAMP, N_ERRPROC, N_NATURAL,
- N_VACCINATED) = range(31)
-N_SCALARS = 32
+ N_VACCINATED, N_C19_FIRST, N_C19_SECOND, N_C19_VACCINE) = range(34)
+N_SCALARS = 64
 
 # growable buffers (W.n[N_GROW] says which)
 G_HEAP, G_WAIT, G_NODE, G_ENTRY, G_ENC, G_J, G_HIST, G_SYM, G_DEPTH = range(9)
@@ -54,14 +54,16 @@ K_NONE, K_BOOL, K_INT, K_FLOAT, K_STR, K_CODE, K_ENTRY, K_PENDING, K_OTHER, K_FO
  C_A_QUIT_SMOKING_P, C_A_QUIT_ALCOHOL_P, C_A_UNEMPLOYED, C_A_DRIVERS, C_A_PASSPORT, C_A_EDUCATION,
  C_A_SUFFIX, C_A_PREFIX, C_A_MARITAL, C_A_GENDER, C_A_LAST, C_A_MAIDEN, C_A_NAME, C_S_PHD,
  C_S_JD, C_S_MD, C_S_MR, C_S_MS, C_S_MRS, C_S_M, C_S_S, C_S_W, C_S_D, C_S_MALE, C_S_FEMALE,
- C_S_EMPTY, C_LAST_NAMES, C_IMMUNIZE, C_LIFE0) = range(70)
+ C_S_EMPTY, C_LAST_NAMES, C_IMMUNIZE, C_C19_START, C_A_C19_STATUS, C_A_C19_FULL, C_A_C19_VACCINE,
+ C_A_C19_FIRST, C_A_C19_SECOND, C_S_NOT_ELIGIBLE, C_S_WAITING, C_S_VACCINATED, C_S_CVX0, C_S_CVX1,
+ C_CODE_CVX0, C_CODE_CVX1, C_VACCINATION_VISIT, C_S_VACCINATION, C_LIFE0) = range(85)
 # C_LIFE0 .. C_LIFE0 + 9: the life-event ages in months (lifecycle.life_events)
 # formatted attribute values (K_FORMAT: ref says which, the number fills it in; replay.py)
 F_DRIVERS, F_PASSPORT, F_LAST_NAME, F_FULL_NAME = range(4)
 
 # process kinds (PR_KIND); a built-in's stream is P.consts[C_STREAM_BUILTIN0 + kind]
 P_ENGINE, P_MODULE, P_NATURAL_DEATH, P_LIFE_EVENTS, P_EMPLOYMENT, P_QUIT_SMOKING, \
-    P_QUIT_ALCOHOLISM = range(7)
+    P_QUIT_ALCOHOLISM, P_COVID = range(8)
 
 # process resume points
 (PC_START, PC_ENTER, PC_DELAY, PC_GUARD, PC_LOCK, PC_WELLNESS, PC_FF_WAIT, PC_FF_BOUNDARY,
@@ -72,7 +74,7 @@ P_ENGINE, P_MODULE, P_NATURAL_DEATH, P_LIFE_EVENTS, P_EMPLOYMENT, P_QUIT_SMOKING
  J_TOUCH, J_END_ENTRY, J_MEDICATION, J_CHRONIC, J_PRESCRIBE, J_REASON_CODE, J_REASON_ENTRY,
  J_CAREPLAN, J_PROCEDURE, J_OBSERVATION, J_IMMUNIZATION, J_SUPPLY, J_RENEW, J_DEATH,
  J_PENDING, J_PANEL, J_REPORT, J_DEVICE, J_DEVICE_NUMBERS, J_IMAGING, J_IMAGING_SERIES,
- J_IMAGING_INSTANCE, J_VACCINATION) = range(29)
+ J_IMAGING_INSTANCE, J_VACCINATION, J_COVID_DOSE) = range(30)
 
 # entry kinds (for isinstance checks)
 E_CONDITION, E_ALLERGY, E_MEDICATION, E_CAREPLAN, E_PROCEDURE, E_OBSERVATION, E_IMMUNIZATION, \
@@ -2568,6 +2570,9 @@ def run_builtin(P, W, proc, now):
     if kind == P_EMPLOYMENT:
         employment(P, W, proc, stream, now)
         return
+    if kind == P_COVID:
+        covid19_immunization(P, W, proc, stream, now)
+        return
     life_events(P, W, proc, stream, now)
 
 
@@ -2720,6 +2725,80 @@ def take_married_name(P, W, stream, now):
     i = int_between(P, W, ZERO, k[C_LAST_NAMES] - 1, stream)
     set_attr(P, W, k[C_A_LAST], K_FORMAT, float(i), F_LAST_NAME, now)
     set_attr(P, W, k[C_A_NAME], K_FORMAT, float(i), F_FULL_NAME, now)
+
+
+@nb.njit(cache=True)
+def covid19_immunization(P, W, proc, stream, now):
+    """covid19_immunization: the decision at the programme start (the plan itself is worked
+    out beforehand from the same two draws: covid19_immunization.plan_vaccination), then the
+    two doses, each at a short visit of its own. PR_X0 counts the doses given."""
+    k = P.consts
+    pc = W.PR[proc, PR_PC]
+    if pc == PC_START:
+        if W.n[N_BIRTH] >= k[C_C19_START]:
+            set_attr(P, W, k[C_A_C19_STATUS], K_STR, 0.0, k[C_S_NOT_ELIGIBLE], now)
+            W.PR[proc, PR_PC] = PC_DONE
+            return
+        W.PR[proc, PR_PC] = PC_AFTER
+        W.PR[proc, PR_X0] = -1
+        if now < k[C_C19_START]:
+            schedule(W, k[C_C19_START], NORMAL, EV_RESUME, proc)
+            return
+    if not alive(W, now):
+        W.PR[proc, PR_PC] = PC_DONE
+        return
+    given = W.PR[proc, PR_X0]
+    if given == -1:  # the decision
+        W.sc[stream] += 2  # u and the Pfizer draw (the plan was made from them)
+        set_attr(P, W, k[C_A_C19_FULL], K_BOOL, 0.0, ZERO, now)
+        vaccine = W.n[N_C19_VACCINE]
+        if vaccine < 0:
+            set_attr(P, W, k[C_A_C19_STATUS], K_STR, 0.0, k[C_S_NOT_ELIGIBLE], now)
+            W.PR[proc, PR_PC] = PC_DONE
+            return
+        set_attr(P, W, k[C_A_C19_STATUS], K_STR, 0.0, k[C_S_WAITING], now)
+        set_attr(P, W, k[C_A_C19_VACCINE], K_STR, 0.0, k[C_S_CVX0 + vaccine], now)
+        set_attr(P, W, k[C_A_C19_FIRST], K_INT, float(W.n[N_C19_FIRST]), ZERO, now)
+        set_attr(P, W, k[C_A_C19_SECOND], K_INT, float(W.n[N_C19_SECOND]), ZERO, now)
+        given = 0
+    else:  # woken for a dose
+        given = covid_dose(P, W, given, stream, now)
+    while given < 2:
+        at = W.n[N_C19_FIRST] if given == 0 else W.n[N_C19_SECOND]
+        if at > now:
+            W.PR[proc, PR_X0] = given
+            schedule(W, at, NORMAL, EV_RESUME, proc)
+            return
+        if not alive(W, now):
+            W.PR[proc, PR_PC] = PC_DONE
+            return
+        given = covid_dose(P, W, given, stream, now)
+    set_attr(P, W, k[C_A_C19_FULL], K_BOOL, 1.0, ZERO, now)
+    W.PR[proc, PR_PC] = PC_DONE
+
+
+@nb.njit(cache=True)
+def alive(W, now):
+    death = W.n[N_DEATH]
+    return death == NONE or death > now
+
+
+@nb.njit(cache=True)
+def covid_dose(P, W, given, stream, now):
+    """PersonSim.record_engine_immunization: a short ambulatory visit without the lock."""
+    k = P.consts
+    if not alive(W, now):
+        return np.int64(2)
+    c = new_encounter(P, W, k[C_AMBULATORY], k[C_VACCINATION_VISIT], k[C_ENGINE_OWNER],
+                      k[C_S_VACCINATION], stream, now)
+    if c < 0:
+        return np.int64(2)
+    hi, lo = uuid_halves(P, W, stream)
+    journal(W, J_COVID_DOSE, now, ZERO, k[C_CODE_CVX0 + W.n[N_C19_VACCINE]], c, given + 1, ZERO,
+            hi, lo, 0.0)
+    end_encounter(P, W, c, NEG1, NONE, now)
+    set_attr(P, W, k[C_A_C19_STATUS], K_STR, 0.0, k[C_S_VACCINATED], now)
+    return given + 1
 
 
 # ---------------------------------------------------------------- routine immunizations

@@ -77,7 +77,7 @@ SIG_PRESENT, SIG_LOCK, SIG_ENGINE_ENCOUNTER, SIG_CHRONIC, SIG_SYMPTOM_ANY, SIG_A
 
 # The built-in processes' streams, in kernel.P_* order (engine and module processes have theirs).
 BUILTIN_STREAMS = ("engine", "module", "natural_death", "life_events", "employment",
-                   "quit_smoking", "quit_alcoholism")
+                   "quit_smoking", "quit_alcoholism", "covid19_immunization")
 
 # Attributes the engine itself reads or writes (they always get slots).
 ENGINE_ATTRIBUTES = ("gender", "race", "socioeconomic_category", "deathdate", "cause_of_death",
@@ -843,6 +843,23 @@ class _Builder:
                            (k.C_S_MALE, "M"), (k.C_S_FEMALE, "F"), (k.C_S_EMPTY, "")):
             consts[slot] = self.strings(text)
         consts[k.C_LAST_NAMES] = len(locale_names("en_US").last.names)
+        from simulator.builtin import covid19_immunization as c19
+        from simulator.engine.simulation import VACCINATION_VISIT
+
+        consts[k.C_C19_START] = c19.PROGRAM_START
+        for slot, name in ((k.C_A_C19_STATUS, "C19_VACCINE_STATUS"),
+                           (k.C_A_C19_FULL, "C19_FULLY_VACCINATED"),
+                           (k.C_A_C19_VACCINE, "C19_VACCINE"),
+                           (k.C_A_C19_FIRST, "C19_SCHEDULED_FIRST_SHOT"),
+                           (k.C_A_C19_SECOND, "C19_SCHEDULED_SECOND_SHOT")):
+            consts[slot] = self.attrs(name)
+        for slot, text in ((k.C_S_NOT_ELIGIBLE, "not_eligible"), (k.C_S_WAITING, "waiting"),
+                           (k.C_S_VACCINATED, "vaccinated"), (k.C_S_CVX0, c19.MODERNA.code),
+                           (k.C_S_CVX1, c19.PFIZER.code), (k.C_S_VACCINATION, "Vaccination")):
+            consts[slot] = self.strings(text)
+        consts[k.C_CODE_CVX0] = self.code_id(c19.MODERNA)
+        consts[k.C_CODE_CVX1] = self.code_id(c19.PFIZER)
+        consts[k.C_VACCINATION_VISIT] = self.code_list([VACCINATION_VISIT])
         ages = [16 * 12, 16 * 12, 18 * 12, 20 * 12, 25 * 12, 28 * 12, 30 * 12]
         ages += [age * 12 for age, _, _ in MARRIAGE_CHANGES]
         for i, months in enumerate(ages):

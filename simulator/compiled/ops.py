@@ -123,6 +123,7 @@ class J(IntEnum):
     IMAGING_SERIES = 26  # entry, series spec, instances, uid salt
     IMAGING_INSTANCE = 27  # entry, instance spec, uid salt
     VACCINATION = 28  # -, vaccine (immunizations.SCHEDULE), encounter, series
+    COVID_DOSE = 29  # -, vaccine code, encounter, series
 
 
 # Kernel results

@@ -292,6 +292,10 @@ class Replay:
                 encounters[c].immunizations.append(Immunization(
                     id=uuid_text(hi, lo), start=time, codes=[vaccine.code], name=vaccine.key,
                     series=d, cost=IMMUNIZATION_COST))
+            elif kind == J.COVID_DOSE:
+                encounters[c].immunizations.append(Immunization(
+                    id=uuid_text(hi, lo), start=time, codes=[codes[b]], name="covid19",
+                    series=d, cost=COST_IMMUNIZATION))
             elif kind == J.DEATH:
                 pass  # the kernel's final state says who died when
             else:

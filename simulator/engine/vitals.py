@@ -22,7 +22,9 @@ if TYPE_CHECKING:
 # Antihypertensives named in Synthea's hypertension modules (RxNorm) → class. Typical
 # standard-dose monotherapy lowers blood pressure by about 9/5.5 mmHg (Law MR et al., BMJ
 # 2009;338:b1665); each person's response is drawn around that once per drug.
-ANTIHYPERTENSIVES = {"308136", "314076", "310798", "979485"}
+# A tuple, not a set: the order decides which drug gets which draws (and the float sum), so
+# it must not depend on the process's string hashing.
+ANTIHYPERTENSIVES = ("308136", "314076", "310798", "979485")
 # HbA1c (%) impact of active diabetes drugs (engine-behaviour.md §5.2).
 DIABETES_DRUG_IMPACT = {"860975": -1.5, "897122": -0.5, "1373463": -0.5, "106892": -3.0, "865098": -6.0}
 
