@@ -12,11 +12,14 @@ from numba.core import types
 from numba.experimental import structref
 
 from simulator.compiled import kernel as k
+from simulator.compiled import vitals as vt
+from simulator.compiled.lower import VITAL_NAMES
 
 WORK_FIELDS = (
     "n", "pkey", "sc", "stats", "H", "WT", "ND", "KH", "E", "e_vnum", "EN", "j", "jf", "HV",
     "PR", "FR",
     "FFI", "ff_p", "A", "a_num", "PRS", "SY", "OW", "rbuf", "stack", "str_lower", "person_f", "VD",
+    "body", "bulk", "vout", "vtime", "drug", "OV", "ovf", "vak", "van", "var", "vmed", "str_info",
 )
 # Few arrays, each a table with named columns (kernel.H_TIME, kernel.E_KIND, ...), in one
 # StructRef: numba passes it as one pointer, so a kernel function compiles in a tenth of the
@@ -56,7 +59,7 @@ class Capacities:
 
 
 def make_work(P: Any, caps: Capacities, processes: list[tuple[int, int, int, int]],
-              n_streams: int, str_lower: np.ndarray) -> tuple[Any, Any]:
+              n_streams: int, str_lower: np.ndarray, str_info: np.ndarray) -> tuple[Any, Any]:
     """Buffers for a program, as a Work for the kernel and the same arrays by name for
     Python; `processes` are (kind, module, owner, spawned later) in start order."""
     size = caps.sizes
@@ -82,15 +85,22 @@ def make_work(P: Any, caps: Capacities, processes: list[tuple[int, int, int, int
         PRS=_t(P.n_code_text, 6, -1), SY=_t(size[k.G_SYM], 5), OW=_t(P.n_strings, 3, -1),
         rbuf=np.zeros((64, 2), dtype=np.int64), stack=np.zeros(256, dtype=np.int64),
         str_lower=str_lower, person_f=np.zeros(4),
+        body=np.zeros(vt.N_BODY), bulk=np.zeros(4), vout=np.full(len(VITAL_NAMES), np.nan),
+        vtime=np.full(len(vt.GROUPS), k.NONE, dtype=np.int64), drug=vt.new_drug_impact(),
+        OV=_t(len(VITAL_NAMES), 5), ovf=np.zeros((len(VITAL_NAMES), 3)),
+        vak=np.zeros(len(vt.ATTRIBUTES), dtype=np.int64), van=np.zeros(len(vt.ATTRIBUTES)),
+        var=np.zeros(len(vt.ATTRIBUTES), dtype=np.int64),
+        vmed=np.zeros(len(vt.MEDICATIONS), dtype=np.bool_), str_info=str_info,
         VD=np.zeros((P.VAX.shape[0], 2 + int(P.VAX[:, k.VAX_N].max(initial=0))), dtype=np.int64),
     )
     return Work(*(fields[f] for f in WORK_FIELDS)), SimpleNamespace(**fields)
 
 
 @nb.njit(cache=True)
-def set_str_lower(W: Any, table: np.ndarray) -> None:
-    """The lower-case string table grew (a person brought new strings)."""
+def set_str_lower(W: Any, table: np.ndarray, info: np.ndarray) -> None:
+    """The string tables grew (a person brought new strings)."""
     W.str_lower = table
+    W.str_info = info
 
 
 @nb.njit(cache=True)
@@ -107,6 +117,9 @@ def reset(W: Any, birth: int, end: int) -> None:
     W.n[k.N_LASTW] = k.NONE
     W.sc[:] = 0
     W.VD[:, 0] = 0
+    W.vtime[:] = k.NONE
+    W.OV[:, 0] = 0
+    W.drug[:] = np.nan
     W.stats[:] = 0
     W.KH[:, k.KH_HEAD] = -1
     W.PRS[:, k.PRS_PR_ENTRY] = -1

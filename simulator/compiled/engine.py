@@ -12,6 +12,7 @@ import numpy as np
 from simulator.builtin.lifecycle import NATURAL_CAUSES
 from simulator.compiled import kernel as k
 from simulator.compiled import ops
+from simulator.compiled import vitals as vt
 from simulator.compiled.buffers import Capacities, make_work, reset, set_str_lower
 from simulator.compiled.lower import (
     K_BOOL,
@@ -86,6 +87,8 @@ class CompiledEngine:
         self.n_streams = len(self.P.mixed)
         self._covid = covid19_immunization in lifecycle
         self._str_lower = np.zeros(0, dtype=np.int64)
+        self._str_info = np.zeros((0, 2))
+        self._strings_done = 0
         self._extend_lower()
         self.KW, self.W = self._work()
 
@@ -98,20 +101,37 @@ class CompiledEngine:
             self.strings.append(text)
         return found
 
-    def _extend_lower(self) -> None:
-        done = len(self._str_lower)
+    def _extend_lower(self) -> bool:
+        """Fills the per-string tables (lower-case id, vital-sign class) for new strings; the
+        tables grow by doubling, so a person's new names cost only their own entries. True when
+        the tables were replaced (the kernel must be handed the new ones)."""
+        done = self._strings_done
         if done == len(self.strings):
-            return
-        lowered: list[int] = []
+            return False
         i = done
         while i < len(self.strings):  # lower() may intern more strings as it goes
             text = self.strings[i]
-            lowered.append(self._intern(text.lower()) if isinstance(text, str) else -1)
+            self._intern(text.lower()) if isinstance(text, str) else None
             i += 1
-        self._str_lower = np.concatenate([self._str_lower, np.asarray(lowered, dtype=np.int64)])
+        n = len(self.strings)
+        replaced = n > len(self._str_lower)
+        if replaced:
+            size = max(2 * len(self._str_lower), n, 1024)
+            lower = np.full(size, -1, dtype=np.int64)
+            lower[:done] = self._str_lower[:done]
+            info = np.zeros((size, 2))
+            info[:done] = self._str_info[:done]
+            self._str_lower, self._str_info = lower, info
+        for j in range(done, n):
+            text = self.strings[j]
+            self._str_lower[j] = self._string_ids[text.lower()] if isinstance(text, str) else -1
+        self._str_info[done:n] = vt.string_info(self.strings[done:n])[:n - done]
+        self._strings_done = n
+        return replaced
 
     def _work(self) -> Any:
-        return make_work(self.P, self.caps, self.processes, self.n_streams, self._str_lower)
+        return make_work(self.P, self.caps, self.processes, self.n_streams, self._str_lower,
+                         self._str_info)
 
     # ------------------------------------------------------------ a life
 
@@ -137,10 +157,10 @@ class CompiledEngine:
             else:
                 row = (K_OTHER, 0.0, 0)
             loaded.append(row)
-        if len(self._str_lower) != len(self.strings):
-            self._extend_lower()
-            set_str_lower(self.KW, self._str_lower)
+        if self._extend_lower():
+            set_str_lower(self.KW, self._str_lower, self._str_info)
             self.W.str_lower = self._str_lower
+            self.W.str_info = self._str_info
         for slot, (kind, number, ref) in enumerate(loaded):
             W.A[slot, k.A_KIND] = kind
             W.a_num[slot] = number
@@ -164,6 +184,7 @@ class CompiledEngine:
             self.W.n[k.N_NATURAL] = (person.natural_death if person.natural_death is not None
                                      else k.NONE)
             self.W.person_f[0] = employment_rate(person)
+            self.W.body[:], self.W.bulk[:] = vt.body_arrays(person)
             if self._covid:
                 self.W.n[k.N_C19_FIRST], self.W.n[k.N_C19_SECOND], self.W.n[k.N_C19_VACCINE] = (
                     covid_plan(person))

@@ -19,6 +19,7 @@ import numba as nb
 import numpy as np
 
 from simulator.compiled import civil
+from simulator.compiled import vitals as vt
 from simulator.compiled.rng import bits, stream_key, uniform
 
 NONE = np.iinfo(np.int64).min  # an unset instant or reference
@@ -31,7 +32,7 @@ EV_END, EV_STOP, EV_INIT, EV_RESUME, EV_TIMER, EV_WAKE, EV_DEATH, EV_ENC_END = r
 (N_HEAP, N_EID, N_WAIT, N_NODE, N_ENTRY, N_ENC, N_J, N_HUSED, N_PRES, N_SYM, N_ENTERED,
  N_STOPTRIG, N_DEATH, N_LOCK, N_ENGENC, N_CHR, N_ERR, N_ERRSTATE, N_GROW, N_DEATH_SRC, N_BIRTH,
  N_END, N_FF, N_LASTW, N_LASTT, N_STOPPED, N_NOW, N_STAMP, N_ERRPROC, N_NATURAL,
- N_VACCINATED, N_C19_FIRST, N_C19_SECOND, N_C19_VACCINE) = range(34)
+ N_VACCINATED, N_C19_FIRST, N_C19_SECOND, N_C19_VACCINE, N_BMI_MEASURED) = range(35)
 N_SCALARS = 64
 
 # growable buffers (W.n[N_GROW] says which)
@@ -56,7 +57,8 @@ K_NONE, K_BOOL, K_INT, K_FLOAT, K_STR, K_CODE, K_ENTRY, K_PENDING, K_OTHER, K_FO
  C_S_JD, C_S_MD, C_S_MR, C_S_MS, C_S_MRS, C_S_M, C_S_S, C_S_W, C_S_D, C_S_MALE, C_S_FEMALE,
  C_S_EMPTY, C_LAST_NAMES, C_IMMUNIZE, C_C19_START, C_A_C19_STATUS, C_A_C19_FULL, C_A_C19_VACCINE,
  C_A_C19_FIRST, C_A_C19_SECOND, C_S_NOT_ELIGIBLE, C_S_WAITING, C_S_VACCINATED, C_S_CVX0, C_S_CVX1,
- C_CODE_CVX0, C_CODE_CVX1, C_VACCINATION_VISIT, C_S_VACCINATION, C_LIFE0) = range(85)
+ C_CODE_CVX0, C_CODE_CVX1, C_VACCINATION_VISIT, C_S_VACCINATION, C_STREAM_VITALS0,
+ C_LIFE0) = range(86)
 # C_LIFE0 .. C_LIFE0 + 9: the life-event ages in months (lifecycle.life_events)
 # formatted attribute values (K_FORMAT: ref says which, the number fills it in; replay.py)
 F_DRIVERS, F_PASSPORT, F_LAST_NAME, F_FULL_NAME = range(4)
@@ -993,6 +995,15 @@ def test(P, W, proc, pc, now, state):
             stack[sp] = 1 if ok else 0
             sp += 1
             pc += 3
+        elif op == 22:
+            ok, value = read_vital(P, W, code[pc + 1], now, state)
+            if not ok:
+                return False
+            ok = compare(P, W, K_FLOAT, value, 0, code[pc + 2], K_FLOAT, cf[code[pc + 3]], 0,
+                         state)
+            stack[sp] = 1 if ok else 0
+            sp += 1
+            pc += 4
         elif op == 20 or op == 21:
             oper = code[pc + 1]
             if op == 20:
@@ -1286,6 +1297,118 @@ def next_time_boundary(P, key, time):
             best = end
         j -= 1
     return best
+
+
+# ---------------------------------------------------------------- vital signs
+# engine.vitals.Vitals: groups computed once per instant (simulator.compiled.vitals), the
+# VitalSign states' overrides, rounding on read. W.OV[v]: override kind (0 none, 1 constant,
+# 2 range, 3 distribution), since, persistent, the VitalSign state (its stream), distribution;
+# W.ovf[v]: constant, low, high.
+OV_KIND, OV_SINCE, OV_PERSIST, OV_STATE, OV_DIST = range(5)
+
+
+@nb.njit(cache=True)
+def run_group(P, W, group, now, state, dep, has_dep):
+    """One call of vitals.compute_group with the person's current attributes and medications;
+    the attributes it wrote are stored (and signalled where Person.set would). Returns its
+    result."""
+    n = P.VATTR.shape[0]
+    for i in range(n):
+        slot = P.VATTR[i]
+        W.vak[i] = W.A[slot, A_KIND]
+        W.van[i] = W.a_num[slot]
+        W.var[i] = W.A[slot, A_REF]
+    for m in range(P.VMED.shape[0]):
+        e = W.PRS[P.VMED[m], PRS_PR_ENTRY]
+        W.vmed[m] = e >= 0 and W.E[e, E_STOP] == NONE
+    stream = P.consts[C_STREAM_VITALS0] + group
+    key = stream_key(W.pkey[0], P.mixed[stream])
+    r = vt.compute_group(group, now, W.n[N_BIRTH], W.body, W.bulk, W.vak, W.van, W.var,
+                         W.str_info, W.vmed, W.drug, dep, has_dep, key,
+                         W.sc[stream:stream + 1], P.VCHARTS, P.VCHARTS_N, P.VPARAMS, W.vout)
+    if r >= 0:
+        for i in range(n):
+            if r & (np.int64(1) << np.int64(i)):
+                slot = P.VATTR[i]
+                if P.VNOTIFY[i] != 0:
+                    set_attr(P, W, slot, W.vak[i], W.van[i], W.var[i], now)
+                else:
+                    W.A[slot, A_KIND] = W.vak[i]
+                    W.a_num[slot] = W.van[i]
+                    W.A[slot, A_REF] = W.var[i]
+        if group == vt.G_GROWTH:
+            W.n[N_BMI_MEASURED] = 1 if (r & vt.BMI_PERCENTILE_MEASURED) != 0 else 0
+        W.vtime[group] = now
+    return r
+
+
+@nb.njit(cache=True)
+def vital_group(P, W, group, now, state):
+    """The group's values at `now` into W.vout (computed at most once per instant); False
+    after a fault. A group that needs BMI or Weight gets it as Vitals.raw would: a VitalSign
+    state's value, else the growth group's."""
+    if W.vtime[group] == now:
+        return True
+    r = run_group(P, W, group, now, state, 0.0, False)
+    if r == vt.NEEDS_DEPENDENCY:
+        v = vt.DEPENDENCY_OF[group]
+        ok, value = vital_override(P, W, v, now)
+        if not ok:
+            stream = P.consts[C_STREAM_VITALS0] + group
+            if W.vtime[vt.G_GROWTH] != now:
+                g = run_group(P, W, vt.G_GROWTH, now, state, 0.0, False)
+                if g < 0:
+                    W.sc[stream] += vt.DRAWS_BEFORE_DEPENDENCY[group]
+                    fault(W, F_UNSUPPORTED if g == vt.ERR_UNSUPPORTED else F_FAULT, state)
+                    return False
+            value = W.vout[v]
+            if math.isnan(value):
+                W.sc[stream] += vt.DRAWS_BEFORE_DEPENDENCY[group]
+                fault(W, F_FAULT, state)
+                return False
+        r = run_group(P, W, group, now, state, value, True)
+    if r < 0:
+        fault(W, F_UNSUPPORTED if r == vt.ERR_UNSUPPORTED else F_FAULT, state)
+        return False
+    return True
+
+
+@nb.njit(cache=True)
+def vital_override(P, W, v, now):
+    """Vitals.raw's override part: (True, value) while a VitalSign state's value holds."""
+    kind = W.OV[v, OV_KIND]
+    if kind == 0:
+        return False, 0.0
+    if W.OV[v, OV_PERSIST] == 0 and now >= W.OV[v, OV_SINCE] + WEEK:
+        W.OV[v, OV_KIND] = 0
+        return False, 0.0
+    g = W.OV[v, OV_STATE]
+    if kind == 1:
+        return True, W.ovf[v, 0]
+    if kind == 2:
+        low = W.ovf[v, 1]
+        return True, low + (W.ovf[v, 2] - low) * draw(P, W, g)
+    return True, sample(P, W, W.OV[v, OV_DIST], g)
+
+
+@nb.njit(cache=True)
+def read_vital(P, W, v, now, state):
+    """PersonSim.read_vital: (ok, the value rounded as Vitals.read rounds it)."""
+    ok, value = vital_override(P, W, v, now)
+    if not ok:
+        group = P.VGROUP[v]
+        if group < 0 or not vital_group(P, W, group, now, state):
+            fault(W, F_FAULT, state)  # never set, or the computation failed
+            return False, 0.0
+        value = W.vout[v]
+        if math.isnan(value):
+            fault(W, F_FAULT, state)  # not measured at this age
+            return False, 0.0
+    rounded = vt.round_read(value, P.VDEC[v])
+    if math.isnan(rounded):
+        fault(W, F_FAULT, state)
+        return False, 0.0
+    return True, rounded
 
 
 # ---------------------------------------------------------------- transitions
@@ -1878,6 +2001,11 @@ def observation_value(P, W, g, stream, now):
         kind, num, ref = get_attr(P, W, P.pi[i0 + 4], now)
         if kind == K_ENTRY:
             fault(W, F_UNSUPPORTED, stream)
+    elif mode == 5:
+        ok, value = read_vital(P, W, P.pi[i0 + 4], now, stream)
+        kind, num, ref = K_FLOAT, value, 0
+        if not ok:
+            return kind, num, ref
     else:
         kind, num, ref = K_CODE, 0.0, P.pi[i0 + 4]
     if kind == K_FLOAT and not math.isfinite(num):
@@ -2112,6 +2240,17 @@ def execute(P, W, proc, g, owner, now):
     if t == 28:  # Device
         device(P, W, g, now)
         return X_STOP if failed(W) else X_DONE
+    if t == 30:  # VitalSign: the value holds from now on (a week, or for good)
+        v = P.pi[i0]
+        W.OV[v, OV_KIND] = P.pi[i0 + 1]
+        W.OV[v, OV_SINCE] = now
+        W.OV[v, OV_PERSIST] = P.VPERSIST[v]
+        W.OV[v, OV_STATE] = g
+        W.OV[v, OV_DIST] = P.pi[i0 + 2]
+        W.ovf[v, 0] = P.pf[f0]
+        W.ovf[v, 1] = P.pf[f0 + 1]
+        W.ovf[v, 2] = P.pf[f0 + 2]
+        return X_DONE
     if t == 29:  # DeviceEnd
         end_selected(P, W, g, now)
         return X_DONE

@@ -18,6 +18,7 @@ from numba.core import types
 from numba.experimental import structref
 
 from simulator.compiled import ops
+from simulator.compiled import vitals as vt
 from simulator.compiled.ops import Op
 from simulator.compiled.rng import mix64
 from simulator.engine import timeutil as tu
@@ -74,6 +75,10 @@ T_NONE, T_DIRECT, T_DISTRIBUTED, T_CONDITIONAL, T_COMPLEX, T_TYPE_OF_CARE, T_LOO
 
 # Fixed signal keys; attribute a has key SIG_ATTR0 + a, symptom y has SIG_ATTR0 + n_attr + y.
 SIG_PRESENT, SIG_LOCK, SIG_ENGINE_ENCOUNTER, SIG_CHRONIC, SIG_SYMPTOM_ANY, SIG_ATTR0 = range(6)
+
+# Vital-sign ids: what the engine computes (vitals.MEASURES), then the names only a VitalSign
+# state can set.
+VITAL_NAMES = (*vt.MEASURES, *(v for v in s.VITAL_SIGNS if v not in vt.MEASURES))
 
 # The built-in processes' streams, in kernel.P_* order (engine and module processes have theirs).
 BUILTIN_STREAMS = ("engine", "module", "natural_death", "life_events", "employment",
@@ -218,6 +223,11 @@ class _Builder:
             return K_CODE, 0.0, self.code_id(v)
         raise self.unsupported(f"the value {v!r}")
 
+    def vital(self, name: str) -> int:
+        """A vital sign's id: vitals.MEASURES first (what the engine computes), then the other
+        names a VitalSign state may set."""
+        return VITAL_NAMES.index(name)
+
     def distribution(self, d: s.Distribution) -> int:
         p = d.parameters
         keys = ("value", "low", "high", "mean", "standardDeviation", "min", "max", "mode")
@@ -312,6 +322,9 @@ class _Builder:
             else:
                 assert c.referenced_by_attribute is not None
                 self.emit(Op.ACTIVE_ATTR, must_be_open, self.slot(c.referenced_by_attribute))
+        elif isinstance(c, s.VitalSignLogic):
+            self.emit(Op.VITAL, self.vital(c.vital_sign), OPERATORS.index(c.operator),
+                      self.const(c.value))
         elif isinstance(c, s.ObservationLogic):
             right = c.value_code if c.value_code is not None else c.value
             kind, number, ref = self.value(right)
@@ -701,7 +714,7 @@ class _Builder:
             elif st.attribute is not None:
                 self.params([*ints, 3, 0, self.slot(st.attribute), 0])
             elif st.vital_sign is not None:
-                raise self.unsupported("a vital-sign Observation")
+                self.params([*ints, 5, 0, self.vital(st.vital_sign), 0])
             elif st.value_code is not None:
                 self.params([*ints, 4, K_CODE, self.code_id(st.value_code), 0])
             elif st.expression is not None:
@@ -770,6 +783,18 @@ class _Builder:
             assert isinstance(st, s.Device)
             self.params([self.code_id(st.code),
                          self.slot(st.assign_to_attribute) if st.assign_to_attribute else -1])
+        elif t == T.VITAL_SIGN:
+            assert isinstance(st, s.VitalSign)
+            v = self.vital(st.vital_sign)
+            if st.exact is not None:
+                self.params([v, 1, -1], [float(st.exact.quantity), 0.0, 0.0])
+            elif st.range is not None:
+                self.params([v, 2, -1], [0.0, st.range.low, st.range.high])
+            elif st.expression is not None:
+                raise self.unsupported("an expression")
+            else:
+                assert st.distribution is not None
+                self.params([v, 3, self.distribution(st.distribution)], [0.0, 0.0, 0.0])
         elif t == T.DEVICE_END:
             assert isinstance(st, s.DeviceEnd)
             self.params(self.end_selector(st, st.device, 3, None))
@@ -882,6 +907,10 @@ class _Builder:
         )
         from simulator.gmf.rules import MAX_STATES_PER_LIFE
 
+        for name in vt.ATTRIBUTES:  # before the attribute count is taken
+            self.attrs(name)
+        for code in vt.MEDICATIONS:
+            self.code_text(code)
         consts = [0] * 96
         consts[k.C_ENGINE_OWNER] = self.strings(ENGINE_OWNER)
         consts[k.C_ENGINE_NAME] = self.strings("Encounter Module")
@@ -918,10 +947,12 @@ class _Builder:
         consts[k.C_S_NONE] = self.strings("none")
         consts[k.C_CARE_CUTOFF] = tu.ymd_ms(2020, 1, 1)
         self.lifecycle_consts(consts, n_states)
+        consts[k.C_STREAM_VITALS0] = n_states + 2 + len(BUILTIN_STREAMS)
         minutes = {self.strings(cls): value for cls, value in DEFAULT_MINUTES.items()}
         mixed = self.s_mixed + [int(mix64(np.uint64(ENGINE_ENCOUNTERS))),
                                 int(mix64(np.uint64(DEATH_STREAM)))] + [
-            int(mix64(np.uint64(stream_id(f"builtin:{name}")))) for name in BUILTIN_STREAMS]
+            int(mix64(np.uint64(stream_id(f"builtin:{name}")))) for name in BUILTIN_STREAMS] + [
+            int(x) for x in vt.GROUP_STREAMS]
 
         n_attr = len(self.attrs.values)
         keys = [k_ if k_ >= 0 else (SIG_ATTR0 + (-k_ - 1) if k_ > -1_000_000
@@ -938,6 +969,8 @@ class _Builder:
             cln.append(len(lst))
             cl.extend(lst)
         from simulator.builtin.immunizations import SCHEDULE
+
+        vtables = vt.tables()
 
         vax_rows, vax_ages = [], []
         for vaccine in SCHEDULE:
@@ -977,6 +1010,14 @@ class _Builder:
             sig_lock=i64([SIG_LOCK]), sig_engine=i64([SIG_ENGINE_ENCOUNTER]),
             sig_chronic_symptom=i64([SIG_CHRONIC, SIG_SYMPTOM_ANY]),
             VAX=vax, VAXAGE=i64(vax_ages + [0]),
+            VATTR=i64([self.attrs(a) for a in vt.ATTRIBUTES]),
+            VNOTIFY=i64([int(a in ("low_hdl", "high_total_chol")) for a in vt.ATTRIBUTES]),
+            VMED=i64([self.code_text(code) for code in vt.MEDICATIONS]),
+            VCHARTS=vtables.charts, VCHARTS_N=vtables.charts_n, VPARAMS=vtables.params,
+            VGROUP=i64([vt.GROUP_OF[i] if i < len(vt.MEASURES) else -1
+                        for i in range(len(VITAL_NAMES))]),
+            VDEC=i64([vt.read_decimals(name) for name in VITAL_NAMES]),
+            VPERSIST=i64([int(name in vt.PERSISTENT_OVERRIDE) for name in VITAL_NAMES]),
             n_attr=n_attr, n_symptoms=len(self.symptoms.values),
             n_code_text=len(self.code_text.values) + 1, n_strings=n_strings,
         )
@@ -997,7 +1038,8 @@ class _Builder:
 PROGRAM_FIELDS = (
     "S", "pi", "pf", "TR", "LT", "LTC", "LK", "LCELL", "LCELLF", "LR", "LP", "OPT", "o_prob", "code", "cf", "DEP", "dep_keys", "flips", "DK",
     "d_p", "MOD", "CLI", "cl", "CODES", "a_computed", "consts", "mixed", "str_minutes",
-    "sig_lock", "sig_engine", "sig_chronic_symptom", "VAX", "VAXAGE", "n_attr", "n_symptoms", "n_code_text",
+    "sig_lock", "sig_engine", "sig_chronic_symptom", "VAX", "VAXAGE", "VATTR", "VNOTIFY", "VMED",
+    "VCHARTS", "VCHARTS_N", "VPARAMS", "VGROUP", "VDEC", "VPERSIST", "n_attr", "n_symptoms", "n_code_text",
     "n_strings",
 )
 

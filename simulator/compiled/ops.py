@@ -37,6 +37,7 @@ class StateType(IntEnum):
     IMAGING_STUDY = 27
     DEVICE = 28
     DEVICE_END = 29
+    VITAL_SIGN = 30
 
 
 STATE_TYPES = {
@@ -54,6 +55,7 @@ STATE_TYPES = {
     "MultiObservation": StateType.MULTI_OBSERVATION,
     "DiagnosticReport": StateType.DIAGNOSTIC_REPORT, "ImagingStudy": StateType.IMAGING_STUDY,
     "Device": StateType.DEVICE, "DeviceEnd": StateType.DEVICE_END,
+    "VitalSign": StateType.VITAL_SIGN,
 }
 
 
@@ -82,6 +84,7 @@ class Op(IntEnum):
     ACTIVE_ATTR = 19  # must be open, slot
     OBSERVATION_CODES = 20  # operator, kind, const, ref, n, code texts...
     OBSERVATION_ATTR = 21  # operator, kind, const, ref, slot
+    VITAL = 22  # vital sign, operator, const
 
 
 # Guard flip kinds (rows of the flips table: kind, a, b, c)
