@@ -88,13 +88,30 @@ def test_encounters_and_symptom_driven_visits() -> None:
     assert {"wellness", "emergency"} <= classes
 
 
-def test_own_modules_are_refused_by_name_until_supported() -> None:
+def test_what_it_cannot_run_is_refused_by_name() -> None:
     """What the compiled engine cannot run yet is a load-time error naming module, state and
     feature, with the way out."""
-    with pytest.raises(Unsupported, match=r"\.json: state '.*': the compiled engine cannot run "
-                                          r".*; run with --engine reference"):
-        run_modules(module_tree("chronic_kidney_disease"), population=1, engine="compiled",
+    states = {"Initial": {"type": "Initial", "direct_transition": "Near"},
+              "Near": {"type": "Guard", "allow": {"condition_type": "Attribute",
+                                                   "attribute": "days_until_death",
+                                                   "operator": "<", "value": 30},
+                       "direct_transition": "Terminal"},
+              "Terminal": {"type": "Terminal"}}
+    with pytest.raises(Unsupported, match=r"module\.json: state 'Near': the compiled engine "
+                                          r"cannot run the computed attribute 'days_until_death' "
+                                          r"yet; run with --engine reference"):
+        run_modules({"name": "M", "states": states}, population=1, engine="compiled",
                     lifecycle=False)
+
+
+def test_own_modules_live_the_same_lives() -> None:
+    """Every module of modules/ together, without the lifecycle, person by person."""
+    from simulator.config import PROJECT_MODULES
+
+    names = sorted(p.stem for p in PROJECT_MODULES.glob("*.json"))
+    result = run_both(module_tree(*names), population=120, seed=7, age=(0, 90),
+                      lifecycle=False)
+    assert sum(len(r.encounters) for r in result.records) > 1000
 
 
 def test_engine_option_refuses_before_writing(tmp_path: Path) -> None:

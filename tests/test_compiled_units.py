@@ -26,6 +26,7 @@ def test_calendar_matches_timeutil(birth: int, span: int) -> None:
     assert civil.age_months(birth, now) == tu.age_months(birth, now)
     assert civil.year_of(now) == tu.year_of(now)
     assert civil.month_of(now) == tu.month_of(now)
+    assert civil.age_decimal_years(birth, now) == tu.age_decimal_years(birth, now)
 
 
 @settings(max_examples=300, deadline=None)

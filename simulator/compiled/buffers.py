@@ -20,6 +20,7 @@ WORK_FIELDS = (
     "PR", "FR",
     "FFI", "ff_p", "A", "a_num", "PRS", "SY", "OW", "rbuf", "stack", "str_lower", "person_f", "VD",
     "body", "bulk", "vout", "vtime", "drug", "OV", "ovf", "vak", "van", "var", "vmed", "str_info",
+    "xpk", "xpn", "xsk", "xsn",
 )
 # Few arrays, each a table with named columns (kernel.H_TIME, kernel.E_KIND, ...), in one
 # StructRef: numba passes it as one pointer, so a kernel function compiles in a tenth of the
@@ -91,6 +92,9 @@ def make_work(P: Any, caps: Capacities, processes: list[tuple[int, int, int, int
         vak=np.zeros(len(vt.ATTRIBUTES), dtype=np.int64), van=np.zeros(len(vt.ATTRIBUTES)),
         var=np.zeros(len(vt.ATTRIBUTES), dtype=np.int64),
         vmed=np.zeros(len(vt.MEDICATIONS), dtype=np.bool_), str_info=str_info,
+        xpk=np.zeros(max(int(P.EXPRP.shape[0]), 1), dtype=np.int64),
+        xpn=np.zeros(max(int(P.EXPRP.shape[0]), 1)),
+        xsk=np.zeros(int(P.expr_stack) + 1, dtype=np.int64), xsn=np.zeros(int(P.expr_stack) + 1),
         VD=np.zeros((P.VAX.shape[0], 2 + int(P.VAX[:, k.VAX_N].max(initial=0))), dtype=np.int64),
     )
     return Work(*(fields[f] for f in WORK_FIELDS)), SimpleNamespace(**fields)

@@ -107,3 +107,24 @@ def age_reached_ms(birth: int, months: int) -> int:
     if tm < 12:
         return ymd_ms(ty, tm + 1, 1)
     return ymd_ms(ty + 1, 1, 1)
+
+
+@nb.njit(cache=True)
+def age_decimal_years(birth: int, now: int) -> float:
+    """timeutil.age_decimal_years: years + months/12 + days/365.2425 (expressions' `age`)."""
+    by, bm, bd = ymd(birth)
+    ny, nm, nd = ymd(now)
+    months = (ny - by) * 12 + (nm - bm)
+    if nd < bd:
+        months -= 1
+        if nm > 1:
+            py, pm = ny, nm - 1
+        else:
+            py, pm = ny - 1, 12
+        anchor = min(bd, month_days(py, pm))
+        days = days_from_civil(ny, nm, nd) - days_from_civil(py, pm, anchor)
+    else:
+        days = nd - bd
+    if months < 0:
+        return 0.0
+    return months // 12 + (months % 12) / 12 + days / 365.2425

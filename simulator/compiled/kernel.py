@@ -19,6 +19,7 @@ import numba as nb
 import numpy as np
 
 from simulator.compiled import civil
+from simulator.compiled import expr as ex
 from simulator.compiled import vitals as vt
 from simulator.compiled.rng import bits, stream_key, uniform
 
@@ -1411,6 +1412,46 @@ def read_vital(P, W, v, now, state):
     return True, rounded
 
 
+# ---------------------------------------------------------------- expressions
+
+
+@nb.njit(cache=True)
+def expression(P, W, x, now, state):
+    """expressions_runtime.evaluate_expression of expression row x: parameters resolved in
+    order (the decimal age, a vital sign as read, or a stored attribute as a number or a
+    boolean), then the bytecode (compiled.expr). Returns (kind, number) in K_* kinds; after a
+    fault the kind is K_OTHER."""
+    p0 = P.EXPR[x, 2]
+    for i in range(P.EXPR[x, 3]):
+        source = P.EXPRP[p0 + i, 0]
+        ref = P.EXPRP[p0 + i, 1]
+        if source == 0:
+            W.xpk[i] = K_FLOAT
+            W.xpn[i] = civil.age_decimal_years(W.n[N_BIRTH], now)
+        elif source == 1:
+            ok, value = read_vital(P, W, ref, now, state)
+            if not ok:
+                return K_OTHER, 0.0
+            W.xpk[i] = K_FLOAT
+            W.xpn[i] = value
+        else:
+            kind = W.A[ref, A_KIND]
+            if kind == K_NONE:
+                fault(W, F_FAULT, state)  # reads an attribute that is not set
+                return K_OTHER, 0.0
+            W.xpk[i] = K_FLOAT if kind == K_INT else kind
+            W.xpn[i] = W.a_num[ref]
+    kind, number = ex.evaluate(P.XCODE, P.XCONST, P.EXPR[x, 0], P.EXPR[x, 1], W.xpk, W.xpn,
+                               W.xsk, W.xsn)
+    if kind == ex.K_FAULT:
+        fault(W, F_FAULT, state)
+        return K_OTHER, 0.0
+    if kind == ex.K_UNSUPPORTED:
+        fault(W, F_UNSUPPORTED, state)
+        return K_OTHER, 0.0
+    return kind, number
+
+
 # ---------------------------------------------------------------- transitions
 
 
@@ -2001,6 +2042,11 @@ def observation_value(P, W, g, stream, now):
         kind, num, ref = get_attr(P, W, P.pi[i0 + 4], now)
         if kind == K_ENTRY:
             fault(W, F_UNSUPPORTED, stream)
+    elif mode == 6:
+        kind, num = expression(P, W, P.pi[i0 + 4], now, stream)
+        ref = 0
+        if kind == K_OTHER:
+            return kind, num, ref
     elif mode == 5:
         ok, value = read_vital(P, W, P.pi[i0 + 4], now, stream)
         kind, num, ref = K_FLOAT, value, 0
@@ -2054,6 +2100,11 @@ def execute(P, W, proc, g, owner, now):
             set_attr(P, W, slot, K_FLOAT, sample(P, W, P.pi[i0 + 4], g), ZERO, now)
         elif mode == 3:
             set_attr(P, W, slot, K_CODE, 0.0, P.pi[i0 + 3], now)
+        elif mode == 5:
+            kind, number = expression(P, W, P.pi[i0 + 4], now, g)
+            if kind == K_OTHER:
+                return X_STOP
+            set_attr(P, W, slot, kind, number, ZERO, now)
         elif mode == 4 and W.A[P.pi[i0 + 4], A_KIND] != K_NONE:
             src = P.pi[i0 + 4]
             set_attr(P, W, slot, W.A[src, A_KIND], W.a_num[src], W.A[src, A_REF], now)
@@ -2242,12 +2293,23 @@ def execute(P, W, proc, g, owner, now):
         return X_STOP if failed(W) else X_DONE
     if t == 30:  # VitalSign: the value holds from now on (a week, or for good)
         v = P.pi[i0]
-        W.OV[v, OV_KIND] = P.pi[i0 + 1]
+        kind = P.pi[i0 + 1]
+        constant = P.pf[f0]
+        if kind == 4:  # an expression, evaluated once: its value holds
+            rk, number = expression(P, W, P.pi[i0 + 2], now, g)
+            if rk == K_OTHER:
+                return X_STOP
+            if rk == K_NONE:
+                fault(W, F_FAULT, g)  # float(None)
+                return X_STOP
+            kind = 1
+            constant = number
+        W.OV[v, OV_KIND] = kind
         W.OV[v, OV_SINCE] = now
         W.OV[v, OV_PERSIST] = P.VPERSIST[v]
         W.OV[v, OV_STATE] = g
         W.OV[v, OV_DIST] = P.pi[i0 + 2]
-        W.ovf[v, 0] = P.pf[f0]
+        W.ovf[v, 0] = constant
         W.ovf[v, 1] = P.pf[f0 + 1]
         W.ovf[v, 2] = P.pf[f0 + 2]
         return X_DONE

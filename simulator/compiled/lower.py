@@ -167,6 +167,12 @@ class _Builder:
     lr: list[list[int]] = field(default_factory=list)
     lp: list[float] = field(default_factory=list)
     _tables: dict[str, int] = field(default_factory=dict)
+    # expressions: the bytecode (compiled.expr) and, per expression, where its parameters
+    # come from (EXPRP rows: 0 the decimal age, 1 a vital sign, 2 an attribute slot; ref)
+    exprs: Any = None
+    expr_rows: list[list[int]] = field(default_factory=list)
+    expr_params: list[list[int]] = field(default_factory=list)
+    expr_stack: int = 1
     # distributions
     d_kind: list[int] = field(default_factory=list)
     d_round: list[int] = field(default_factory=list)
@@ -222,6 +228,33 @@ class _Builder:
         if isinstance(v, Code):
             return K_CODE, 0.0, self.code_id(v)
         raise self.unsupported(f"the value {v!r}")
+
+    def expression(self, text: str) -> int:
+        """An expression's row (start, end, first parameter, parameters) and its parameters'
+        sources, as expressions_runtime resolves them."""
+        from simulator.compiled.expr import ExprBuilder, ExprUnsupported
+        from simulator.engine.expressions_runtime import _VITALS_BY_LOWER
+
+        if self.exprs is None:
+            self.exprs = ExprBuilder()
+        try:
+            code = self.exprs.add(text)
+        except ExprUnsupported as exc:
+            raise self.unsupported(f"{exc.feature} in an expression") from None
+        first = len(self.expr_params)
+        for param in code.parameters:
+            name = param.name
+            vital = (_VITALS_BY_LOWER.get(name.lower())
+                     or _VITALS_BY_LOWER.get(name.replace("_", " ").lower()))
+            if name == "age":
+                self.expr_params.append([0, 0])
+            elif vital is not None:
+                self.expr_params.append([1, self.vital(vital)])
+            else:
+                self.expr_params.append([2, self.slot(name)])
+        self.expr_rows.append([code.start, code.end, first, len(code.parameters)])
+        self.expr_stack = max(self.expr_stack, code.stack_size)
+        return len(self.expr_rows) - 1
 
     def vital(self, name: str) -> int:
         """A vital sign's id: vitals.MEASURES first (what the engine computes), then the other
@@ -613,7 +646,8 @@ class _Builder:
             assert isinstance(st, s.SetAttribute)
             slot = self.slot(st.attribute)
             if st.expression is not None:
-                raise self.unsupported("an expression")
+                self.params([slot, 5, 0, 0, self.expression(st.expression), 0])
+                return
             if st.series_data is not None:
                 raise self.unsupported("series data")
             value = st.value
@@ -718,7 +752,7 @@ class _Builder:
             elif st.value_code is not None:
                 self.params([*ints, 4, K_CODE, self.code_id(st.value_code), 0])
             elif st.expression is not None:
-                raise self.unsupported("an expression")
+                self.params([*ints, 6, 0, self.expression(st.expression), 0])
             elif st.sampled_data is not None:
                 raise self.unsupported("sampled data")
             elif st.attachment is not None:
@@ -791,7 +825,7 @@ class _Builder:
             elif st.range is not None:
                 self.params([v, 2, -1], [0.0, st.range.low, st.range.high])
             elif st.expression is not None:
-                raise self.unsupported("an expression")
+                self.params([v, 4, self.expression(st.expression)], [0.0, 0.0, 0.0])
             else:
                 assert st.distribution is not None
                 self.params([v, 3, self.distribution(st.distribution)], [0.0, 0.0, 0.0])
@@ -971,6 +1005,10 @@ class _Builder:
         from simulator.builtin.immunizations import SCHEDULE
 
         vtables = vt.tables()
+        if self.exprs is not None:
+            xcode, xconst = self.exprs.arrays()
+        else:
+            xcode, xconst = np.zeros(1, dtype=np.int64), np.zeros(1)
 
         vax_rows, vax_ages = [], []
         for vaccine in SCHEDULE:
@@ -1010,6 +1048,9 @@ class _Builder:
             sig_lock=i64([SIG_LOCK]), sig_engine=i64([SIG_ENGINE_ENCOUNTER]),
             sig_chronic_symptom=i64([SIG_CHRONIC, SIG_SYMPTOM_ANY]),
             VAX=vax, VAXAGE=i64(vax_ages + [0]),
+            XCODE=xcode, XCONST=xconst,
+            EXPR=np.array(self.expr_rows + [[0, 0, 0, 0]], dtype=np.int64),
+            EXPRP=np.array(self.expr_params + [[0, 0]], dtype=np.int64),
             VATTR=i64([self.attrs(a) for a in vt.ATTRIBUTES]),
             VNOTIFY=i64([int(a in ("low_hdl", "high_total_chol")) for a in vt.ATTRIBUTES]),
             VMED=i64([self.code_text(code) for code in vt.MEDICATIONS]),
@@ -1018,6 +1059,7 @@ class _Builder:
                         for i in range(len(VITAL_NAMES))]),
             VDEC=i64([vt.read_decimals(name) for name in VITAL_NAMES]),
             VPERSIST=i64([int(name in vt.PERSISTENT_OVERRIDE) for name in VITAL_NAMES]),
+            expr_stack=self.expr_stack,
             n_attr=n_attr, n_symptoms=len(self.symptoms.values),
             n_code_text=len(self.code_text.values) + 1, n_strings=n_strings,
         )
@@ -1038,7 +1080,8 @@ class _Builder:
 PROGRAM_FIELDS = (
     "S", "pi", "pf", "TR", "LT", "LTC", "LK", "LCELL", "LCELLF", "LR", "LP", "OPT", "o_prob", "code", "cf", "DEP", "dep_keys", "flips", "DK",
     "d_p", "MOD", "CLI", "cl", "CODES", "a_computed", "consts", "mixed", "str_minutes",
-    "sig_lock", "sig_engine", "sig_chronic_symptom", "VAX", "VAXAGE", "VATTR", "VNOTIFY", "VMED",
+    "sig_lock", "sig_engine", "sig_chronic_symptom", "VAX", "VAXAGE", "XCODE", "XCONST", "EXPR",
+    "EXPRP", "expr_stack", "VATTR", "VNOTIFY", "VMED",
     "VCHARTS", "VCHARTS_N", "VPARAMS", "VGROUP", "VDEC", "VPERSIST", "n_attr", "n_symptoms", "n_code_text",
     "n_strings",
 )

@@ -11,6 +11,8 @@ The text is tokenised once, parsed by a hand-written Pratt parser, type-checked 
 CQL translator would (so ``1 + true`` or ``Foo(1)`` fail at parse time) and compiled to a
 tree of Python closures.  ``Expression.evaluate`` resolves each parameter exactly once and
 runs the closures; nothing is re-parsed.  Constant sub-expressions are folded at parse time.
+Each node also records its operation (``_Node.op``, ``args``, ``value``) so that other
+back ends (simulator.compiled.expr lowers the tree to bytecode) see the same parse.
 
 Values: CQL Integer -> ``int``, Decimal -> ``float``, Boolean -> ``bool``, String -> ``str``,
 List -> ``list``, null -> ``None``.  Decimal parameters receive ``float`` (an ``int`` from the
@@ -99,7 +101,7 @@ class Parameter:
 class Expression:
     """A parsed, type-checked and compiled expression.  Immutable; safe to share."""
 
-    __slots__ = ("text", "parameters", "result_type", "_fn", "_bindings", "_size")
+    __slots__ = ("text", "parameters", "result_type", "_fn", "_bindings", "_size", "_root")
 
     text: str
     parameters: tuple[Parameter, ...]
@@ -107,13 +109,14 @@ class Expression:
     #: ``List<...>`` or ``Any`` (the result is always null).
     result_type: str
 
-    def __init__(self, text, parameters, result_type, fn, bindings, size):
+    def __init__(self, text, parameters, result_type, fn, bindings, size, root=None):
         self.text = text
         self.parameters = parameters
         self.result_type = result_type
         self._fn = fn
         self._bindings = bindings
         self._size = size
+        self._root = root
 
     def evaluate(
         self, resolve: Callable[[Parameter], object]
@@ -175,7 +178,13 @@ def parse_expression(text: str) -> Expression:
 
     bindings = tuple((slot, p, _CONVERTERS[p.kind]) for p, slot in scope.params.values())
     parameters = tuple(p for p, _slot in scope.params.values())
-    return Expression(text, parameters, result.type, fn, bindings, scope.size)
+    return Expression(text, parameters, result.type, fn, bindings, scope.size, result)
+
+
+def expression_tree(expression: Expression) -> _Node:
+    """The typed node tree ``expression`` was compiled from (see :class:`_Node`), for back
+    ends that lower it to something other than closures."""
+    return expression._root
 
 
 def _last_line_start(text: str) -> int | None:
@@ -346,15 +355,36 @@ _UNSET = object()
 
 class _Node:
     """A compiled sub-expression: ``fn(env)`` computes its value; ``type`` is its CQL type;
-    ``const`` nodes ignore ``env``; ``pos`` is the offset where the sub-expression starts."""
+    ``const`` nodes ignore ``env``; ``pos`` is the offset where the sub-expression starts.
 
-    __slots__ = ("fn", "type", "const", "pos")
+    ``op`` names what ``fn`` computes from the nodes in ``args`` (already coerced the way
+    ``fn`` sees them), with ``value`` holding what is not a node:
 
-    def __init__(self, fn, type_: str, pos: int, const: bool = False):
+    * ``const``: ``value`` is the constant (every folded node is one);
+    * ``param``: ``value`` is the :class:`Parameter`;
+    * ``define``: a definition's lazily computed value, ``args`` its body, ``value`` its slot
+      (every reference to one definition carries the same slot);
+    * ``to_decimal``/``to_decimals``: Integer -> Decimal (a value / a list's items);
+    * ``neg``, ``not``; ``is null``/``is true``/``is false`` (``value``: negated);
+    * binary: ``+ - * / div mod ^ & < <= > >= = != ~ !~ and or xor implies``, and
+      ``str+`` (String ``+``);
+    * ``if``: (condition, then, else); ``case``: ``value`` True when there is a selector,
+      ``args`` ([selector,] test1, result1, ..., else); ``list``: the items;
+    * a function name (``Round``, ``Ln``, ...): the arguments; ``Sum``'s ``value`` is the
+      element type; ``Coalesce`` with one list argument is ``CoalesceList``.
+    """
+
+    __slots__ = ("fn", "type", "const", "pos", "op", "args", "value")
+
+    def __init__(self, fn, type_: str, pos: int, const: bool = False, op: str = "",
+                 args: tuple[_Node, ...] = (), value: object = None):  # fmt: skip
         self.fn = fn
         self.type = type_
         self.pos = pos
         self.const = const
+        self.op = op
+        self.args = args
+        self.value = value
 
 
 def _constant_fn(value):
@@ -365,14 +395,16 @@ def _constant_fn(value):
 
 
 def _const(value, type_: str, pos: int) -> _Node:
-    return _Node(_constant_fn(value), type_, pos, const=True)
+    return _Node(_constant_fn(value), type_, pos, const=True, op="const", value=value)
 
 
-def _make(fn, type_: str, pos: int, *children: _Node) -> _Node:
-    """A node computed from ``children``; folded to a constant when they all are."""
+def _make(fn, type_: str, pos: int, *children: _Node, op: str,
+          args: tuple[_Node, ...] | None = None, value: object = None) -> _Node:  # fmt: skip
+    """A node computed from ``children``; folded to a constant when they all are.  ``op``,
+    ``args`` (default: ``children``) and ``value`` describe it (see :class:`_Node`)."""
     if children and all(c.const for c in children):
         return _const(fn(None), type_, pos)
-    return _Node(fn, type_, pos)
+    return _Node(fn, type_, pos, op=op, args=children if args is None else args, value=value)
 
 
 def _coerce(node: _Node, target: str) -> _Node:
@@ -386,14 +418,14 @@ def _coerce(node: _Node, target: str) -> _Node:
             v = f(env)
             return None if v is None else float(v)
 
-        return _make(to_decimal, target, node.pos, node)
+        return _make(to_decimal, target, node.pos, node, op="to_decimal")
     if _is_list(node.type) and _is_list(target) and _elem(node.type) == _INT_T:
 
         def to_decimals(env):
             v = f(env)
             return None if v is None else [None if x is None else float(x) for x in v]
 
-        return _make(to_decimals, target, node.pos, node)
+        return _make(to_decimals, target, node.pos, node, op="to_decimals")
     return node
 
 
@@ -747,7 +779,9 @@ class _Parser:
                     f"unexpected {self.describe(nxt)} after the definition of '{name}'", nxt.pos
                 )
             if not node.const:
-                node = _Node(_lazy_fn(self.scope.slot(), node.fn), node.type, tok.pos)
+                slot = self.scope.slot()
+                node = _Node(_lazy_fn(slot, node.fn), node.type, tok.pos, op="define",
+                             args=(node,), value=slot)  # fmt: skip
             self.scope.defs[name] = node
 
     # ----- Pratt core
@@ -839,7 +873,7 @@ class _Parser:
                     f"parameter '{name}' is used as {kind} here but as {param.kind} earlier",
                     tok.pos,
                 )
-        return _Node(_slot_fn(slot), _KIND_TYPES[kind], tok.pos)
+        return _Node(_slot_fn(slot), _KIND_TYPES[kind], tok.pos, op="param", value=param)
 
     def reference(self, tok: _Tok) -> _Node:
         node = self.scope.defs.get(tok.value)
@@ -856,7 +890,7 @@ class _Parser:
                 "earlier line, and person values are written #{name}",
                 tok.pos,
             )
-        return _Node(node.fn, node.type, tok.pos, node.const)
+        return _Node(node.fn, node.type, tok.pos, node.const, node.op, node.args, node.value)
 
     def list_literal(self, tok: _Tok) -> _Node:
         items: list[_Node] = []
@@ -877,12 +911,13 @@ class _Parser:
                     f"list elements must share a type: found {elem} and {item.type}", item.pos
                 )
             elem = unified
-        fns = tuple(_coerce(item, elem).fn for item in items)
+        coerced = tuple(_coerce(item, elem) for item in items)
+        fns = tuple(item.fn for item in coerced)
 
         def build(env):
             return [f(env) for f in fns]
 
-        return _make(build, f"List<{elem}>", tok.pos, *items)
+        return _make(build, f"List<{elem}>", tok.pos, *items, op="list", args=coerced)
 
     def call(self, tok: _Tok) -> _Node:
         name = tok.value
@@ -928,16 +963,17 @@ class _Parser:
         if op == "+":
             operand.pos = pos
             return operand
-        return _make(_unary(operand.fn, operator.neg), operand.type, pos, operand)
+        return _make(_unary(operand.fn, operator.neg), operand.type, pos, operand, op="neg")
 
     def arithmetic(self, op: str, left: _Node, right: _Node, pos: int) -> _Node:
         lt, rt = left.type, right.type
         if op == "+" and _unify(lt, rt) == _STR_T:
-            return _make(_binary(left.fn, right.fn, operator.add), _STR_T, left.pos, left, right)
+            return _make(_binary(left.fn, right.fn, operator.add), _STR_T, left.pos, left, right,
+                         op="str+")  # fmt: skip
         if not (_numeric(lt) and _numeric(rt)):
             raise self.type_error(f"operator '{op}' cannot be applied to {lt} and {rt}", pos)
         result = _DEC_T if op == "/" else _unify(lt, rt)
-        return _make(_binary(left.fn, right.fn, _ARITH[op]), result, left.pos, left, right)
+        return _make(_binary(left.fn, right.fn, _ARITH[op]), result, left.pos, left, right, op=op)
 
     def concatenate(self, left: _Node, right: _Node, pos: int) -> _Node:
         if _unify(left.type, _STR_T) != _STR_T or _unify(right.type, _STR_T) != _STR_T:
@@ -950,7 +986,7 @@ class _Parser:
             a, b = fl(env), fr(env)
             return ("" if a is None else a) + ("" if b is None else b)
 
-        return _make(concat, _STR_T, left.pos, left, right)
+        return _make(concat, _STR_T, left.pos, left, right, op="&")
 
     def comparison(self, op: str, left: _Node, right: _Node, pos: int) -> _Node:
         lt, rt = left.type, right.type
@@ -973,7 +1009,7 @@ class _Parser:
                 def fn(env):
                     return test(fl(env), fr(env))
 
-        return _make(fn, _BOOL_T, left.pos, left, right)
+        return _make(fn, _BOOL_T, left.pos, left, right, op=op)
 
     def require_boolean(self, what: str, node: _Node, pos: int) -> None:
         if node.type not in (_BOOL_T, _ANY_T):
@@ -984,7 +1020,7 @@ class _Parser:
 
     def logical_not(self, operand: _Node, pos: int) -> _Node:
         self.require_boolean("'not'", operand, operand.pos)
-        return _make(_unary(operand.fn, operator.not_), _BOOL_T, pos, operand)
+        return _make(_unary(operand.fn, operator.not_), _BOOL_T, pos, operand, op="not")
 
     def logical(self, op: str, left: _Node, right: _Node, pos: int) -> _Node:
         self.require_boolean(f"'{op}'", left, left.pos)
@@ -1025,7 +1061,7 @@ class _Parser:
                     return b
                 return None
 
-        return _make(fn, _BOOL_T, left.pos, left, right)
+        return _make(fn, _BOOL_T, left.pos, left, right, op=op)
 
     def is_test(self, left: _Node, tok: _Tok) -> _Node:
         negated = False
@@ -1052,7 +1088,7 @@ class _Parser:
             def test(env):
                 return (f(env) is target) != negated
 
-        return _make(test, _BOOL_T, left.pos, left)
+        return _make(test, _BOOL_T, left.pos, left, op=f"is {what.value}", value=negated)
 
     def if_then_else(self, pos: int) -> _Node:
         cond = self.expression()
@@ -1062,14 +1098,15 @@ class _Parser:
         self.expect("else", "('if' needs an 'else' branch)")
         other = self.expression()
         common = self.common_type([then, other], "the branches of 'if'")
-        fc, ft, fo = cond.fn, _coerce(then, common).fn, _coerce(other, common).fn
+        then, other = _coerce(then, common), _coerce(other, common)
+        fc, ft, fo = cond.fn, then.fn, other.fn
 
         def fn(env):
             return ft(env) if fc(env) is True else fo(env)
 
         if cond.const:
-            return _coerce(then if cond.fn(None) is True else other, common)
-        return _Node(fn, common, pos)
+            return then if cond.fn(None) is True else other
+        return _Node(fn, common, pos, op="if", args=(cond, then, other))
 
     def case(self, pos: int) -> _Node:
         if self.at("else") or self.at("end"):
@@ -1097,8 +1134,10 @@ class _Parser:
         other = self.expression()
         self.expect("end", "to close 'case'")
         common = self.common_type([r for _t, r in whens] + [other], "the branches of 'case'")
-        branches = tuple((t.fn, _coerce(r, common).fn) for t, r in whens)
-        fo = _coerce(other, common).fn
+        whens = [(t, _coerce(r, common)) for t, r in whens]
+        other = _coerce(other, common)
+        branches = tuple((t.fn, r.fn) for t, r in whens)
+        fo = other.fn
         if selector is None:
 
             def fn(env):
@@ -1120,7 +1159,9 @@ class _Parser:
         children = [r for _t, r in whens] + [t for t, _r in whens] + [other]
         if selector is not None:
             children.append(selector)
-        return _make(fn, common, pos, *children)
+        args = (() if selector is None else (selector,)) + tuple(n for w in whens for n in w)
+        return _make(fn, common, pos, *children, op="case", args=(*args, other),
+                     value=selector is not None)  # fmt: skip
 
     def common_type(self, nodes: list[_Node], what: str) -> str:
         common = _ANY_T
@@ -1160,7 +1201,7 @@ def _decimal_function(op):
     def build(p: _Parser, name: str, args: list[_Node], pos: int) -> _Node:
         (x,) = args
         _numeric_arg(p, name, x)
-        return _make(_unary(x.fn, op), _DEC_T, pos, x)
+        return _make(_unary(x.fn, op), _DEC_T, pos, x, op=name)
 
     return build
 
@@ -1169,7 +1210,7 @@ def _integer_function(op):
     def build(p: _Parser, name: str, args: list[_Node], pos: int) -> _Node:
         (x,) = args
         _numeric_arg(p, name, x)
-        return _make(_unary(x.fn, op), _INT_T, pos, x)
+        return _make(_unary(x.fn, op), _INT_T, pos, x, op=name)
 
     return build
 
@@ -1177,14 +1218,14 @@ def _integer_function(op):
 def _build_abs(p: _Parser, name: str, args: list[_Node], pos: int) -> _Node:
     (x,) = args
     _numeric_arg(p, name, x)
-    return _make(_unary(x.fn, abs), x.type, pos, x)
+    return _make(_unary(x.fn, abs), x.type, pos, x, op=name)
 
 
 def _build_round(p: _Parser, name: str, args: list[_Node], pos: int) -> _Node:
     x = args[0]
     _numeric_arg(p, name, x)
     if len(args) == 1:
-        return _make(_unary(x.fn, _round), _DEC_T, pos, x)
+        return _make(_unary(x.fn, _round), _DEC_T, pos, x, op=name)
     precision = args[1]
     if precision.type not in (_INT_T, _ANY_T):
         raise p.type_error(f"the precision of Round must be an Integer, got {precision.type}",
@@ -1194,7 +1235,7 @@ def _build_round(p: _Parser, name: str, args: list[_Node], pos: int) -> _Node:
     def fn(env):
         return _round(fx(env), fp(env))
 
-    return _make(fn, _DEC_T, pos, x, precision)
+    return _make(fn, _DEC_T, pos, x, precision, op=name)
 
 
 def _build_power(p: _Parser, name: str, args: list[_Node], pos: int) -> _Node:
@@ -1212,7 +1253,7 @@ def _build_log(p: _Parser, name: str, args: list[_Node], pos: int) -> _Node:
         except ValueError:
             return None
 
-    return _make(_binary(x.fn, base.fn, log), _DEC_T, pos, x, base)
+    return _make(_binary(x.fn, base.fn, log), _DEC_T, pos, x, base, op=name)
 
 
 def _aggregate(kind: str):
@@ -1226,17 +1267,17 @@ def _aggregate(kind: str):
                 v = f(env)
                 return 0 if v is None else sum(1 for x in v if x is not None)
 
-            return _make(count, _INT_T, pos, xs)
+            return _make(count, _INT_T, pos, xs, op=name)
         if kind in ("min", "max"):
             elem = _list_arg(p, name, xs, lambda e: _numeric(e) or e == _STR_T,
                              "numbers or strings")  # fmt: skip
             op = _agg_min if kind == "min" else _agg_max
-            return _make(_unary(xs.fn, op), elem, pos, xs)
+            return _make(_unary(xs.fn, op), elem, pos, xs, op=name)
         elem = _list_arg(p, name, xs, _numeric, "numbers")
         if kind == "avg":
-            return _make(_unary(xs.fn, _agg_avg), _DEC_T, pos, xs)
+            return _make(_unary(xs.fn, _agg_avg), _DEC_T, pos, xs, op=name)
         op = _agg_sum_int if elem == _INT_T else _agg_sum_dec
-        return _make(_unary(xs.fn, op), elem, pos, xs)
+        return _make(_unary(xs.fn, op), elem, pos, xs, op=name, value=elem)
 
     return build
 
@@ -1245,9 +1286,10 @@ def _build_coalesce(p: _Parser, name: str, args: list[_Node], pos: int) -> _Node
     if len(args) == 1 and _is_list(args[0].type):  # Coalesce(List<T>): first non-null item
         xs = args[0]
         return _make(_unary(xs.fn, lambda v: next((x for x in v if x is not None), None)),
-                     _elem(xs.type), pos, xs)  # fmt: skip
+                     _elem(xs.type), pos, xs, op="CoalesceList")  # fmt: skip
     common = p.common_type(args, "the arguments of Coalesce")
-    fns = tuple(_coerce(a, common).fn for a in args)
+    coerced = tuple(_coerce(a, common) for a in args)
+    fns = tuple(a.fn for a in coerced)
 
     def coalesce(env):
         for f in fns:
@@ -1256,7 +1298,7 @@ def _build_coalesce(p: _Parser, name: str, args: list[_Node], pos: int) -> _Node
                 return v
         return None
 
-    return _make(coalesce, common, pos, *args)
+    return _make(coalesce, common, pos, *args, op=name, args=coerced)
 
 
 # name -> (min args, max args, builder(parser, name, args, pos) -> _Node)
