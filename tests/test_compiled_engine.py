@@ -93,12 +93,12 @@ def test_what_it_cannot_run_is_refused_by_name() -> None:
     feature, with the way out."""
     states = {"Initial": {"type": "Initial", "direct_transition": "Near"},
               "Near": {"type": "Guard", "allow": {"condition_type": "Attribute",
-                                                   "attribute": "days_until_death",
-                                                   "operator": "<", "value": 30},
+                                                   "attribute": "stroke_risk",
+                                                   "operator": ">", "value": 0.1},
                        "direct_transition": "Terminal"},
               "Terminal": {"type": "Terminal"}}
     with pytest.raises(Unsupported, match=r"module\.json: state 'Near': the compiled engine "
-                                          r"cannot run the computed attribute 'days_until_death' "
+                                          r"cannot run the computed attribute 'stroke_risk' "
                                           r"yet; run with --engine reference"):
         run_modules({"name": "M", "states": states}, population=1, engine="compiled",
                     lifecycle=False)

@@ -59,7 +59,7 @@ K_NONE, K_BOOL, K_INT, K_FLOAT, K_STR, K_CODE, K_ENTRY, K_PENDING, K_OTHER, K_FO
  C_S_EMPTY, C_LAST_NAMES, C_IMMUNIZE, C_C19_START, C_A_C19_STATUS, C_A_C19_FULL, C_A_C19_VACCINE,
  C_A_C19_FIRST, C_A_C19_SECOND, C_S_NOT_ELIGIBLE, C_S_WAITING, C_S_VACCINATED, C_S_CVX0, C_S_CVX1,
  C_CODE_CVX0, C_CODE_CVX1, C_VACCINATION_VISIT, C_S_VACCINATION, C_STREAM_VITALS0,
- C_LIFE0) = range(86)
+ C_A_OSTEOPOROSIS, C_A_WM_ACTIVE, C_A_WM_CHANGE, C_LIFE0) = range(89)
 # C_LIFE0 .. C_LIFE0 + 9: the life-event ages in months (lifecycle.life_events)
 # formatted attribute values (K_FORMAT: ref says which, the number fills it in; replay.py)
 F_DRIVERS, F_PASSPORT, F_LAST_NAME, F_FULL_NAME = range(4)
@@ -419,16 +419,53 @@ def set_attr(P, W, slot, kind, num, ref, now):
 
 @nb.njit(cache=True)
 def get_attr(P, W, slot, now):
-    """Attributes.get: the value, or the computed one (AGE, AGE_MONTHS) when unset."""
+    """Attributes.get: the value, or the computed one (person.Attributes.computed) when
+    unset: AGE, AGE_MONTHS, days_until_death, probability_of_fall_injury, bmi_percentile."""
     kind = W.A[slot, A_KIND]
     if kind != K_NONE:
         return kind, W.a_num[slot], W.A[slot, A_REF]
     computed = P.a_computed[slot]
+    if computed == 0:
+        return K_NONE, 0.0, ZERO
+    birth = W.n[N_BIRTH]
     if computed == 1:
-        return K_INT, float(civil.age_years(W.n[N_BIRTH], now)), 0
+        return K_INT, float(civil.age_years(birth, now)), ZERO
     if computed == 2:
-        return K_INT, float(civil.age_months(W.n[N_BIRTH], now)), 0
-    return K_NONE, 0.0, 0
+        return K_INT, float(civil.age_months(birth, now)), ZERO
+    if computed == 3:  # days_until_death
+        death = W.n[N_DEATH]
+        if death == NONE:
+            return K_NONE, 0.0, ZERO
+        return K_INT, float(max(death - now, 0) // DAY), ZERO
+    if computed == 4:  # probability_of_fall_injury (builtin.fall_risk, no interventions)
+        if civil.age_years(birth, now) < 65:
+            return K_NONE, 0.0, ZERO
+        k, num, ref = get_attr_stored(W, P.consts[C_A_OSTEOPOROSIS])
+        osteoporosis = truthy(k, num, ref, P.consts[C_S_EMPTY])
+        return K_FLOAT, (0.06 if osteoporosis else 0.035) * (1.0 - 0.02 * 0), ZERO
+    # bmi_percentile: the growth group's, between 2 and 20, less a managed child's offset
+    age = civil.age_years(birth, now)
+    if not 2 <= age < 20:
+        return K_NONE, 0.0, ZERO
+    if not vital_group(P, W, vt.G_GROWTH, now, NEG1) or W.n[N_BMI_MEASURED] == 0:
+        return K_NONE, 0.0, ZERO
+    value = W.vout[vt.V_BMI_PERCENTILE]
+    offset = 0.0
+    k, num, ref = get_attr_stored(W, P.consts[C_A_WM_ACTIVE])
+    if truthy(k, num, ref, P.consts[C_S_EMPTY]):
+        k, num, ref = get_attr_stored(W, P.consts[C_A_WM_CHANGE])
+        if truthy(k, num, ref, P.consts[C_S_EMPTY]):
+            if k != K_INT and k != K_FLOAT and k != K_BOOL:
+                fault(W, F_UNSUPPORTED, NEG1)
+                return K_NONE, 0.0, ZERO
+            offset = num
+    value = value - offset
+    return K_FLOAT, 0.0 if value < 0.0 else value, ZERO  # Python's max(value, 0.0)
+
+
+@nb.njit(cache=True)
+def get_attr_stored(W, slot):
+    return W.A[slot, A_KIND], W.a_num[slot], W.A[slot, A_REF]
 
 
 @nb.njit(cache=True)

@@ -89,10 +89,8 @@ ENGINE_ATTRIBUTES = ("gender", "race", "socioeconomic_category", "deathdate", "c
                      "active_wellness_encounter", "active_emergency_encounter",
                      "active_urgent_care_encounter", "last_visit_symptom_total")
 # Attributes computed when read (person.Attributes.computed): only AGE and AGE_MONTHS so far.
-COMPUTED_AGE, COMPUTED_AGE_MONTHS = "AGE", "AGE_MONTHS"
-COMPUTED_UNSUPPORTED = frozenset({
-    "probability_of_fall_injury", "days_until_death", "bmi_percentile",
-})
+COMPUTED = {"AGE": 1, "AGE_MONTHS": 2, "days_until_death": 3, "probability_of_fall_injury": 4,
+            "bmi_percentile": 5}  # kernel.get_attr computes them when unset
 
 
 @dataclass
@@ -196,11 +194,10 @@ class _Builder:
         return Unsupported(module, state, feature)
 
     def slot(self, name: str) -> int:
-        if name in COMPUTED_UNSUPPORTED or name.startswith(("ascvd", "chd", "cvd", "stroke",
-                                                            "atrial_fibrillation")):
-            from simulator.builtin.cardiovascular import CARDIO_ATTRIBUTES
-            if name in COMPUTED_UNSUPPORTED or name in CARDIO_ATTRIBUTES:
-                raise self.unsupported(f"the computed attribute {name!r}")
+        from simulator.builtin.cardiovascular import CARDIO_ATTRIBUTES
+
+        if name in CARDIO_ATTRIBUTES:
+            raise self.unsupported(f"the computed attribute {name!r}")
         return self.attrs(name)
 
     def code_id(self, c: Code) -> int:
@@ -941,11 +938,11 @@ class _Builder:
         )
         from simulator.gmf.rules import MAX_STATES_PER_LIFE
 
-        for name in vt.ATTRIBUTES:  # before the attribute count is taken
-            self.attrs(name)
+        for name in (*vt.ATTRIBUTES, "osteoporosis", "weight_loss_bmi_percentile_change"):
+            self.attrs(name)  # before the attribute count is taken
         for code in vt.MEDICATIONS:
             self.code_text(code)
-        consts = [0] * 96
+        consts = [0] * 128
         consts[k.C_ENGINE_OWNER] = self.strings(ENGINE_OWNER)
         consts[k.C_ENGINE_NAME] = self.strings("Encounter Module")
         consts[k.C_FIRST_WELLNESS] = self.strings("First Wellness")
@@ -982,6 +979,9 @@ class _Builder:
         consts[k.C_CARE_CUTOFF] = tu.ymd_ms(2020, 1, 1)
         self.lifecycle_consts(consts, n_states)
         consts[k.C_STREAM_VITALS0] = n_states + 2 + len(BUILTIN_STREAMS)
+        consts[k.C_A_OSTEOPOROSIS] = self.attrs("osteoporosis")
+        consts[k.C_A_WM_ACTIVE] = self.attrs("active_weight_management")
+        consts[k.C_A_WM_CHANGE] = self.attrs("weight_loss_bmi_percentile_change")
         minutes = {self.strings(cls): value for cls, value in DEFAULT_MINUTES.items()}
         mixed = self.s_mixed + [int(mix64(np.uint64(ENGINE_ENCOUNTERS))),
                                 int(mix64(np.uint64(DEATH_STREAM)))] + [
@@ -992,8 +992,7 @@ class _Builder:
         keys = [k_ if k_ >= 0 else (SIG_ATTR0 + (-k_ - 1) if k_ > -1_000_000
                                     else SIG_ATTR0 + n_attr + (-k_ - 1_000_000))
                 for k_ in self.dep_keys]
-        computed = [1 if a == COMPUTED_AGE else 2 if a == COMPUTED_AGE_MONTHS else 0
-                    for a in self.attrs.values]
+        computed = [COMPUTED.get(a, 0) for a in self.attrs.values]
         code_text_of = [self.code_text(c[1]) for c in self.codes.values]
         code_keys: dict[tuple[str, str], int] = {}
         code_key = [code_keys.setdefault((c[0], c[1]), len(code_keys)) for c in self.codes.values]
