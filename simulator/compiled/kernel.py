@@ -1387,14 +1387,14 @@ def vital_group(P, W, group, now, state):
     state's value, else the growth group's."""
     if W.vtime[group] == now:
         return True
-    r = run_group(P, W, group, now, state, 0.0, False)
+    r = run_group(P, W, group, now, state, 0.0, FALSE)
     if r == vt.NEEDS_DEPENDENCY:
         v = vt.DEPENDENCY_OF[group]
         ok, value = vital_override(P, W, v, now)
         if not ok:
             stream = P.consts[C_STREAM_VITALS0] + group
             if W.vtime[vt.G_GROWTH] != now:
-                g = run_group(P, W, vt.G_GROWTH, now, state, 0.0, False)
+                g = run_group(P, W, vt.G_GROWTH, now, state, 0.0, FALSE)
                 if g < 0:
                     W.sc[stream] += vt.DRAWS_BEFORE_DEPENDENCY[group]
                     fault(W, F_UNSUPPORTED if g == vt.ERR_UNSUPPORTED else F_FAULT, state)
@@ -1404,7 +1404,7 @@ def vital_group(P, W, group, now, state):
                 W.sc[stream] += vt.DRAWS_BEFORE_DEPENDENCY[group]
                 fault(W, F_FAULT, state)
                 return False
-        r = run_group(P, W, group, now, state, value, True)
+        r = run_group(P, W, group, now, state, value, TRUE)
     if r < 0:
         fault(W, F_UNSUPPORTED if r == vt.ERR_UNSUPPORTED else F_FAULT, state)
         return False
