@@ -201,3 +201,23 @@ def test_covid19_vaccination() -> None:
     states = {"Initial": {"type": "Initial", "direct_transition": "Terminal"},
               "Terminal": {"type": "Terminal"}}
     lives_with((covid19_immunization, natural_death), states, population=80)
+
+
+def test_providers() -> None:
+    """Each encounter at the person's nearest organization for its class, with a clinician
+    drawn there; the death certificate too."""
+    from simulator.builtin.lifecycle import life_events, natural_death
+    from simulator.engine.simulation import World
+    from simulator.providers.network import provider_network
+
+    states = {
+        "Initial": {"type": "Initial", "direct_transition": "Wait"},
+        "Wait": {"type": "Delay", "range": {"low": 1, "high": 8, "unit": "years"},
+                 "direct_transition": "ER"},
+        "ER": {"type": "Encounter", "encounter_class": "emergency",
+               "codes": [{"system": "SNOMED-CT", "code": "50849002", "display": "ER"}],
+               "direct_transition": "End"},
+        "End": {"type": "EncounterEnd", "direct_transition": "Wait"},
+    }
+    lives_with((life_events, natural_death), states, population=40,
+               world=World(network=provider_network("MA"), immunizations=True))

@@ -63,17 +63,19 @@ class CompiledEngine:
         if missing:
             raise Unsupported(None, None, "the built-in lifecycle's "
                               + ", ".join(m.replace("_", " ") for m in missing))
-        if world is not None and (world.network is not None or world.payers is not None):
-            raise Unsupported(None, None, "providers and payers")
+        if world is not None and world.payers is not None:
+            raise Unsupported(None, None, "payers and claims")
         self.program = program
         self.world = world or World(immunizations=False)
         self.lowered = lowered = lower(program)
         self.P = lowered.arrays
         self.KP = lowered.kernel_program
         self.P.consts[k.C_IMMUNIZE] = int(self.world.immunizations)
+        self.P.consts[k.C_WORLD_NETWORK] = int(self.world.network is not None)
         self.strings: list[Any] = list(lowered.strings)
         self._string_ids = {s: i for i, s in enumerate(self.strings)}
         self.replay = Replay(lowered, self.strings)
+        self.replay.network = self.world.network
         self.caps = Capacities()
         # (kind, module, owner, spawned later), in the order the reference starts them: the
         # lifecycle, the engine's visits, the modules; then what the lifecycle spawns
@@ -223,6 +225,7 @@ class CompiledEngine:
                 ) -> Life:
         W = self.W
         n = int(W.n[k.N_J])
+        self.replay.person_attributes = person.attributes
         encounters, entries = self.replay.build(W.j[:n], W.jf[:n])
         death = int(W.n[k.N_DEATH])
         source = ""
@@ -263,7 +266,8 @@ class CompiledEngine:
         if died is not None:
             cause = attrs.get("cause_of_death")
             if isinstance(cause, Code):
-                kept.append(death_certificate(person, died, cause))
+                kept.append(death_certificate(person, died, cause, self.world,
+                                              self.replay.preferred))
         record = HealthRecord(patient=patient_snapshot(person, end), index=person.index,
                               end_time=end, encounters=kept, coverage=[])
         return Life(record, source)
@@ -298,9 +302,12 @@ def employment_rate(person: Person) -> float:
         return 0.0
 
 
-def death_certificate(person: Person, when: int, cause: Code) -> Encounter:
-    """PersonSim._death_certificate without a world (no provider, no claim)."""
+def death_certificate(person: Person, when: int, cause: Code, world: World,
+                      preferred: dict[str, Any]) -> Encounter:
+    """PersonSim._death_certificate (the provider the person had for wellness visits; no
+    claim without payers)."""
     sim = PersonSim.__new__(PersonSim)
     sim.person = person
-    sim.world = World(immunizations=False)
+    sim.world = world
+    sim.preferred = preferred
     return PersonSim._death_certificate(sim, when, cause)

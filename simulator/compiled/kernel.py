@@ -711,6 +711,7 @@ def new_encounter(P, W, cls, codes, owner, name, stream, now):
         grow(W, G_ENC)
         return -1
     hi, lo = uuid_halves(P, W, stream)
+    clinician = draw(P, W, stream) if P.consts[C_WORLD_NETWORK] != 0 else 0.0
     W.EN[c, EN_CLASS] = cls
     W.EN[c, EN_OWNER] = owner
     W.EN[c, EN_NAME] = name
@@ -720,7 +721,7 @@ def new_encounter(P, W, cls, codes, owner, name, stream, now):
     W.EN[c, EN_MAX] = NONE
     W.EN[c, EN_RENEWED] = 0
     W.n[N_ENC] = c + 1
-    journal(W, J_ENCOUNTER, now, c, cls, owner, codes, name, hi, lo, 0.0)
+    journal(W, J_ENCOUNTER, now, c, cls, owner, codes, name, hi, lo, clinician)
     return c
 
 

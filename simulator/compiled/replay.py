@@ -76,6 +76,8 @@ class Replay:
         self.names = [name for _, name in lowered.states]
         self.state_codes = [_codes_of(m) for m in self.models]
         self.person_attributes: Any = {}  # the person being written back (formatted names)
+        self.network: Any = None  # the world's provider network, if any
+        self.preferred: dict[str, Any] = {}  # the person's provider per encounter class
 
     def value(self, kind: int, number: float, ref: int, entries: dict[int, Entry]) -> Any:
         if kind == K_NONE:
@@ -111,6 +113,19 @@ class Replay:
         parts = [a.get("first_name"), a.get("middle_name"), last]
         return " ".join(p for p in parts if p)
 
+    def assign_provider(self, enc: Encounter, network: Any, u: float) -> None:
+        """PersonSim._assign_provider's provider part, with the clinician draw the kernel
+        made: the person's nearest organization for the class (found once), a clinician there."""
+        from simulator.engine.simulation import GENERAL_PRACTICE
+
+        org = self.preferred.get(enc.encounter_class)
+        if org is None:
+            a = self.person_attributes
+            org = network.nearest(a.get("lat", 0.0), a.get("lon", 0.0), enc.encounter_class)
+            self.preferred[enc.encounter_class] = org
+        enc.organization_id = org.id
+        enc.clinician_id = network.clinician(org, GENERAL_PRACTICE, u).id
+
     def build(self, rows: np.ndarray, values: np.ndarray
               ) -> tuple[list[Encounter], dict[int, Entry]]:
         """Encounters in creation order and the entries by kernel id."""
@@ -125,13 +140,18 @@ class Replay:
         imaging_state = -1
         series_spec: Any = None
         floats = values.tolist()
+        network = self.network
+        self.preferred = {}
         for i, (kind, time, a, b, c, d, e, hi, lo) in enumerate(rows.tolist()):
             if kind == J.ENCOUNTER:
-                encounters.append(Encounter(
+                enc = Encounter(
                     id=uuid_text(hi, lo), start=time, codes=[codes[x] for x in code_lists[d]],
                     name=strings[e], encounter_class=strings[b], owner=strings[c],
                     base_cost=COST_ENCOUNTER,
-                ))
+                )
+                if network is not None:
+                    self.assign_provider(enc, network, floats[i])
+                encounters.append(enc)
             elif kind == J.ENCOUNTER_END:
                 enc = encounters[a]
                 enc.stop = b
