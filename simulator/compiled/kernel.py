@@ -536,51 +536,48 @@ def named_probability(P, W, o, now):
 
 
 @nb.njit(cache=True)
-def present_get(W, text):
-    return W.PRS[text, PRS_PR_ENTRY]
+def ordered_put(W, entry_col, list_col, count, text, entry):
+    """dict[text] = entry in an insertion-ordered map kept in two columns of W.PRS (the entry
+    per code text, and the texts in insertion order): a new key goes last, an old one stays."""
+    if W.PRS[text, entry_col] < 0:
+        W.PRS[W.n[count], list_col] = text
+        W.n[count] += 1
+    W.PRS[text, entry_col] = entry
+
+
+@nb.njit(cache=True)
+def ordered_del(W, entry_col, list_col, count, text):
+    """del dict[text] in such a map: later keys move up one place."""
+    W.PRS[text, entry_col] = -1
+    n = W.n[count]
+    for i in range(n):
+        if W.PRS[i, list_col] == text:
+            for j in range(i, n - 1):
+                W.PRS[j, list_col] = W.PRS[j + 1, list_col]
+            W.n[count] = n - 1
+            return
 
 
 @nb.njit(cache=True)
 def present_add(W, entry, now):
-    text = W.E[entry, E_TEXT]
-    if W.PRS[text, PRS_PR_ENTRY] < 0:
-        W.PRS[W.n[N_PRES], PRS_PR_LIST] = text
-        W.n[N_PRES] += 1
-    W.PRS[text, PRS_PR_ENTRY] = entry
+    """PersonSim.present_add: person.present[code] = entry, then the signal."""
+    ordered_put(W, PRS_PR_ENTRY, PRS_PR_LIST, N_PRES, W.E[entry, E_TEXT], entry)
     notify(W, SIG_PRESENT, now)
 
 
 @nb.njit(cache=True)
 def present_del(W, text):
-    W.PRS[text, PRS_PR_ENTRY] = -1
-    n = W.n[N_PRES]
-    for i in range(n):
-        if W.PRS[i, PRS_PR_LIST] == text:
-            for j in range(i, n - 1):
-                W.PRS[j, PRS_PR_LIST] = W.PRS[j + 1, PRS_PR_LIST]
-            W.n[N_PRES] = n - 1
-            return
+    ordered_del(W, PRS_PR_ENTRY, PRS_PR_LIST, N_PRES, text)
 
 
 @nb.njit(cache=True)
 def chronic_set(W, entry):
-    text = W.E[entry, E_TEXT]
-    if W.PRS[text, PRS_CH_ENTRY] < 0:
-        W.PRS[W.n[N_CHR], PRS_CH_LIST] = text
-        W.n[N_CHR] += 1
-    W.PRS[text, PRS_CH_ENTRY] = entry
+    ordered_put(W, PRS_CH_ENTRY, PRS_CH_LIST, N_CHR, W.E[entry, E_TEXT], entry)
 
 
 @nb.njit(cache=True)
 def chronic_del(W, text):
-    W.PRS[text, PRS_CH_ENTRY] = -1
-    n = W.n[N_CHR]
-    for i in range(n):
-        if W.PRS[i, PRS_CH_LIST] == text:
-            for j in range(i, n - 1):
-                W.PRS[j, PRS_CH_LIST] = W.PRS[j + 1, PRS_CH_LIST]
-            W.n[N_CHR] = n - 1
-            return
+    ordered_del(W, PRS_CH_ENTRY, PRS_CH_LIST, N_CHR, text)
 
 
 # ---------------------------------------------------------------- symptoms

@@ -23,6 +23,7 @@ from simulator.compiled.lower import (
     Lowered,
 )
 from simulator.engine import timeutil as tu
+from simulator.engine.randomness import uuid_text
 from simulator.engine.simulation import (
     COST_ENCOUNTER,
     COST_IMMUNIZATION,
@@ -52,18 +53,6 @@ from simulator.record import (
 
 J = ops.J
 _SEVERITY = ("none", "mild", "moderate", "severe")
-_MASK = (1 << 64) - 1
-_UUID_CLEAR = ~((0xF000 << 64) | (0xC000 << 48)) & ((1 << 128) - 1)
-_UUID_SET = (0x4000 << 64) | (0x8000 << 48)
-
-
-def uuid_text(hi: int, lo: int) -> str:
-    """randomness.Stream.uuid from its two draws."""
-    n = ((((hi & _MASK) << 64) | (lo & _MASK)) & _UUID_CLEAR) | _UUID_SET
-    h = f"{n:032x}"
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
-
-
 class Replay:
     """Builds records for one lowered program; `strings` is the engine's (growing) string
     table, program strings first."""

@@ -79,10 +79,16 @@ class Stream:
         return self.bits64() >> (64 - k)
 
     def uuid(self) -> str:
-        """A random version-4 UUID string."""
-        n = (((self.bits64() << 64) | self.bits64()) & _UUID_CLEAR) | _UUID_SET
-        h = f"{n:032x}"
-        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+        """A random version-4 UUID string (two draws)."""
+        hi = self.bits64()
+        return uuid_text(hi, self.bits64())
+
+
+def uuid_text(hi: int, lo: int) -> str:
+    """The version-4 UUID made of two 64-bit draws (taken as unsigned)."""
+    n = ((((hi & MASK64) << 64) | (lo & MASK64)) & _UUID_CLEAR) | _UUID_SET
+    h = f"{n:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def round_half_up(value: float, decimals: int = 0) -> float:
