@@ -25,6 +25,7 @@ from simulator.payers import (
     payer_rows,
     payer_transition_rows,
 )
+from simulator.payers.billing import Billing
 from simulator.payers.plans import DATA_FILE, PRIVATE
 from simulator.record import CoveragePeriod
 
@@ -271,6 +272,7 @@ class FakeSim:
     def __init__(self, person: Person) -> None:
         self.person = person
         self.env = simpy.Environment(initial_time=person.birth)
+        self.billing = Billing(CATALOG)
 
     @property
     def now(self) -> int:
@@ -289,7 +291,7 @@ def test_coverage_periods_are_contiguous_and_follow_plan_changes() -> None:
     end = tu.ymd_ms(2024, 1, 1)
     # 171 % FPL in MA: CHIP as a child (250 %), above the adult expansion limit (138 %).
     sim = run_process(birth, {"state_abbreviation": "MA", **person(1.71 * POVERTY)}, end)
-    coverage: list[CoveragePeriod] = sim.coverage  # type: ignore[attr-defined]
+    coverage: list[CoveragePeriod] = sim.billing.coverage
     assert coverage[0].start == birth
     for a, b in zip(coverage, coverage[1:], strict=False):
         assert a.end == b.start  # contiguous, no overlap
@@ -303,7 +305,7 @@ def test_coverage_periods_are_contiguous_and_follow_plan_changes() -> None:
     assert last.payer_id == CATALOG.no_insurance.id
     assert last.member_id == "" and last.ownership == ""
     assert sim.person.get("insurance_status") == "none"
-    assert sim.current_plan is CATALOG.no_insurance_plan  # type: ignore[attr-defined]
+    assert sim.billing.current_plan is CATALOG.no_insurance_plan
     assert len(coverage) == 2
 
 
@@ -313,9 +315,9 @@ def test_process_switches_to_medicare_at_65_and_is_reproducible() -> None:
     attrs = {"state": "Massachusetts", **person(150_000, 0.7)}
     first = run_process(birth, attrs, end)
     again = run_process(birth, attrs, end)
-    cov = first.coverage  # type: ignore[attr-defined]
+    cov = first.billing.coverage
     assert [(p.start, p.end, p.payer_id, p.member_id) for p in cov] == [
-        (p.start, p.end, p.payer_id, p.member_id) for p in again.coverage  # type: ignore[attr-defined]
+        (p.start, p.end, p.payer_id, p.member_id) for p in again.billing.coverage
     ]
     names = [CATALOG.by_id[p.payer_id].name for p in cov]
     assert names[-1] == "Medicare"
@@ -335,7 +337,7 @@ def test_dead_person_stops_choosing() -> None:
     sim.person.deathdate = tu.ymd_ms(2001, 6, 1)
     sim.env.process(insurance_process(sim))  # type: ignore[arg-type]
     sim.env.run(until=tu.ymd_ms(2010, 1, 1))
-    assert sim.coverage[-1].end == tu.ymd_ms(2002, 1, 1)  # type: ignore[attr-defined]
+    assert sim.billing.coverage[-1].end == tu.ymd_ms(2002, 1, 1)
 
 
 # ------------------------------------------------------------------------ CSV rows

@@ -33,14 +33,10 @@ from simulator.engine.randomness import Stream, stream_id
 from simulator.engine.vitals import VitalNotSet, Vitals
 from simulator.errors import SimulationError
 from simulator.gmf.rules import MAX_STATES_PER_LIFE
-from simulator.ids import derived_id
-from simulator.payers.insurance import split_cost
+from simulator.payers.billing import Billing
 from simulator.record import (
-    Claim,
-    ClaimLine,
     Code,
     Condition,
-    CoveragePeriod,
     Encounter,
     Entry,
     HealthRecord,
@@ -163,12 +159,10 @@ class PersonSim:
         self.lifecycle = list(lifecycle)
         self.fast_forward = FAST_FORWARD
         self.world = world or World()
-        self.coverage: list[CoveragePeriod] = []
-        self.current_plan: Any = None
+        self.billing = Billing(self.world.payers)
         self.preferred: dict[str, Any] = {}  # encounter class -> Organization
         self.entered = 0  # states entered in this life (MAX_STATES_PER_LIFE)
         self.death_source = ""  # what caused the death that counts: a module state, or nature
-        self._deductible: tuple[Any, float] = (None, 0.0)  # (plan, deductible left this plan-year)
         computed_attributes(self)
 
     @property
@@ -467,62 +461,9 @@ class PersonSim:
                 self.preferred[enc.encounter_class] = org
             enc.organization_id = org.id
             enc.clinician_id = world.network.clinician(org, GENERAL_PRACTICE, self.person.rng.random()).id
-        if world.payers is not None:
-            plan = self.current_plan
-            enc.payer_id = plan.payer.id if plan is not None else world.payers.no_insurance.id
-
-    def _plan_and_deductible(self) -> tuple[Any, float, str]:
-        payers = self.world.payers
-        plan = self.current_plan or payers.no_insurance_plan
-        current, left = self._deductible
-        if current is not plan:
-            left = float(plan.deductible)
-        member = self.coverage[-1].member_id if self.coverage and plan.is_insured else ""
-        return plan, left, member
-
-    def _bill(self, claim_id: str, items: list[tuple[str, str, float]]) -> Claim:
-        """A claim for `items` (entry id, kind, cost) against the current plan, line by line."""
-        plan, left, member = self._plan_and_deductible()
-        lines = []
-        for item_id, kind, cost in items:
-            copay, deductible, coinsurance, paid, left = split_cost(plan, cost, left, kind)
-            lines.append(ClaimLine(item_id, kind, cost, copay, deductible, coinsurance, paid))
-        self._deductible = (plan, left)
-        return Claim(claim_id, plan.payer.id, lines, member)
-
-    def _adjudicate(self, enc: Encounter) -> None:
-        """Bill the encounter (its own line, then procedures, immunizations and reports) and each
-        of its medications on a claim of its own, line by line against the current plan's
-        copay, deductible and coinsurance (engine-behaviour.md §8)."""
-        if self.world.payers is None:
-            return
-        items = [(enc.id, "encounter", enc.base_cost)]
-        for kind, group in (("procedure", enc.procedures), ("immunization", enc.immunizations),
-                            ("report", enc.reports)):
-            items.extend((entry.id, kind, entry.cost) for entry in group)
-        enc.claim = self._bill(derived_id(enc.id, "claim"), items)
-        enc.payer_coverage = enc.claim.payer_paid
-        for med in enc.medications:
-            if med.claim is None:
-                med.claim = self._bill(derived_id(med.id, "claim"), [(med.id, "medication", med.cost)])
-
-    def _bill_late(self, enc: Encounter, entry: Entry, kind: str) -> None:
-        """An entry recorded into an encounter that was already billed (a module acting after
-        the visit ended): a medication gets its claim now, a costed item a line on the
-        encounter's claim."""
-        if isinstance(entry, Medication):
-            if entry.claim is None:
-                entry.claim = self._bill(derived_id(entry.id, "claim"),
-                                         [(entry.id, "medication", entry.cost)])
-            return
-        cost = getattr(entry, "cost", None)
-        line_kind = {"procedures": "procedure", "immunizations": "immunization",
-                     "reports": "report"}.get(kind)
-        if cost is None or line_kind is None or enc.claim is None:
-            return
-        extra = self._bill(enc.claim.id, [(entry.id, line_kind, cost)])
-        enc.claim.lines.extend(extra.lines)
-        enc.payer_coverage = enc.claim.payer_paid
+        payer = self.billing.payer_id()
+        if payer is not None:
+            enc.payer_id = payer
 
     def record_engine_immunization(self, vaccine: Code, series: int) -> None:
         """A vaccination outside the wellness schedule (COVID-19 doses): a short ambulatory visit
@@ -556,7 +497,7 @@ class PersonSim:
                     stop = entry.stop
         enc.stop = max(stop, self.now if at is None else at)
         enc.ended = True
-        self._adjudicate(enc)
+        self.billing.adjudicate(enc)
         if discharge is not None:
             enc.discharge = discharge
 
@@ -638,8 +579,7 @@ class PersonSim:
     def record_entry(self, entry: Entry, kind: str) -> Encounter:
         enc = self.current_encounter()
         getattr(enc, kind).append(entry)
-        if enc.claim is not None and self.world.payers is not None:
-            self._bill_late(enc, entry, kind)
+        self.billing.recorded(enc, entry, kind)
         return enc
 
     def present_add(self, entry: Entry) -> None:
@@ -748,9 +688,7 @@ class PersonSim:
             cause = person.attributes.get("cause_of_death")
             if isinstance(cause, Code):
                 encounters.append(self._death_certificate(death, cause))
-        coverage = [c for c in self.coverage if c.start <= end]
-        if coverage:
-            coverage[-1].end = min(coverage[-1].end, end)
+        coverage = self.billing.periods(end)
         return HealthRecord(
             patient=patient_snapshot(person, end),
             index=person.index,
@@ -778,7 +716,7 @@ class PersonSim:
         enc.reports.append(report)
         enc.stop = when + 15 * tu.MINUTE
         enc.ended = True
-        self._adjudicate(enc)
+        self.billing.adjudicate(enc)
         return enc
 
 

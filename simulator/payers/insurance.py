@@ -25,7 +25,6 @@ from simulator.payers.plans import (
     Plan,
     load_payers,
 )
-from simulator.record import CoveragePeriod
 
 if TYPE_CHECKING:
     from simulator.engine.simulation import PersonSim
@@ -182,41 +181,16 @@ def _person_state(person: Any) -> str:
     return _state_abbreviation(state) if isinstance(state, str) and state else ""
 
 
-def _record(sim: Any, plan: Plan, start: int, end: int, age: int) -> None:
-    coverage: list[CoveragePeriod] | None = getattr(sim, "coverage", None)
-    if coverage is None:
-        coverage = []
-        sim.coverage = coverage
-    last = coverage[-1] if coverage else None
-    if last is not None and last.plan_id == plan.id:
-        last.end = end
-        return
-    if last is not None and last.end > start:
-        last.end = start  # close the previous period at the change
-    insured = plan.is_insured
-    coverage.append(
-        CoveragePeriod(
-            start=start,
-            end=end,
-            payer_id=plan.payer.id,
-            plan_id=plan.id,
-            member_id=sim.person.rng.uuid() if insured else "",
-            ownership=("Guardian" if age < ADULT_AGE else "Self") if insured else "",
-        )
-    )
-
-
 def insurance_process(sim: PersonSim) -> Generator[Any, Any, None]:
     """At birth and every birthday choose the plan for the coming year (§4.1).
 
-    Keeps `sim.coverage` (contiguous CoveragePeriods) and `sim.current_plan` up to date and
-    sets the `insurance_status` attribute.
+    Keeps the person's plan periods and current plan (`sim.billing`) up to date and sets the
+    `insurance_status` attribute.
     """
     catalog = load_payers()
-    holder: Any = sim  # `current_plan` and `coverage` are added to PersonSim by the engine
+    billing = sim.billing
     person = sim.person
     birth = person.birth
-    previous: Plan | None = getattr(holder, "current_plan", None)
     age = 0
     while True:
         # the anniversaries fall at midnight; the first plan starts at the birth instant
@@ -234,11 +208,9 @@ def insurance_process(sim: PersonSim) -> Generator[Any, Any, None]:
             year=tu.year_of(at),
             state_abbreviation=_person_state(person),
             attributes=person.attributes,
-            previous=previous,
+            previous=billing.current_plan,
             u=person.rng.random(),
         )
-        _record(holder, plan, at, tu.age_reached_ms(birth, 12 * (age + 1)), age)
+        billing.enrol(plan, at, tu.age_reached_ms(birth, 12 * (age + 1)), age, person.rng.uuid)
         person.set("insurance_status", insurance_status(plan))
-        holder.current_plan = plan
-        previous = plan
         age += 1

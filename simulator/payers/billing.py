@@ -1,0 +1,121 @@
+"""A person's insurance as both engines keep it: the coverage periods, the current plan and
+the deductible left, and the claims billed against them (engine-behaviour.md §4.1, §8).
+
+The reference engine fills it as its insurance process and visits run; the compiled engine's
+replay fills it from the kernel's journal, in the same order, so both give the same claims.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from simulator.ids import derived_id
+from simulator.payers.insurance import ADULT_AGE, split_cost
+from simulator.payers.plans import PayerCatalog, Plan
+from simulator.record import Claim, ClaimLine, CoveragePeriod, Encounter, Entry, Medication
+
+# Where a late entry's cost goes: the encounter's claim gets a line of this kind.
+_LATE_LINE = {"procedures": "procedure", "immunizations": "immunization", "reports": "report"}
+
+
+class Billing:
+    """`catalog` None: the world has no payers, so nothing is billed (module tests); the plan
+    periods are still kept, as the insurance process chooses plans either way."""
+
+    def __init__(self, catalog: PayerCatalog | None) -> None:
+        self.catalog = catalog
+        self.coverage: list[CoveragePeriod] = []
+        self.current_plan: Plan | None = None
+        self._deductible: tuple[Plan | None, float] = (None, 0.0)  # (plan, left this plan-year)
+
+    # ------------------------------------------------------------ plans
+
+    def enrol(self, plan: Plan, start: int, end: int, age: int,
+              member_id: Callable[[], str]) -> None:
+        """The plan for [start, end): the last period grows when the plan is unchanged, else a
+        new period starts (with a member id from `member_id`, drawn only for an insured one)."""
+        coverage = self.coverage
+        last = coverage[-1] if coverage else None
+        self.current_plan = plan
+        if last is not None and last.plan_id == plan.id:
+            last.end = end
+            return
+        if last is not None and last.end > start:
+            last.end = start  # close the previous period at the change
+        insured = plan.is_insured
+        coverage.append(
+            CoveragePeriod(
+                start=start,
+                end=end,
+                payer_id=plan.payer.id,
+                plan_id=plan.id,
+                member_id=member_id() if insured else "",
+                ownership=("Guardian" if age < ADULT_AGE else "Self") if insured else "",
+            )
+        )
+
+    def periods(self, end: int) -> list[CoveragePeriod]:
+        """The periods the record keeps when the life ends at `end`."""
+        coverage = [c for c in self.coverage if c.start <= end]
+        if coverage:
+            coverage[-1].end = min(coverage[-1].end, end)
+        return coverage
+
+    def payer_id(self) -> str | None:
+        """The payer an encounter starting now is billed to (None: no payers in the world)."""
+        if self.catalog is None:
+            return None
+        plan = self.current_plan
+        return plan.payer.id if plan is not None else self.catalog.no_insurance.id
+
+    # ------------------------------------------------------------ claims
+
+    def _bill(self, claim_id: str, items: list[tuple[str, str, float]]) -> Claim:
+        """A claim for `items` (entry id, kind, cost) against the current plan, line by line."""
+        assert self.catalog is not None
+        plan = self.current_plan or self.catalog.no_insurance_plan
+        current, left = self._deductible
+        if current is not plan:
+            left = float(plan.deductible)
+        member = self.coverage[-1].member_id if self.coverage and plan.is_insured else ""
+        lines = []
+        for item_id, kind, cost in items:
+            copay, deductible, coinsurance, paid, left = split_cost(plan, cost, left, kind)
+            lines.append(ClaimLine(item_id, kind, cost, copay, deductible, coinsurance, paid))
+        self._deductible = (plan, left)
+        return Claim(claim_id, plan.payer.id, lines, member)
+
+    def adjudicate(self, enc: Encounter) -> None:
+        """Bill the encounter as it ends (its own line, then procedures, immunizations and
+        reports) and each of its medications on a claim of its own."""
+        if self.catalog is None:
+            return
+        items = [(enc.id, "encounter", enc.base_cost)]
+        for kind, group in (("procedure", enc.procedures), ("immunization", enc.immunizations),
+                            ("report", enc.reports)):
+            items.extend((entry.id, kind, entry.cost) for entry in group)
+        enc.claim = self._bill(derived_id(enc.id, "claim"), items)
+        enc.payer_coverage = enc.claim.payer_paid
+        for med in enc.medications:
+            if med.claim is None:
+                med.claim = self._bill(derived_id(med.id, "claim"),
+                                       [(med.id, "medication", med.cost)])
+
+    def recorded(self, enc: Encounter, entry: Entry, kind: str) -> None:
+        """An entry was recorded into `enc` (its group `kind`). Once the visit is billed (a
+        module acting after it ended), a medication gets its claim now and a costed item a
+        line on the encounter's claim."""
+        if enc.claim is None or self.catalog is None:
+            return
+        if isinstance(entry, Medication):
+            if entry.claim is None:
+                entry.claim = self._bill(derived_id(entry.id, "claim"),
+                                         [(entry.id, "medication", entry.cost)])
+            return
+        cost = getattr(entry, "cost", None)
+        line_kind = _LATE_LINE.get(kind)
+        if cost is None or line_kind is None:
+            return
+        extra = self._bill(enc.claim.id, [(entry.id, line_kind, cost)])
+        enc.claim.lines.extend(extra.lines)
+        enc.payer_coverage = enc.claim.payer_paid
