@@ -221,3 +221,49 @@ def test_providers() -> None:
     }
     lives_with((life_events, natural_death), states, population=40,
                world=World(network=provider_network("MA"), immunizations=True))
+
+
+def test_insurance_and_claims() -> None:
+    """The yearly plan choice (with pregnancy and kidney failure changing who Medicaid and
+    Medicare accept), coverage periods with member ids, the payer of each visit, and claims:
+    lines billed as a visit ends and late ones (a procedure and a medication recorded after
+    the visit ended), deductibles carried from claim to claim."""
+    from simulator.builtin.lifecycle import life_events, natural_death
+    from simulator.engine.simulation import World
+    from simulator.payers.insurance import insurance_process
+    from simulator.payers.plans import load_payers
+    from simulator.providers.network import provider_network
+
+    code = {"system": "SNOMED-CT", "code": "185349003", "display": "Visit"}
+    states = {
+        "Initial": {"type": "Initial", "direct_transition": "Wait"},
+        "Wait": {"type": "Delay", "range": {"low": 2, "high": 9, "unit": "years"},
+                 "distributed_transition": [
+                     {"distribution": 0.2, "transition": "Pregnant"},
+                     {"distribution": 0.1, "transition": "Kidneys"},
+                     {"distribution": 0.7, "transition": "Visit"}]},
+        "Pregnant": {"type": "SetAttribute", "attribute": "pregnant", "value": True,
+                     "direct_transition": "Visit"},
+        "Kidneys": {"type": "SetAttribute", "attribute": "end_stage_renal_disease",
+                    "value": True, "direct_transition": "Visit"},
+        "Visit": {"type": "Encounter", "encounter_class": "ambulatory", "codes": [code],
+                  "direct_transition": "Surgery"},
+        "Surgery": {"type": "Procedure", "codes": [
+            {"system": "SNOMED-CT", "code": "80146002", "display": "Appendectomy"}],
+            "direct_transition": "Drug"},
+        "Drug": {"type": "MedicationOrder", "codes": [
+            {"system": "RxNorm", "code": "313782", "display": "Acetaminophen"}],
+            "direct_transition": "End"},
+        "End": {"type": "EncounterEnd", "direct_transition": "Late"},
+        "Late": {"type": "Procedure", "codes": [
+            {"system": "SNOMED-CT", "code": "73761001", "display": "Colonoscopy"}],
+            "direct_transition": "LateDrug"},
+        "LateDrug": {"type": "MedicationOrder", "codes": [
+            {"system": "RxNorm", "code": "197361", "display": "Amlodipine"}],
+            "direct_transition": "Unpregnant"},
+        "Unpregnant": {"type": "SetAttribute", "attribute": "pregnant",
+                       "direct_transition": "Wait"},
+    }
+    lives_with((insurance_process, life_events, natural_death), states, population=60,
+               world=World(network=provider_network("MA"), payers=load_payers(),
+                           immunizations=True))

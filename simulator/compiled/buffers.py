@@ -119,6 +119,7 @@ def reset(W: Any, birth: int, end: int) -> None:
     W.n[k.N_BIRTH] = birth
     W.n[k.N_END] = end
     W.n[k.N_LASTW] = k.NONE
+    W.n[k.N_PLAN] = -1
     W.sc[:] = 0
     W.VD[:, 0] = 0
     W.vtime[:] = k.NONE

@@ -14,6 +14,7 @@ from simulator.compiled import kernel as k
 from simulator.compiled import ops
 from simulator.compiled import vitals as vt
 from simulator.compiled.buffers import Capacities, make_work, reset, set_str_lower
+from simulator.compiled.insurance import state_params
 from simulator.compiled.lower import (
     K_BOOL,
     K_CODE,
@@ -35,6 +36,9 @@ from simulator.engine.simulation import (
     patient_snapshot,
 )
 from simulator.errors import SimulationError
+from simulator.payers.billing import Billing
+from simulator.payers.insurance import person_state
+from simulator.payers.plans import load_payers
 from simulator.record import Code, Encounter, HealthRecord
 
 _TYPE_NAMES = {int(v): name for name, v in ops.STATE_TYPES.items()}
@@ -56,15 +60,14 @@ class CompiledEngine:
                  world: World | None = None) -> None:
         from simulator.builtin.covid19_immunization import covid19_immunization
         from simulator.builtin.lifecycle import life_events, natural_death
+        from simulator.payers.insurance import insurance_process
 
         compiled = {natural_death: k.P_NATURAL_DEATH, life_events: k.P_LIFE_EVENTS,
-                    covid19_immunization: k.P_COVID}
+                    covid19_immunization: k.P_COVID, insurance_process: k.P_INSURANCE}
         missing = [proc.__name__ for proc in lifecycle if proc not in compiled]
         if missing:
             raise Unsupported(None, None, "the built-in lifecycle's "
                               + ", ".join(m.replace("_", " ") for m in missing))
-        if world is not None and world.payers is not None:
-            raise Unsupported(None, None, "payers and claims")
         self.program = program
         self.world = world or World(immunizations=False)
         self.lowered = lowered = lower(program)
@@ -76,6 +79,8 @@ class CompiledEngine:
         self._string_ids = {s: i for i, s in enumerate(self.strings)}
         self.replay = Replay(lowered, self.strings)
         self.replay.network = self.world.network
+        self.replay.payers = self.world.payers
+        self._insured = insurance_process in lifecycle
         self.caps = Capacities()
         # (kind, module, owner, spawned later), in the order the reference starts them: the
         # lifecycle, the engine's visits, the modules; then what the lifecycle spawns
@@ -186,6 +191,8 @@ class CompiledEngine:
             self.W.n[k.N_NATURAL] = (person.natural_death if person.natural_death is not None
                                      else k.NONE)
             self.W.person_f[0] = employment_rate(person)
+            if self._insured:
+                self.W.person_f[1:4] = state_params(load_payers(), person_state(person))
             self.W.body[:], self.W.bulk[:] = vt.body_arrays(person)
             if self._covid:
                 self.W.n[k.N_C19_FIRST], self.W.n[k.N_C19_SECOND], self.W.n[k.N_C19_VACCINE] = (
@@ -226,7 +233,7 @@ class CompiledEngine:
         W = self.W
         n = int(W.n[k.N_J])
         self.replay.person_attributes = person.attributes
-        encounters, entries = self.replay.build(W.j[:n], W.jf[:n])
+        encounters, entries, billing = self.replay.build(W.j[:n], W.jf[:n])
         death = int(W.n[k.N_DEATH])
         source = ""
         if death != k.NONE:
@@ -267,9 +274,9 @@ class CompiledEngine:
             cause = attrs.get("cause_of_death")
             if isinstance(cause, Code):
                 kept.append(death_certificate(person, died, cause, self.world,
-                                              self.replay.preferred))
+                                              self.replay.preferred, billing))
         record = HealthRecord(patient=patient_snapshot(person, end), index=person.index,
-                              end_time=end, encounters=kept, coverage=[])
+                              end_time=end, encounters=kept, coverage=billing.periods(end))
         return Life(record, source)
 
 
@@ -303,11 +310,12 @@ def employment_rate(person: Person) -> float:
 
 
 def death_certificate(person: Person, when: int, cause: Code, world: World,
-                      preferred: dict[str, Any]) -> Encounter:
-    """PersonSim._death_certificate (the provider the person had for wellness visits; no
-    claim without payers)."""
+                      preferred: dict[str, Any], billing: Billing) -> Encounter:
+    """PersonSim._death_certificate (the provider the person had for wellness visits, billed
+    to the plan the person had)."""
     sim = PersonSim.__new__(PersonSim)
     sim.person = person
     sim.world = world
     sim.preferred = preferred
+    sim.billing = billing
     return PersonSim._death_certificate(sim, when, cause)

@@ -20,6 +20,7 @@ import numpy as np
 
 from simulator.compiled import civil
 from simulator.compiled import expr as ex
+from simulator.compiled import insurance as ins
 from simulator.compiled import vitals as vt
 from simulator.compiled.rng import bits, stream_key, uniform
 
@@ -33,7 +34,7 @@ EV_END, EV_STOP, EV_INIT, EV_RESUME, EV_TIMER, EV_WAKE, EV_DEATH, EV_ENC_END = r
 (N_HEAP, N_EID, N_WAIT, N_NODE, N_ENTRY, N_ENC, N_J, N_HUSED, N_PRES, N_SYM, N_ENTERED,
  N_STOPTRIG, N_DEATH, N_LOCK, N_ENGENC, N_CHR, N_ERR, N_ERRSTATE, N_GROW, N_DEATH_SRC, N_BIRTH,
  N_END, N_FF, N_LASTW, N_LASTT, N_STOPPED, N_NOW, N_STAMP, N_ERRPROC, N_NATURAL,
- N_VACCINATED, N_C19_FIRST, N_C19_SECOND, N_C19_VACCINE, N_BMI_MEASURED) = range(35)
+ N_VACCINATED, N_C19_FIRST, N_C19_SECOND, N_C19_VACCINE, N_BMI_MEASURED, N_PLAN) = range(36)
 N_SCALARS = 64
 
 # growable buffers (W.n[N_GROW] says which)
@@ -61,12 +62,13 @@ K_NONE, K_BOOL, K_INT, K_FLOAT, K_STR, K_CODE, K_ENTRY, K_PENDING, K_OTHER, K_FO
  C_CODE_CVX0, C_CODE_CVX1, C_VACCINATION_VISIT, C_S_VACCINATION, C_STREAM_VITALS0,
  C_A_OSTEOPOROSIS, C_A_WM_ACTIVE, C_A_WM_CHANGE, C_LIFE0) = range(89)
 # C_LIFE0 .. C_LIFE0 + 9: the life-event ages in months (lifecycle.life_events)
+C_A_FACTS0 = C_LIFE0 + 10  # .. + 6: the slots of insurance.FACT_ATTRIBUTES
 # formatted attribute values (K_FORMAT: ref says which, the number fills it in; replay.py)
 F_DRIVERS, F_PASSPORT, F_LAST_NAME, F_FULL_NAME = range(4)
 
 # process kinds (PR_KIND); a built-in's stream is P.consts[C_STREAM_BUILTIN0 + kind]
 P_ENGINE, P_MODULE, P_NATURAL_DEATH, P_LIFE_EVENTS, P_EMPLOYMENT, P_QUIT_SMOKING, \
-    P_QUIT_ALCOHOLISM, P_COVID = range(8)
+    P_QUIT_ALCOHOLISM, P_COVID, P_INSURANCE = range(9)
 
 # process resume points
 (PC_START, PC_ENTER, PC_DELAY, PC_GUARD, PC_LOCK, PC_WELLNESS, PC_FF_WAIT, PC_FF_BOUNDARY,
@@ -77,7 +79,7 @@ P_ENGINE, P_MODULE, P_NATURAL_DEATH, P_LIFE_EVENTS, P_EMPLOYMENT, P_QUIT_SMOKING
  J_TOUCH, J_END_ENTRY, J_MEDICATION, J_CHRONIC, J_PRESCRIBE, J_REASON_CODE, J_REASON_ENTRY,
  J_CAREPLAN, J_PROCEDURE, J_OBSERVATION, J_IMMUNIZATION, J_SUPPLY, J_RENEW, J_DEATH,
  J_PENDING, J_PANEL, J_REPORT, J_DEVICE, J_DEVICE_NUMBERS, J_IMAGING, J_IMAGING_SERIES,
- J_IMAGING_INSTANCE, J_VACCINATION, J_COVID_DOSE) = range(30)
+ J_IMAGING_INSTANCE, J_VACCINATION, J_COVID_DOSE, J_PLAN) = range(31)
 
 # entry kinds (for isinstance checks)
 E_CONDITION, E_ALLERGY, E_MEDICATION, E_CAREPLAN, E_PROCEDURE, E_OBSERVATION, E_IMMUNIZATION, \
@@ -2809,7 +2811,65 @@ def run_builtin(P, W, proc, now):
     if kind == P_COVID:
         covid19_immunization(P, W, proc, stream, now)
         return
+    if kind == P_INSURANCE:
+        insurance(P, W, proc, stream, now)
+        return
     life_events(P, W, proc, stream, now)
+
+
+@nb.njit(cache=True)
+def insurance(P, W, proc, stream, now):
+    """payers.insurance.insurance_process: at birth and on every birthday the plan for the
+    coming year (compiled.insurance.choose_plan). PR_X0: the age whose plan comes next."""
+    birth = W.n[N_BIRTH]
+    if W.PR[proc, PR_PC] == PC_START:
+        W.PR[proc, PR_PC] = PC_AFTER
+        age = np.int64(0)
+    else:
+        age = W.PR[proc, PR_X0]
+    while True:
+        at = birth if age == 0 else civil.age_reached_ms(birth, 12 * age)
+        if at < now:
+            age += 1
+            continue
+        if at > now:
+            W.PR[proc, PR_X0] = age
+            schedule(W, at, NORMAL, EV_RESUME, proc)
+            return
+        if not alive(W, now):
+            W.PR[proc, PR_PC] = PC_DONE
+            return
+        facts = insurance_facts(P, W, now)
+        u = draw(P, W, stream)
+        plan = ins.choose_plan(P.PLAN, P.plan_f, P.prem_year, P.prem_amount, P.plan_rules, age,
+                               civil.year_of(at), u, W.n[N_PLAN], W.person_f, facts)
+        new = plan != W.n[N_PLAN]
+        hi, lo = ZERO, ZERO
+        if new and P.PLAN[plan, ins.PL_INSURED] != 0:
+            hi, lo = uuid_halves(P, W, stream)
+        journal(W, J_PLAN, at, plan, civil.age_reached_ms(birth, 12 * (age + 1)), age,
+                ONE if new else ZERO, ZERO, hi, lo, 0.0)
+        set_attr(P, W, P.consts[C_A_INSURANCE], K_STR, 0.0, P.PLAN[plan, ins.PL_STATUS], now)
+        W.n[N_PLAN] = plan
+        age += 1
+
+
+@nb.njit(cache=True)
+def insurance_facts(P, W, now):
+    """What the plan choice reads of the person (compiled.insurance.F_*): whether income,
+    occupation level and poverty ratio are numbers, and the truth of the four flags."""
+    facts = np.zeros(ins.N_FACTS)
+    k0 = C_A_FACTS0
+    empty = P.consts[C_S_EMPTY]
+    for i in range(3):
+        kind, num, _ = get_attr(P, W, P.consts[k0 + i], now)
+        if kind == K_BOOL or kind == K_INT or kind == K_FLOAT:
+            facts[2 * i] = 1.0
+            facts[2 * i + 1] = num
+    for i in range(4):
+        kind, num, ref = get_attr(P, W, P.consts[k0 + 3 + i], now)
+        facts[ins.F_ESRD + i] = 1.0 if truthy(kind, num, ref, empty) else 0.0
+    return facts
 
 
 @nb.njit(cache=True)

@@ -19,6 +19,7 @@ from numba.experimental import structref
 
 from simulator.compiled import ops
 from simulator.compiled import vitals as vt
+from simulator.compiled.insurance import FACT_ATTRIBUTES, catalog_arrays
 from simulator.compiled.ops import Op
 from simulator.compiled.rng import mix64
 from simulator.engine import timeutil as tu
@@ -28,6 +29,7 @@ from simulator.engine.randomness import stream_id
 from simulator.errors import UserError
 from simulator.gmf import schema as s
 from simulator.gmf.lookup import LookupTable
+from simulator.payers.plans import load_payers
 from simulator.record import Code
 
 NONE_TIME = np.iinfo(np.int64).min  # an unset instant
@@ -82,7 +84,7 @@ VITAL_NAMES = (*vt.MEASURES, *(v for v in s.VITAL_SIGNS if v not in vt.MEASURES)
 
 # The built-in processes' streams, in kernel.P_* order (engine and module processes have theirs).
 BUILTIN_STREAMS = ("engine", "module", "natural_death", "life_events", "employment",
-                   "quit_smoking", "quit_alcoholism", "covid19_immunization")
+                   "quit_smoking", "quit_alcoholism", "covid19_immunization", "insurance_process")
 
 # Attributes the engine itself reads or writes (they always get slots).
 ENGINE_ATTRIBUTES = ("gender", "race", "socioeconomic_category", "deathdate", "cause_of_death",
@@ -920,6 +922,9 @@ class _Builder:
         ages += [age * 12 for age, _, _ in MARRIAGE_CHANGES]
         for i, months in enumerate(ages):
             consts[k.C_LIFE0 + i] = months
+        for i, name in enumerate(FACT_ATTRIBUTES):
+            consts[k.C_A_FACTS0 + i] = self.attrs(name)
+        self._payer_arrays = catalog_arrays(load_payers(), self.strings)  # the insurance process's
 
     def finish(self, modules: list[CompiledModule]) -> Lowered:
         from simulator.compiled import kernel as k
@@ -1059,6 +1064,7 @@ class _Builder:
             VDEC=i64([vt.read_decimals(name) for name in VITAL_NAMES]),
             VPERSIST=i64([int(name in vt.PERSISTENT_OVERRIDE) for name in VITAL_NAMES]),
             expr_stack=self.expr_stack,
+            **self._payer_arrays,
             n_attr=n_attr, n_symptoms=len(self.symptoms.values),
             n_code_text=len(self.code_text.values) + 1, n_strings=n_strings,
         )
@@ -1081,7 +1087,8 @@ PROGRAM_FIELDS = (
     "d_p", "MOD", "CLI", "cl", "CODES", "a_computed", "consts", "mixed", "str_minutes",
     "sig_lock", "sig_engine", "sig_chronic_symptom", "VAX", "VAXAGE", "XCODE", "XCONST", "EXPR",
     "EXPRP", "expr_stack", "VATTR", "VNOTIFY", "VMED",
-    "VCHARTS", "VCHARTS_N", "VPARAMS", "VGROUP", "VDEC", "VPERSIST", "n_attr", "n_symptoms", "n_code_text",
+    "VCHARTS", "VCHARTS_N", "VPARAMS", "VGROUP", "VDEC", "VPERSIST", "PLAN", "plan_f",
+    "prem_year", "prem_amount", "plan_rules", "n_attr", "n_symptoms", "n_code_text",
     "n_strings",
 )
 

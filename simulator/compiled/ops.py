@@ -127,6 +127,7 @@ class J(IntEnum):
     IMAGING_INSTANCE = 27  # entry, instance spec, uid salt
     VACCINATION = 28  # -, vaccine (immunizations.SCHEDULE), encounter, series
     COVID_DOSE = 29  # -, vaccine code, encounter, series
+    PLAN = 30  # plan (insurance.plans_in_order), period end, age, new period; member id bits
 
 
 # Kernel results

@@ -23,6 +23,7 @@ from simulator.compiled.lower import (
     Lowered,
 )
 from simulator.engine import timeutil as tu
+from simulator.compiled.insurance import plans_in_order
 from simulator.engine.randomness import uuid_text
 from simulator.engine.simulation import (
     COST_ENCOUNTER,
@@ -32,6 +33,8 @@ from simulator.engine.simulation import (
     COST_REPORT,
     merge_codes,
 )
+from simulator.payers.billing import Billing
+from simulator.payers.plans import load_payers
 from simulator.record import (
     Allergy,
     CarePlan,
@@ -67,6 +70,8 @@ class Replay:
         self.person_attributes: Any = {}  # the person being written back (formatted names)
         self.network: Any = None  # the world's provider network, if any
         self.preferred: dict[str, Any] = {}  # the person's provider per encounter class
+        self.payers: Any = None  # the world's payer catalog, if any (claims are made then)
+        self.plans = plans_in_order(load_payers())  # the insurance process's, by kernel index
 
     def value(self, kind: int, number: float, ref: int, entries: dict[int, Entry]) -> Any:
         if kind == K_NONE:
@@ -116,8 +121,17 @@ class Replay:
         enc.clinician_id = network.clinician(org, GENERAL_PRACTICE, u).id
 
     def build(self, rows: np.ndarray, values: np.ndarray
-              ) -> tuple[list[Encounter], dict[int, Entry]]:
-        """Encounters in creation order and the entries by kernel id."""
+              ) -> tuple[list[Encounter], dict[int, Entry], Billing]:
+        """Encounters in creation order, the entries by kernel id, and the person's plans and
+        claims (billed as the reference engine bills them, in the same order)."""
+        billing = Billing(self.payers)
+        plans = self.plans
+
+        def put(enc: Encounter, group: str, entry: Entry) -> None:
+            """PersonSim.record_entry."""
+            getattr(enc, group).append(entry)
+            billing.recorded(enc, entry, group)
+
         encounters: list[Encounter] = []
         entries: dict[int, Entry] = {}
         codes = self.codes
@@ -140,20 +154,27 @@ class Replay:
                 )
                 if network is not None:
                     self.assign_provider(enc, network, floats[i])
+                payer = billing.payer_id()
+                if payer is not None:
+                    enc.payer_id = payer
                 encounters.append(enc)
             elif kind == J.ENCOUNTER_END:
                 enc = encounters[a]
                 enc.stop = b
-                enc.ended = True
+                if not enc.ended:
+                    enc.ended = True
+                    billing.adjudicate(enc)
                 if c >= 0:
                     enc.discharge = codes[c]
+            elif kind == J.PLAN:
+                billing.enrol(plans[a], time, b, c, lambda hi=hi, lo=lo: uuid_text(hi, lo))
             elif kind == J.ENCOUNTER_REASON:
                 encounters[a].reason = codes[b]
             elif kind == J.CONDITION:
                 entry = Condition(id=uuid_text(hi, lo), start=time, codes=list(state_codes[b]),
                                   name=names[b])
                 entries[a] = entry
-                encounters[c].conditions.append(entry)
+                put(encounters[c], "conditions", entry)
             elif kind == J.PENDING:
                 entries[a] = Condition(id="", start=time, codes=list(state_codes[b]),
                                        name=names[b])
@@ -163,7 +184,7 @@ class Replay:
                                 name=names[b], allergy_type=st.allergy_type,
                                 category=st.category, reactions=[])
                 entries[a] = entry
-                encounters[c].allergies.append(entry)
+                put(encounters[c], "allergies", entry)
             elif kind == J.ALLERGY_REACTION:
                 allergy = entries[a]
                 spec = models[d].reactions[b]
@@ -183,7 +204,7 @@ class Replay:
                                  name=names[b], stop=time if d else None,
                                  administration=bool(d), cost=COST_MEDICATION)
                 entries[a] = med
-                encounters[c].medications.append(med)
+                put(encounters[c], "medications", med)
             elif kind == J.CHRONIC:
                 entries[a].chronic = True  # type: ignore[attr-defined]
             elif kind == J.PRESCRIBE:
@@ -204,14 +225,14 @@ class Replay:
                                 name=names[b], activities=list(st.activities),
                                 goals=list(st.goals))
                 entries[a] = plan
-                encounters[c].careplans.append(plan)
+                put(encounters[c], "careplans", plan)
             elif kind == J.PROCEDURE:
                 proc = Procedure(id=uuid_text(hi, lo), start=time,
                                  codes=list(state_codes[b]) or [models[b].procedure_code],
                                  name=names[b], cost=COST_PROCEDURE)
                 proc.stop = d
                 entries[a] = proc
-                encounters[c].procedures.append(proc)
+                put(encounters[c], "procedures", proc)
             elif kind == J.OBSERVATION:
                 st = models[b]
                 obs = Observation(
@@ -220,19 +241,19 @@ class Replay:
                     unit=st.unit or "", category=st.category,
                 )
                 entries[a] = obs
-                encounters[c].observations.append(obs)
+                put(encounters[c], "observations", obs)
             elif kind == J.IMMUNIZATION:
                 st = models[b]
                 imm = Immunization(id=uuid_text(hi, lo), start=time, codes=list(st.codes),
                                    name=names[b], series=st.series, cost=COST_IMMUNIZATION)
                 entries[a] = imm
-                encounters[c].immunizations.append(imm)
+                put(encounters[c], "immunizations", imm)
             elif kind == J.SUPPLY:
                 item = models[b].supplies[d]
                 supply = Supply(id=uuid_text(hi, lo), start=time, codes=[item.code],
                                 name=names[b], stop=time, quantity=item.quantity)
                 entries[a] = supply
-                encounters[c].supplies.append(supply)
+                put(encounters[c], "supplies", supply)
             elif kind == J.RENEW:
                 old: Any = entries[b]
                 renewed = Medication(
@@ -241,7 +262,7 @@ class Replay:
                     administration=old.administration, cost=old.cost,
                 )
                 entries[a] = renewed
-                encounters[c].medications.append(renewed)
+                put(encounters[c], "medications", renewed)
             elif kind == J.PANEL:
                 st = models[b]
                 enc = encounters[c]
@@ -258,7 +279,7 @@ class Replay:
                                 name=names[b], stop=time, observations=list(children),
                                 cost=COST_REPORT)
                 entries[a] = report
-                encounters[c].reports.append(report)
+                put(encounters[c], "reports", report)
             elif kind == J.DEVICE:
                 st = models[b]
                 device = Device(id=uuid_text(hi, lo), start=time, codes=[st.code], name=names[b],
@@ -267,7 +288,7 @@ class Replay:
                                 manufacture_time=time - 3 * tu.WEEK,
                                 expiration_time=time + 25 * tu.YEAR_365)
                 entries[a] = device
-                encounters[c].devices.append(device)
+                put(encounters[c], "devices", device)
             elif kind == J.DEVICE_NUMBERS:
                 device = entries[a]  # type: ignore[assignment]
                 device.lot_number = str(c)[:b]
@@ -280,7 +301,7 @@ class Replay:
                 study = ImagingStudy(id=uuid_text(hi, lo), start=time, codes=[st.procedure_code],
                                      name=names[b], stop=time, uid=_dicom(time, d), series=[])
                 entries[a] = study
-                encounters[c].imaging_studies.append(study)
+                put(encounters[c], "imaging_studies", study)
                 imaging_state = b
             elif kind == J.IMAGING_SERIES:
                 study = entries[a]  # type: ignore[assignment]
@@ -309,7 +330,7 @@ class Replay:
                 pass  # the kernel's final state says who died when
             else:
                 raise AssertionError(f"journal record {kind}")
-        return encounters, entries
+        return encounters, entries, billing
 
 
 def _codes_of(model: Any) -> list[Any]:

@@ -173,7 +173,8 @@ def _state_abbreviation(state: str) -> str:
     return found.abbr if found is not None else ""
 
 
-def _person_state(person: Any) -> str:
+def person_state(person: Any) -> str:
+    """The person's state as a postal abbreviation ("" when unknown)."""
     abbr = person.get("state_abbreviation")
     if isinstance(abbr, str) and abbr:
         return abbr
@@ -206,7 +207,7 @@ def insurance_process(sim: PersonSim) -> Generator[Any, Any, None]:
             catalog,
             age=age,
             year=tu.year_of(at),
-            state_abbreviation=_person_state(person),
+            state_abbreviation=person_state(person),
             attributes=person.attributes,
             previous=billing.current_plan,
             u=person.rng.random(),
