@@ -267,3 +267,44 @@ def test_insurance_and_claims() -> None:
     lives_with((insurance_process, life_events, natural_death), states, population=60,
                world=World(network=provider_network("MA"), payers=load_payers(),
                            immunizations=True))
+
+
+def test_weight_management_and_the_whole_lifecycle() -> None:
+    """Every built-in process at once (DEFAULT_LIFECYCLE): yearly weight-management checks
+    from BMI and BMI-for-age, episodes that end and start again, a module's trigger waking the
+    process early (SimPy's any_of, one event later than a plain wait), and modules reading
+    the managed weight."""
+    from simulator.builtin.lifecycle import DEFAULT_LIFECYCLE
+    from simulator.engine.simulation import World
+    from simulator.payers.plans import load_payers
+    from simulator.providers.network import provider_network
+
+    weight = {"system": "LOINC", "code": "29463-7", "display": "Body Weight"}
+    states = {
+        "Initial": {"type": "Initial", "direct_transition": "Wait"},
+        "Wait": {"type": "Delay", "range": {"low": 1, "high": 6, "unit": "years"},
+                 "distributed_transition": [
+                     {"distribution": 0.3, "transition": "Trigger"},
+                     {"distribution": 0.7, "transition": "Visit"}]},
+        "Trigger": {"type": "SetAttribute", "attribute": "trigger_weight_loss", "value": True,
+                    "direct_transition": "Settle"},
+        "Settle": {"type": "Delay", "exact": {"quantity": 1, "unit": "days"},
+                   "direct_transition": "Untrigger"},
+        "Untrigger": {"type": "SetAttribute", "attribute": "trigger_weight_loss",
+                      "direct_transition": "Visit"},
+        "Visit": {"type": "Encounter", "encounter_class": "ambulatory",
+                  "codes": [{"system": "SNOMED-CT", "code": "185349003", "display": "Visit"}],
+                  "direct_transition": "Weigh"},
+        "Weigh": {"type": "Observation", "category": "vital-signs", "codes": [weight],
+                  "vital_sign": "Weight", "unit": "kg", "direct_transition": "End"},
+        "End": {"type": "EncounterEnd", "conditional_transition": [
+            {"condition": {"condition_type": "Attribute", "attribute":
+                           "active_weight_management", "operator": "==", "value": True},
+             "transition": "Managed"},
+            {"transition": "Wait"}]},
+        "Managed": {"type": "Counter", "attribute": "managed_visits", "action": "increment",
+                    "direct_transition": "Wait"},
+    }
+    lives_with(DEFAULT_LIFECYCLE, states, population=60,
+               world=World(network=provider_network("MA"), payers=load_payers(),
+                           immunizations=True))

@@ -60,10 +60,12 @@ class CompiledEngine:
                  world: World | None = None) -> None:
         from simulator.builtin.covid19_immunization import covid19_immunization
         from simulator.builtin.lifecycle import life_events, natural_death
+        from simulator.builtin.weight_management import weight_management
         from simulator.payers.insurance import insurance_process
 
         compiled = {natural_death: k.P_NATURAL_DEATH, life_events: k.P_LIFE_EVENTS,
-                    covid19_immunization: k.P_COVID, insurance_process: k.P_INSURANCE}
+                    covid19_immunization: k.P_COVID, insurance_process: k.P_INSURANCE,
+                    weight_management: k.P_WEIGHT}
         missing = [proc.__name__ for proc in lifecycle if proc not in compiled]
         if missing:
             raise Unsupported(None, None, "the built-in lifecycle's "

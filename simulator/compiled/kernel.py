@@ -18,6 +18,7 @@ import math
 import numba as nb
 import numpy as np
 
+from simulator.builtin import weight_management as wm
 from simulator.compiled import civil
 from simulator.compiled import expr as ex
 from simulator.compiled import insurance as ins
@@ -63,16 +64,19 @@ K_NONE, K_BOOL, K_INT, K_FLOAT, K_STR, K_CODE, K_ENTRY, K_PENDING, K_OTHER, K_FO
  C_A_OSTEOPOROSIS, C_A_WM_ACTIVE, C_A_WM_CHANGE, C_LIFE0) = range(89)
 # C_LIFE0 .. C_LIFE0 + 9: the life-event ages in months (lifecycle.life_events)
 C_A_FACTS0 = C_LIFE0 + 10  # .. + 6: the slots of insurance.FACT_ATTRIBUTES
+# weight management's attributes (builtin.weight_management)
+(C_A_WM_TRIGGER, C_A_WM_PRE, C_A_WM_START, C_A_WM_ADHERENCE, C_A_WM_LOSS, C_A_WM_LONG,
+ C_A_BMI_PCT) = range(C_A_FACTS0 + 7, C_A_FACTS0 + 14)
 # formatted attribute values (K_FORMAT: ref says which, the number fills it in; replay.py)
 F_DRIVERS, F_PASSPORT, F_LAST_NAME, F_FULL_NAME = range(4)
 
 # process kinds (PR_KIND); a built-in's stream is P.consts[C_STREAM_BUILTIN0 + kind]
 P_ENGINE, P_MODULE, P_NATURAL_DEATH, P_LIFE_EVENTS, P_EMPLOYMENT, P_QUIT_SMOKING, \
-    P_QUIT_ALCOHOLISM, P_COVID, P_INSURANCE = range(9)
+    P_QUIT_ALCOHOLISM, P_COVID, P_INSURANCE, P_WEIGHT = range(10)
 
 # process resume points
 (PC_START, PC_ENTER, PC_DELAY, PC_GUARD, PC_LOCK, PC_WELLNESS, PC_FF_WAIT, PC_FF_BOUNDARY,
- PC_NEVER, PC_DONE, PC_AFTER) = range(11)
+ PC_NEVER, PC_DONE, PC_AFTER, PC_EPISODE) = range(12)
 
 # journal kinds (ops.J)
 (J_ENCOUNTER, J_ENCOUNTER_END, J_ENCOUNTER_REASON, J_CONDITION, J_ALLERGY, J_ALLERGY_REACTION,
@@ -119,6 +123,7 @@ HOUR = 3_600_000
 MINUTE = 60_000
 SECOND = 1000
 WEEK = 7 * DAY
+YEAR_365 = 365 * DAY
 MAX_PER_INSTANT = 20_000
 
 
@@ -130,6 +135,20 @@ SIG_PRESENT, SIG_LOCK, SIG_ENGINE_ENCOUNTER, SIG_CHRONIC, SIG_SYMPTOM_ANY = rang
 for _name, _value in list(globals().items()):
     if _name.isupper() and type(_value) is int:
         globals()[_name] = np.int64(_value)
+
+
+# builtin.weight_management's figures
+WM_START_AGE = wm.START_AGE
+WM_ADULT_AGE = wm.ADULT_AGE
+WM_ADULT_BMI = wm.ADULT_BMI_THRESHOLD
+WM_CHILD_PERCENTILE = wm.CHILD_PERCENTILE_THRESHOLD
+WM_START_P = wm.START_PROBABILITY
+WM_ADHERENCE_P = wm.ADHERENCE_PROBABILITY
+WM_LONG_TERM_P = wm.LONG_TERM_PROBABILITY
+WM_LOSS_LOW, WM_LOSS_HIGH = wm.LOSS_RANGE
+WM_CHILD_Z = wm.CHILD_BMI_Z_CHANGE
+WM_LOSS_MS = int(wm.LOSS_YEARS * YEAR_365)
+WM_REGAIN_END_MS = int(wm.REGAIN_END_YEARS * YEAR_365)
 
 
 # ---------------------------------------------------------------- growth and faults
@@ -2814,6 +2833,9 @@ def run_builtin(P, W, proc, now):
     if kind == P_INSURANCE:
         insurance(P, W, proc, stream, now)
         return
+    if kind == P_WEIGHT:
+        weight_management(P, W, proc, stream, now)
+        return
     life_events(P, W, proc, stream, now)
 
 
@@ -2852,6 +2874,128 @@ def insurance(P, W, proc, stream, now):
         set_attr(P, W, P.consts[C_A_INSURANCE], K_STR, 0.0, P.PLAN[plan, ins.PL_STATUS], now)
         W.n[N_PLAN] = plan
         age += 1
+
+
+@nb.njit(cache=True)
+def weight_management(P, W, proc, stream, now):
+    """builtin.weight_management.weight_management: a check on every birthday from 5, or when
+    a module sets the trigger; an episode of management when it starts. PR_X0: the next
+    birthday check; PC_EPISODE: waiting for the episode's end."""
+    k = P.consts
+    birth = W.n[N_BIRTH]
+    pc = W.PR[proc, PR_PC]
+    W.PR[proc, PR_PC] = PC_AFTER
+    if pc == PC_START:
+        first = civil.age_reached_ms(birth, WM_START_AGE * 12)
+        W.PR[proc, PR_X0] = first
+        if first > now:
+            schedule(W, first, NORMAL, EV_RESUME, proc)
+            return
+    elif pc == PC_EPISODE:
+        set_attr(P, W, k[C_A_WM_ACTIVE], K_BOOL, 0.0, ZERO, now)
+        W.PR[proc, PR_X0] = civil.age_reached_ms(birth, (civil.age_years(birth, now) + 1) * 12)
+        management_wait(P, W, proc, now)
+        return
+    empty = k[C_S_EMPTY]
+    if now >= W.PR[proc, PR_X0]:
+        W.PR[proc, PR_X0] = civil.age_reached_ms(birth, (civil.age_years(birth, now) + 1) * 12)
+        due = True
+    else:  # woken early: only a set trigger counts
+        kind, num, ref = get_attr(P, W, k[C_A_WM_TRIGGER], now)
+        due = truthy(kind, num, ref, empty)
+    if due:
+        kind, num, ref = get_attr(P, W, k[C_A_WM_ACTIVE], now)
+        if not truthy(kind, num, ref, empty) and alive(W, now):
+            start = management_should_start(P, W, stream, now)
+            if failed(W):
+                return
+            if start:
+                end = start_management(P, W, stream, now)
+                if failed(W):
+                    return
+                if end == NONE:
+                    W.PR[proc, PR_PC] = PC_DONE
+                    return
+                W.PR[proc, PR_PC] = PC_EPISODE
+                schedule(W, end if end > now else now, NORMAL, EV_RESUME, proc)
+                return
+    management_wait(P, W, proc, now)
+
+
+@nb.njit(cache=True)
+def management_wait(P, W, proc, now):
+    """`env.any_of([trigger, timeout(next check)])`: the condition succeeds one event after
+    whichever comes first, so the trigger's wait relays to it (WT_PROC = -2 - condition)."""
+    cond = new_wait(W, proc)
+    if cond < 0:
+        return
+    trigger = new_wait(W, proc)
+    if trigger < 0:
+        return
+    W.WT[trigger, WT_PROC] = -2 - cond
+    watch(W, attr_signal(P, P.consts[C_A_WM_TRIGGER]), trigger)
+    at = W.PR[proc, PR_X0]
+    schedule(W, at if at > now else now, NORMAL, EV_TIMER, cond)
+    W.PR[proc, PR_WAIT] = cond
+
+
+@nb.njit(cache=True)
+def management_should_start(P, W, stream, now):
+    """weight_management._should_start."""
+    k = P.consts
+    kind, num, ref = get_attr(P, W, k[C_A_WM_TRIGGER], now)
+    if truthy(kind, num, ref, k[C_S_EMPTY]):
+        return True
+    age = civil.age_years(W.n[N_BIRTH], now)
+    bmi = 0.0
+    if age >= WM_ADULT_AGE:
+        ok, bmi = read_vital(P, W, vt.V_BMI, now, NEG1)
+        if not ok:
+            return False
+    kind, pct, _ = get_attr(P, W, k[C_A_BMI_PCT], now)
+    if failed(W):
+        return False
+    if age < WM_START_AGE:
+        return False
+    if age >= WM_ADULT_AGE:
+        if not bmi >= WM_ADULT_BMI:
+            return False
+    elif kind == K_NONE or not pct >= WM_CHILD_PERCENTILE:
+        return False
+    return draw(P, W, stream) < WM_START_P
+
+
+@nb.njit(cache=True)
+def start_management(P, W, stream, now):
+    """weight_management.start_management, then management_end (NONE: for life)."""
+    k = P.consts
+    birth = W.n[N_BIRTH]
+    kind, pct, _ = get_attr(P, W, k[C_A_BMI_PCT], now)
+    ok, weight = read_vital(P, W, vt.V_WEIGHT, now, NEG1)
+    if not ok or failed(W):
+        return NONE
+    adherent = draw(P, W, stream) < WM_ADHERENCE_P
+    loss = WM_LOSS_LOW + (WM_LOSS_HIGH - WM_LOSS_LOW) * draw(P, W, stream)
+    long_term = draw(P, W, stream) < WM_LONG_TERM_P
+    child = civil.age_years(birth, now) < WM_ADULT_AGE
+    change = 0.0
+    if child and adherent and kind != K_NONE and pct != 0.0:
+        p = min(max(pct / 100.0, 1e-6), 1.0 - 1e-6)
+        change = pct - 100.0 * vt._cdf(vt._inv_cdf(p) + WM_CHILD_Z)
+    set_attr(P, W, k[C_A_WM_PRE], K_FLOAT, weight, ZERO, now)
+    set_attr(P, W, k[C_A_WM_START], K_INT, float(now), ZERO, now)
+    set_attr(P, W, k[C_A_WM_ADHERENCE], K_BOOL, 1.0 if adherent else 0.0, ZERO, now)
+    set_attr(P, W, k[C_A_WM_LOSS], K_FLOAT, loss, ZERO, now)
+    set_attr(P, W, k[C_A_WM_LONG], K_BOOL, 1.0 if long_term else 0.0, ZERO, now)
+    set_attr(P, W, k[C_A_WM_CHANGE], K_FLOAT, change, ZERO, now)
+    set_attr(P, W, k[C_A_WM_ACTIVE], K_BOOL, 1.0, ZERO, now)
+    if child:
+        return civil.age_reached_ms(birth, WM_ADULT_AGE * 12)
+    if not adherent:
+        return now + WM_LOSS_MS
+    if long_term:
+        return NONE
+    return now + WM_REGAIN_END_MS
 
 
 @nb.njit(cache=True)
@@ -3181,7 +3325,11 @@ def live(P, W):
             elif kind == EV_TIMER:
                 succeed(W, a, now)
             elif kind == EV_WAKE:
-                resume(P, W, W.WT[a, WT_PROC], now)
+                proc = W.WT[a, WT_PROC]
+                if proc >= 0:
+                    resume(P, W, proc, now)
+                else:  # a trigger of an any_of condition (management_wait)
+                    succeed(W, -2 - proc, now)
             elif kind == EV_DEATH:
                 if W.n[N_DEATH] == a:
                     trigger_stop(W, now)

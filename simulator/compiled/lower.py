@@ -18,6 +18,7 @@ from numba.core import types
 from numba.experimental import structref
 
 from simulator.compiled import ops
+from simulator.builtin import weight_management as wm
 from simulator.compiled import vitals as vt
 from simulator.compiled.insurance import FACT_ATTRIBUTES, catalog_arrays
 from simulator.compiled.ops import Op
@@ -84,7 +85,8 @@ VITAL_NAMES = (*vt.MEASURES, *(v for v in s.VITAL_SIGNS if v not in vt.MEASURES)
 
 # The built-in processes' streams, in kernel.P_* order (engine and module processes have theirs).
 BUILTIN_STREAMS = ("engine", "module", "natural_death", "life_events", "employment",
-                   "quit_smoking", "quit_alcoholism", "covid19_immunization", "insurance_process")
+                   "quit_smoking", "quit_alcoholism", "covid19_immunization", "insurance_process",
+                   "weight_management")
 
 # Attributes the engine itself reads or writes (they always get slots).
 ENGINE_ATTRIBUTES = ("gender", "race", "socioeconomic_category", "deathdate", "cause_of_death",
@@ -925,6 +927,13 @@ class _Builder:
         for i, name in enumerate(FACT_ATTRIBUTES):
             consts[k.C_A_FACTS0 + i] = self.attrs(name)
         self._payer_arrays = catalog_arrays(load_payers(), self.strings)  # the insurance process's
+        for slot, name in ((k.C_A_WM_TRIGGER, wm.TRIGGER), (k.C_A_WM_PRE, "pre_management_weight"),
+                           (k.C_A_WM_START, "weight_management_start"),
+                           (k.C_A_WM_ADHERENCE, "weight_loss_adherence"),
+                           (k.C_A_WM_LOSS, "weight_loss_percentage"),
+                           (k.C_A_WM_LONG, "long_term_weight_loss"),
+                           (k.C_A_BMI_PCT, "bmi_percentile")):
+            consts[slot] = self.attrs(name)
 
     def finish(self, modules: list[CompiledModule]) -> Lowered:
         from simulator.compiled import kernel as k
