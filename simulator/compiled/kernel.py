@@ -19,6 +19,7 @@ import numba as nb
 import numpy as np
 
 from simulator.builtin import weight_management as wm
+from simulator.compiled import cardio as cd
 from simulator.compiled import civil
 from simulator.compiled import expr as ex
 from simulator.compiled import insurance as ins
@@ -67,6 +68,10 @@ C_A_FACTS0 = C_LIFE0 + 10  # .. + 6: the slots of insurance.FACT_ATTRIBUTES
 # weight management's attributes (builtin.weight_management)
 (C_A_WM_TRIGGER, C_A_WM_PRE, C_A_WM_START, C_A_WM_ADHERENCE, C_A_WM_LOSS, C_A_WM_LONG,
  C_A_BMI_PCT) = range(C_A_FACTS0 + 7, C_A_FACTS0 + 14)
+# what the cardiovascular risk attributes read (builtin.cardiovascular)
+(C_A_DIABETES, C_A_HYPERTENSION, C_A_AF, C_A_BP_CONTROLLED, C_A_LVH, C_A_CHD, C_A_RACE,
+ C_S_BLACK) = range(C_A_FACTS0 + 14, C_A_FACTS0 + 22)
+N_CONSTS = C_A_FACTS0 + 22
 # formatted attribute values (K_FORMAT: ref says which, the number fills it in; replay.py)
 F_DRIVERS, F_PASSPORT, F_LAST_NAME, F_FULL_NAME = range(4)
 
@@ -464,6 +469,8 @@ def get_attr(P, W, slot, now):
         k, num, ref = get_attr_stored(W, P.consts[C_A_OSTEOPOROSIS])
         osteoporosis = truthy(k, num, ref, P.consts[C_S_EMPTY])
         return K_FLOAT, (0.06 if osteoporosis else 0.035) * (1.0 - 0.02 * 0), ZERO
+    if computed >= 6:
+        return cardio_attribute(P, W, computed - 6, now)
     # bmi_percentile: the growth group's, between 2 and 20, less a managed child's offset
     age = civil.age_years(birth, now)
     if not 2 <= age < 20:
@@ -482,6 +489,51 @@ def get_attr(P, W, slot, now):
             offset = num
     value = value - offset
     return K_FLOAT, 0.0 if value < 0.0 else value, ZERO  # Python's max(value, 0.0)
+
+
+@nb.njit(cache=True)
+def attr_flag(P, W, slot, now):
+    """bool(person.get(name, False))."""
+    kind, num, ref = get_attr(P, W, slot, now)
+    return truthy(kind, num, ref, P.consts[C_S_EMPTY])
+
+
+@nb.njit(cache=True)
+def cardio_attribute(P, W, which, now):
+    """builtin.cardiovascular.cardiovascular_attributes(...)[CARDIO_ATTRIBUTES[which]]: the
+    same flags and vital-sign reads in the same order, then compiled.cardio.risks."""
+    k = P.consts
+    age = civil.age_years(W.n[N_BIRTH], now)
+    female = is_female(P, W, now)
+    smoker = attr_flag(P, W, k[C_A_SMOKER], now)
+    diabetic = attr_flag(P, W, k[C_A_DIABETES], now)
+    treated = attr_flag(P, W, k[C_A_HYPERTENSION], now)
+    sbp, total_chol, hdl, bmi = math.nan, math.nan, math.nan, math.nan
+    if age >= cd.ASCVD_MIN_AGE:
+        ok, sbp = read_vital(P, W, vt.V_SYSTOLIC, now, NEG1)
+        if not ok:
+            return K_NONE, 0.0, ZERO
+    black = False
+    if cd.ASCVD_MIN_AGE <= age <= cd.ASCVD_MAX_AGE:
+        kind, _, ref = get_attr(P, W, k[C_A_RACE], now)
+        black = kind == K_STR and ref == k[C_S_BLACK]
+        ok, total_chol = read_vital(P, W, vt.V_TOTAL_CHOL, now, NEG1)
+        if not ok:
+            return K_NONE, 0.0, ZERO
+        ok, hdl = read_vital(P, W, vt.V_HDL, now, NEG1)
+        if not ok:
+            return K_NONE, 0.0, ZERO
+    has_af = get_attr(P, W, k[C_A_AF], now)[0] != K_NONE
+    bp_controlled = False
+    if age >= cd.AF_MIN_AGE and not has_af:
+        ok, bmi = read_vital(P, W, vt.V_BMI, now, NEG1)
+        if not ok:
+            return K_NONE, 0.0, ZERO
+        bp_controlled = attr_flag(P, W, k[C_A_BP_CONTROLLED], now)
+    out = cd.risks(age, female, black, smoker, diabetic, treated, has_af, bp_controlled,
+                   attr_flag(P, W, k[C_A_LVH], now), attr_flag(P, W, k[C_A_CHD], now),
+                   attr_flag(P, W, k[C_A_AF], now), sbp, total_chol, hdl, bmi)
+    return K_FLOAT, out[which], ZERO
 
 
 @nb.njit(cache=True)

@@ -19,6 +19,7 @@ from numba.experimental import structref
 
 from simulator.compiled import ops
 from simulator.builtin import weight_management as wm
+from simulator.builtin.cardiovascular import CARDIO_ATTRIBUTES
 from simulator.compiled import vitals as vt
 from simulator.compiled.insurance import FACT_ATTRIBUTES, catalog_arrays
 from simulator.compiled.ops import Op
@@ -94,7 +95,8 @@ ENGINE_ATTRIBUTES = ("gender", "race", "socioeconomic_category", "deathdate", "c
                      "active_urgent_care_encounter", "last_visit_symptom_total")
 # Attributes computed when read (person.Attributes.computed): only AGE and AGE_MONTHS so far.
 COMPUTED = {"AGE": 1, "AGE_MONTHS": 2, "days_until_death": 3, "probability_of_fall_injury": 4,
-            "bmi_percentile": 5}  # kernel.get_attr computes them when unset
+            "bmi_percentile": 5,  # kernel.get_attr computes them when unset
+            **{name: 6 + i for i, name in enumerate(CARDIO_ATTRIBUTES)}}
 
 
 @dataclass
@@ -198,10 +200,6 @@ class _Builder:
         return Unsupported(module, state, feature)
 
     def slot(self, name: str) -> int:
-        from simulator.builtin.cardiovascular import CARDIO_ATTRIBUTES
-
-        if name in CARDIO_ATTRIBUTES:
-            raise self.unsupported(f"the computed attribute {name!r}")
         return self.attrs(name)
 
     def code_id(self, c: Code) -> int:
@@ -932,8 +930,14 @@ class _Builder:
                            (k.C_A_WM_ADHERENCE, "weight_loss_adherence"),
                            (k.C_A_WM_LOSS, "weight_loss_percentage"),
                            (k.C_A_WM_LONG, "long_term_weight_loss"),
-                           (k.C_A_BMI_PCT, "bmi_percentile")):
+                           (k.C_A_BMI_PCT, "bmi_percentile"), (k.C_A_DIABETES, "diabetes"),
+                           (k.C_A_HYPERTENSION, "hypertension"),
+                           (k.C_A_AF, "atrial_fibrillation"),
+                           (k.C_A_BP_CONTROLLED, "blood_pressure_controlled"),
+                           (k.C_A_LVH, "left_ventricular_hypertrophy"),
+                           (k.C_A_CHD, "coronary_heart_disease"), (k.C_A_RACE, "race")):
             consts[slot] = self.attrs(name)
+        consts[k.C_S_BLACK] = self.strings("black")
 
     def finish(self, modules: list[CompiledModule]) -> Lowered:
         from simulator.compiled import kernel as k
@@ -956,7 +960,7 @@ class _Builder:
             self.attrs(name)  # before the attribute count is taken
         for code in vt.MEDICATIONS:
             self.code_text(code)
-        consts = [0] * 128
+        consts = [0] * k.N_CONSTS
         consts[k.C_ENGINE_OWNER] = self.strings(ENGINE_OWNER)
         consts[k.C_ENGINE_NAME] = self.strings("Encounter Module")
         consts[k.C_FIRST_WELLNESS] = self.strings("First Wellness")

@@ -1,0 +1,186 @@
+"""builtin.cardiovascular's risk scores for the kernel, in numba, operation for operation (the
+figures are read from that module; tests/test_compiled_cardio.py checks the two agree).
+
+The kernel gathers the person's flags and vital signs (kernel.cardio_attribute) and calls
+`risks`, which gives all six attributes at once, as cardiovascular_attributes does.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+
+from simulator.builtin import cardiovascular as cv
+from simulator.engine import timeutil as tu
+
+# the order of cardiovascular.CARDIO_ATTRIBUTES
+ASCVD, CARDIO, MI, IHD, AF, STROKE = range(6)
+
+# Pooled Cohort rows by 2 * male + black: 13 coefficients, the mean, the baseline survival
+PCE = np.array([[*p.coef, p.mean, p.baseline_survival] for p in (
+    cv._PCE[("F", False)], cv._PCE[("F", True)], cv._PCE[("M", False)], cv._PCE[("M", True)])])
+AF_AGE_POINTS = np.array([cv._AF_AGE_POINTS["F"], cv._AF_AGE_POINTS["M"]], dtype=np.int64)
+AF_RISK = np.array(cv._AF_RISK)
+_MALE = cv._MALE_STROKE
+STROKE_AGE = np.array(_MALE.age_upper, dtype=np.float64)
+STROKE_UNTREATED = np.array(_MALE.untreated_sbp_upper, dtype=np.float64)
+STROKE_TREATED = np.array(_MALE.treated_sbp_upper, dtype=np.float64)
+STROKE_RISK = np.array(_MALE.risk_by_points)
+STROKE_DIABETES, STROKE_SMOKER, STROKE_CVD, STROKE_AF, STROKE_LVH = (
+    _MALE.diabetes, _MALE.smoker, _MALE.cvd, _MALE.af, _MALE.lvh)
+# the flat figures below 55, oldest band first: (min age, male, female)
+STROKE_YOUNG = np.array([(age, m, f) for age, (m, f) in cv._STROKE_YOUNG.items()])
+if cv._FEMALE_STROKE is not None:  # the port has only the fallback for women
+    raise ImportError("builtin.cardiovascular gained a female stroke profile: port it here")
+FEMALE_STROKE_FALLBACK = cv._FEMALE_STROKE_FALLBACK
+TEN_YEARS_MS = cv.TEN_YEARS_MS
+MONTH_MS = cv.MONTH_MS
+STEP_MS = tu.STEP
+IHD_PER_MI = cv.IHD_PER_MI
+ASCVD_MIN_AGE, ASCVD_MAX_AGE = cv.ASCVD_MIN_AGE, cv.ASCVD_MAX_AGE
+AF_MIN_AGE = cv.AF_MIN_AGE
+STROKE_MIN_AGE, STROKE_POINTS_AGE = cv.STROKE_MIN_AGE, cv.STROKE_POINTS_AGE
+
+
+@nb.njit(cache=True)
+def fsum(values):
+    """math.fsum (CPython's msum: exact partials, then half-even rounding across them)."""
+    partials = np.empty(values.shape[0] + 1)
+    n = 0
+    special = 0.0
+    for i in range(values.shape[0]):
+        x = values[i]
+        xsave = x
+        j = 0
+        for k in range(n):
+            y = partials[k]
+            if abs(x) < abs(y):
+                x, y = y, x
+            hi = x + y
+            yr = hi - x
+            lo = y - yr
+            if lo != 0.0:
+                partials[j] = lo
+                j += 1
+            x = hi
+        n = j
+        if x != 0.0:
+            if not math.isfinite(x):
+                special += xsave  # a nan or inf summand (overflow cannot happen here)
+                n = 0
+            else:
+                partials[n] = x
+                n += 1
+    if special != 0.0 or math.isnan(special):
+        return special
+    hi = 0.0
+    lo = 0.0
+    if n > 0:
+        n -= 1
+        hi = partials[n]
+        while n > 0:
+            x = hi
+            n -= 1
+            y = partials[n]
+            hi = x + y
+            yr = hi - x
+            lo = y - yr
+            if lo != 0.0:
+                break
+        if n > 0 and ((lo < 0.0 and partials[n - 1] < 0.0) or
+                      (lo > 0.0 and partials[n - 1] > 0.0)):
+            y = lo * 2.0
+            x = hi + y
+            yr = x - hi
+            if y == yr:
+                hi = x
+    return hi
+
+
+@nb.njit(cache=True)
+def per_period(r10, period_ms):
+    return 1.0 - (1.0 - r10) ** (period_ms / TEN_YEARS_MS)
+
+
+@nb.njit(cache=True)
+def ascvd_10y(age, female, black, total_chol, hdl, sbp, treated, smoker, diabetic):
+    if age < ASCVD_MIN_AGE or age > ASCVD_MAX_AGE:
+        return -1.0
+    row = PCE[(0 if female else 2) + (1 if black else 0)]
+    ln_age = math.log(age)
+    ln_tc = math.log(total_chol)
+    ln_hdl = math.log(hdl)
+    ln_sbp = math.log(sbp)
+    treated_sbp = ln_sbp if treated else 0.0
+    untreated_sbp = 0.0 if treated else ln_sbp
+    smoke = 1.0 if smoker else 0.0
+    x = np.array((ln_age, ln_age * ln_age, ln_tc, ln_age * ln_tc, ln_hdl, ln_age * ln_hdl,
+                  treated_sbp, ln_age * treated_sbp, untreated_sbp, ln_age * untreated_sbp,
+                  smoke, ln_age * smoke, 1.0 if diabetic else 0.0))
+    terms = np.empty(13)
+    for i in range(13):
+        terms[i] = row[i] * x[i]
+    return 1.0 - row[14] ** math.exp(fsum(terms) - row[13])
+
+
+@nb.njit(cache=True)
+def af_10y(age, female, bmi, sbp, bp_controlled):
+    band = min((age - AF_MIN_AGE) // 5, AF_AGE_POINTS.shape[1] - 1)
+    points = AF_AGE_POINTS[0 if female else 1, band]
+    points += (1 if bmi >= 30 else 0) + (1 if sbp >= 160 else 0) + (1 if bp_controlled else 0)
+    return AF_RISK[max(0, min(points, AF_RISK.shape[0] - 1))]
+
+
+@nb.njit(cache=True)
+def band(value, uppers):
+    index = 0
+    for upper in uppers:
+        if value > upper:
+            index += 1
+        else:
+            break
+    return index
+
+
+@nb.njit(cache=True)
+def stroke_10y(age, female, sbp, treated, smoker, lvh, diabetic, chd, af):
+    if age < STROKE_MIN_AGE:
+        return -1.0
+    if age < STROKE_POINTS_AGE:
+        for i in range(STROKE_YOUNG.shape[0]):
+            if age >= STROKE_YOUNG[i, 0]:
+                return STROKE_YOUNG[i, 2] if female else STROKE_YOUNG[i, 1]
+    if female:
+        return FEMALE_STROKE_FALLBACK
+    points = band(float(age), STROKE_AGE)
+    points += band(sbp, STROKE_TREATED if treated else STROKE_UNTREATED)
+    points += ((STROKE_DIABETES if diabetic else 0) + (STROKE_SMOKER if smoker else 0)
+               + (STROKE_CVD if chd else 0) + (STROKE_AF if af else 0)
+               + (STROKE_LVH if lvh else 0))
+    index = max(0, min(points - 1, STROKE_RISK.shape[0] - 1))
+    return STROKE_RISK[index]
+
+
+@nb.njit(cache=True)
+def risks(age, female, black, smoker, diabetic, treated, has_af, bp_controlled, lvh, chd,
+          af_flag, sbp, total_chol, hdl, bmi):
+    """cardiovascular_attributes's six values (ASCVD..STROKE) from what the kernel read: the
+    vitals it did not need to read are NaN."""
+    out = np.empty(6)
+    ascvd = -1.0
+    if ASCVD_MIN_AGE <= age <= ASCVD_MAX_AGE:
+        ascvd = ascvd_10y(age, female, black, total_chol, hdl, sbp, treated, smoker, diabetic)
+    mi = per_period(ascvd, MONTH_MS)
+    af = -1.0
+    if age >= AF_MIN_AGE and not has_af:
+        af = af_10y(age, female, bmi, sbp, bp_controlled)
+    stroke = stroke_10y(age, female, sbp, treated, smoker, lvh, diabetic, chd, af_flag)
+    out[ASCVD] = ascvd
+    out[CARDIO] = per_period(ascvd, STEP_MS)
+    out[MI] = mi
+    out[IHD] = IHD_PER_MI * mi
+    out[AF] = per_period(af, STEP_MS)
+    out[STROKE] = per_period(stroke, STEP_MS)
+    return out
