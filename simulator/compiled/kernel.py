@@ -46,7 +46,8 @@ G_HEAP, G_WAIT, G_NODE, G_ENTRY, G_ENC, G_J, G_HIST, G_SYM, G_DEPTH = range(9)
 F_NONE, F_FAULT, F_UNSUPPORTED = 0, 1, 2
 
 # attribute kinds (lower.K_*)
-K_NONE, K_BOOL, K_INT, K_FLOAT, K_STR, K_CODE, K_ENTRY, K_PENDING, K_OTHER, K_FORMAT = range(10)
+K_NONE, K_BOOL, K_INT, K_FLOAT, K_STR, K_CODE, K_ENTRY, K_PENDING, K_OTHER, K_FORMAT, K_LIST = (
+    range(11))
 
 # constant slots of P.consts (lower.CONSTS)
 (C_ENGINE_OWNER, C_ENGINE_NAME, C_FIRST_WELLNESS, C_WELLNESS, C_EMERGENCY, C_URGENTCARE,
@@ -549,6 +550,9 @@ def compare(P, W, lk, ln, lr, op, rk, rn, rr, state):
     if op == 7:
         return lk != K_NONE
     if lk == K_NONE:
+        return False
+    if lk == K_LIST or rk == K_LIST:  # sampled data
+        fault(W, F_UNSUPPORTED, state)
         return False
     if lk == K_FORMAT or rk == K_FORMAT:  # a text the lifecycle made (an identifier, a name)
         fault(W, F_UNSUPPORTED, state)
@@ -2160,6 +2164,11 @@ def observation_value(P, W, g, stream, now):
         kind, num, ref = K_FLOAT, value, 0
         if not ok:
             return kind, num, ref
+    elif mode == 7:  # sampled data: the series the attributes hold, none of them set here
+        kind, num, ref = K_LIST, 0.0, 0
+        for j in range(P.pi[i0 + 3]):
+            if get_attr(P, W, P.pi[i0 + 6 + j], now)[0] == K_OTHER:
+                fault(W, F_UNSUPPORTED, stream)  # a value from outside: maybe a series
     else:
         kind, num, ref = K_CODE, 0.0, P.pi[i0 + 4]
     if kind == K_FLOAT and not math.isfinite(num):

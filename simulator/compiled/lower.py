@@ -63,7 +63,8 @@ class Interner:
 
 
 # Attribute value kinds (the kernel's tagged attribute slots).
-K_NONE, K_BOOL, K_INT, K_FLOAT, K_STR, K_CODE, K_ENTRY, K_PENDING, K_OTHER, K_FORMAT = range(10)
+K_NONE, K_BOOL, K_INT, K_FLOAT, K_STR, K_CODE, K_ENTRY, K_PENDING, K_OTHER, K_FORMAT, K_LIST = (
+    range(11))  # K_LIST: an Observation's sampled data (a list of numbers)
 
 # Time units, in the order the kernel's unit tables use.
 UNITS = ("years", "months", "weeks", "days", "hours", "minutes", "seconds")
@@ -752,8 +753,9 @@ class _Builder:
                 self.params([*ints, 4, K_CODE, self.code_id(st.value_code), 0])
             elif st.expression is not None:
                 self.params([*ints, 6, 0, self.expression(st.expression), 0])
-            elif st.sampled_data is not None:
-                raise self.unsupported("sampled data")
+            elif st.sampled_data is not None:  # attributes holding series (none can here)
+                slots = [self.slot(name) for name in st.sampled_data.attributes]
+                self.params([*ints, 7, len(slots), 0, 0, *slots])
             elif st.attachment is not None:
                 text = st.attachment.get("data") or st.attachment.get("url") or ""
                 self.params([*ints, 1, K_STR, self.strings(text), 0], [0.0])

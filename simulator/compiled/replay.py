@@ -18,6 +18,7 @@ from simulator.compiled.lower import (
     K_FLOAT,
     K_FORMAT,
     K_INT,
+    K_LIST,
     K_NONE,
     K_STR,
     Lowered,
@@ -90,6 +91,8 @@ class Replay:
             return entries[ref]
         if kind == K_FORMAT:
             return self.formatted(ref, int(number))
+        if kind == K_LIST:
+            return []  # sampled data from attributes that hold no series
         raise AssertionError(f"attribute kind {kind}")
 
     def formatted(self, which: int, n: int, person: Any = None) -> str:
