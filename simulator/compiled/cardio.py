@@ -18,20 +18,22 @@ from simulator.engine import timeutil as tu
 # the order of cardiovascular.CARDIO_ATTRIBUTES
 ASCVD, CARDIO, MI, IHD, AF, STROKE = range(6)
 
+# Tables are tuples (numba freezes global tuples as constants).
 # Pooled Cohort rows by 2 * male + black: 13 coefficients, the mean, the baseline survival
-PCE = np.array([[*p.coef, p.mean, p.baseline_survival] for p in (
-    cv._PCE[("F", False)], cv._PCE[("F", True)], cv._PCE[("M", False)], cv._PCE[("M", True)])])
-AF_AGE_POINTS = np.array([cv._AF_AGE_POINTS["F"], cv._AF_AGE_POINTS["M"]], dtype=np.int64)
-AF_RISK = np.array(cv._AF_RISK)
+PCE = tuple(tuple(float(x) for x in (*p.coef, p.mean, p.baseline_survival)) for p in (
+    cv._PCE[("F", False)], cv._PCE[("F", True)], cv._PCE[("M", False)], cv._PCE[("M", True)]))
+AF_AGE_POINTS = (tuple(cv._AF_AGE_POINTS["F"]), tuple(cv._AF_AGE_POINTS["M"]))
+AF_BANDS = len(AF_AGE_POINTS[0])
+AF_RISK = tuple(cv._AF_RISK)
 _MALE = cv._MALE_STROKE
-STROKE_AGE = np.array(_MALE.age_upper, dtype=np.float64)
-STROKE_UNTREATED = np.array(_MALE.untreated_sbp_upper, dtype=np.float64)
-STROKE_TREATED = np.array(_MALE.treated_sbp_upper, dtype=np.float64)
-STROKE_RISK = np.array(_MALE.risk_by_points)
+STROKE_AGE = tuple(float(x) for x in _MALE.age_upper)
+STROKE_UNTREATED = tuple(float(x) for x in _MALE.untreated_sbp_upper)
+STROKE_TREATED = tuple(float(x) for x in _MALE.treated_sbp_upper)
+STROKE_RISK = tuple(_MALE.risk_by_points)
 STROKE_DIABETES, STROKE_SMOKER, STROKE_CVD, STROKE_AF, STROKE_LVH = (
     _MALE.diabetes, _MALE.smoker, _MALE.cvd, _MALE.af, _MALE.lvh)
 # the flat figures below 55, oldest band first: (min age, male, female)
-STROKE_YOUNG = np.array([(age, m, f) for age, (m, f) in cv._STROKE_YOUNG.items()])
+STROKE_YOUNG = tuple((float(age), m, f) for age, (m, f) in cv._STROKE_YOUNG.items())
 if cv._FEMALE_STROKE is not None:  # the port has only the fallback for women
     raise ImportError("builtin.cardiovascular gained a female stroke profile: port it here")
 FEMALE_STROKE_FALLBACK = cv._FEMALE_STROKE_FALLBACK
@@ -127,10 +129,10 @@ def ascvd_10y(age, female, black, total_chol, hdl, sbp, treated, smoker, diabeti
 
 @nb.njit(cache=True)
 def af_10y(age, female, bmi, sbp, bp_controlled):
-    band = min((age - AF_MIN_AGE) // 5, AF_AGE_POINTS.shape[1] - 1)
-    points = AF_AGE_POINTS[0 if female else 1, band]
+    band = min((age - AF_MIN_AGE) // 5, AF_BANDS - 1)
+    points = AF_AGE_POINTS[0 if female else 1][band]
     points += (1 if bmi >= 30 else 0) + (1 if sbp >= 160 else 0) + (1 if bp_controlled else 0)
-    return AF_RISK[max(0, min(points, AF_RISK.shape[0] - 1))]
+    return AF_RISK[max(0, min(points, len(AF_RISK) - 1))]
 
 
 @nb.njit(cache=True)
@@ -149,17 +151,17 @@ def stroke_10y(age, female, sbp, treated, smoker, lvh, diabetic, chd, af):
     if age < STROKE_MIN_AGE:
         return -1.0
     if age < STROKE_POINTS_AGE:
-        for i in range(STROKE_YOUNG.shape[0]):
-            if age >= STROKE_YOUNG[i, 0]:
-                return STROKE_YOUNG[i, 2] if female else STROKE_YOUNG[i, 1]
+        for young in STROKE_YOUNG:
+            if age >= young[0]:
+                return young[2] if female else young[1]
     if female:
         return FEMALE_STROKE_FALLBACK
     points = band(float(age), STROKE_AGE)
-    points += band(sbp, STROKE_TREATED if treated else STROKE_UNTREATED)
+    points += band(sbp, STROKE_TREATED) if treated else band(sbp, STROKE_UNTREATED)
     points += ((STROKE_DIABETES if diabetic else 0) + (STROKE_SMOKER if smoker else 0)
                + (STROKE_CVD if chd else 0) + (STROKE_AF if af else 0)
                + (STROKE_LVH if lvh else 0))
-    index = max(0, min(points - 1, STROKE_RISK.shape[0] - 1))
+    index = max(0, min(points - 1, len(STROKE_RISK) - 1))
     return STROKE_RISK[index]
 
 

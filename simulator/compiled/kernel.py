@@ -493,22 +493,25 @@ def get_attr(P, W, slot, now):
 
 
 @nb.njit(cache=True)
-def attr_flag(P, W, slot, now):
-    """bool(person.get(name, False))."""
-    kind, num, ref = get_attr(P, W, slot, now)
+def stored_flag(P, W, slot):
+    """bool(person.get(name, False)) of an attribute that is never computed."""
+    kind, num, ref = get_attr_stored(W, slot)
     return truthy(kind, num, ref, P.consts[C_S_EMPTY])
 
 
 @nb.njit(cache=True)
 def cardio_attribute(P, W, which, now):
     """builtin.cardiovascular.cardiovascular_attributes(...)[CARDIO_ATTRIBUTES[which]]: the
-    same flags and vital-sign reads in the same order, then compiled.cardio.risks."""
+    same flags and vital-sign reads in the same order, then compiled.cardio.risks. It reads
+    the stored attributes only (none of them is computed): get_attr calls this, and numba
+    cannot load recursive functions from its cache (a segfault)."""
     k = P.consts
     age = civil.age_years(W.n[N_BIRTH], now)
-    female = is_female(P, W, now)
-    smoker = attr_flag(P, W, k[C_A_SMOKER], now)
-    diabetic = attr_flag(P, W, k[C_A_DIABETES], now)
-    treated = attr_flag(P, W, k[C_A_HYPERTENSION], now)
+    kind, _, ref = get_attr_stored(W, k[C_A_GENDER])
+    female = kind == K_STR and ref == k[C_S_FEMALE]
+    smoker = stored_flag(P, W, k[C_A_SMOKER])
+    diabetic = stored_flag(P, W, k[C_A_DIABETES])
+    treated = stored_flag(P, W, k[C_A_HYPERTENSION])
     sbp, total_chol, hdl, bmi = math.nan, math.nan, math.nan, math.nan
     if age >= cd.ASCVD_MIN_AGE:
         ok, sbp = read_vital(P, W, vt.V_SYSTOLIC, now, NEG1)
@@ -516,7 +519,7 @@ def cardio_attribute(P, W, which, now):
             return K_NONE, 0.0, ZERO
     black = False
     if cd.ASCVD_MIN_AGE <= age <= cd.ASCVD_MAX_AGE:
-        kind, _, ref = get_attr(P, W, k[C_A_RACE], now)
+        kind, _, ref = get_attr_stored(W, k[C_A_RACE])
         black = kind == K_STR and ref == k[C_S_BLACK]
         ok, total_chol = read_vital(P, W, vt.V_TOTAL_CHOL, now, NEG1)
         if not ok:
@@ -524,16 +527,16 @@ def cardio_attribute(P, W, which, now):
         ok, hdl = read_vital(P, W, vt.V_HDL, now, NEG1)
         if not ok:
             return K_NONE, 0.0, ZERO
-    has_af = get_attr(P, W, k[C_A_AF], now)[0] != K_NONE
+    has_af = get_attr_stored(W, k[C_A_AF])[0] != K_NONE
     bp_controlled = False
     if age >= cd.AF_MIN_AGE and not has_af:
         ok, bmi = read_vital(P, W, vt.V_BMI, now, NEG1)
         if not ok:
             return K_NONE, 0.0, ZERO
-        bp_controlled = attr_flag(P, W, k[C_A_BP_CONTROLLED], now)
+        bp_controlled = stored_flag(P, W, k[C_A_BP_CONTROLLED])
     out = cd.risks(age, female, black, smoker, diabetic, treated, has_af, bp_controlled,
-                   attr_flag(P, W, k[C_A_LVH], now), attr_flag(P, W, k[C_A_CHD], now),
-                   attr_flag(P, W, k[C_A_AF], now), sbp, total_chol, hdl, bmi)
+                   stored_flag(P, W, k[C_A_LVH]), stored_flag(P, W, k[C_A_CHD]),
+                   stored_flag(P, W, k[C_A_AF]), sbp, total_chol, hdl, bmi)
     return K_FLOAT, out[which], ZERO
 
 
