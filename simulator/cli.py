@@ -128,8 +128,9 @@ def _build_config(params: dict[str, Any]) -> RunConfig:
                    "batch (idempotent PUTs) or collection.")
 @click.option("--engine", type=str,
               help="reference (default): the SimPy engine; compiled: the numba engine, the same "
-                   "output faster. The compiled engine is being built: it runs modules on their "
-                   "own so far and refuses, naming what it lacks, what it cannot run yet.")
+                   "output faster (byte-identical CSV). It refuses before writing anything, "
+                   "naming module, state and feature, what it cannot run yet (series data, "
+                   "keep rules).")
 @click.option("--validate/--no-validate", default=None,
               help="Check every FHIR resource against the FHIR R4 schema and US Core (slow).")
 @click.option("--reference-date", type=str, help="Simulate up to this date, YYYY-MM-DD (default today).")

@@ -4,12 +4,14 @@ encounters and the engine's own visits, on populations large enough to reach the
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from conftest import CORPUS
 from test_fast_forward import hazard_module  # tests/ is on the path (rootdir)
 
 from simulator.cli import main
@@ -88,20 +90,20 @@ def test_encounters_and_symptom_driven_visits() -> None:
     assert {"wellness", "emergency"} <= classes
 
 
+SERIES = {"name": "Heart", "states": {
+    "Initial": {"type": "Initial", "direct_transition": "Trace"},
+    "Trace": {"type": "SetAttribute", "attribute": "ecg", "series_data": "0.1 0.5 0.2",
+              "period": 0.01, "direct_transition": "Terminal"},
+    "Terminal": {"type": "Terminal"}}}
+
+
 def test_what_it_cannot_run_is_refused_by_name() -> None:
     """What the compiled engine cannot run yet is a load-time error naming module, state and
     feature, with the way out."""
-    states = {"Initial": {"type": "Initial", "direct_transition": "Near"},
-              "Near": {"type": "Guard", "allow": {"condition_type": "Attribute",
-                                                   "attribute": "stroke_risk",
-                                                   "operator": ">", "value": 0.1},
-                       "direct_transition": "Terminal"},
-              "Terminal": {"type": "Terminal"}}
-    with pytest.raises(Unsupported, match=r"module\.json: state 'Near': the compiled engine "
-                                          r"cannot run the computed attribute 'stroke_risk' "
-                                          r"yet; run with --engine reference"):
-        run_modules({"name": "M", "states": states}, population=1, engine="compiled",
-                    lifecycle=False)
+    with pytest.raises(Unsupported, match=r"module\.json: state 'Trace': the compiled engine "
+                                          r"cannot run series data yet; run with --engine "
+                                          r"reference"):
+        run_modules(SERIES, population=1, engine="compiled", lifecycle=False)
 
 
 def test_own_modules_live_the_same_lives() -> None:
@@ -115,15 +117,41 @@ def test_own_modules_live_the_same_lives() -> None:
 
 
 def test_engine_option_refuses_before_writing(tmp_path: Path) -> None:
-    """A run the compiled engine cannot do yet fails at once, exit 2, with nothing written."""
+    """A run the compiled engine cannot do fails at once, exit 2, with nothing written."""
+    modules = tmp_path / "modules"
+    modules.mkdir()
+    (modules / "heart.json").write_text(json.dumps(SERIES))
     out = tmp_path / "out"
-    result = CliRunner().invoke(main, ["-p", "1", "--engine", "compiled", "-o", str(out)])
+    result = CliRunner().invoke(main, ["-p", "1", "--engine", "compiled", "--modules-dir",
+                                       str(modules), "-o", str(out)])
     assert result.exit_code == 2
-    assert "the compiled engine cannot run the built-in lifecycle" in result.output
+    assert "heart.json: state 'Trace': the compiled engine cannot run series data" in result.output
     assert "--engine reference" in result.output
     assert not out.exists()
     bad = CliRunner().invoke(main, ["-p", "1", "--engine", "fast", "-o", str(out)])
     assert bad.exit_code == 2 and "unknown engine 'fast'" in bad.output
+
+
+@pytest.mark.parametrize(("modules", "population"), [("own", 500), ("corpus", 200)])
+def test_full_runs_write_the_same_csv(tmp_path: Path, modules: str, population: int) -> None:
+    """The bar for the compiled engine: a whole run (lifecycle, providers, payers and claims,
+    every module) writes byte-identical CSV with both engines, for Synthea's corpus too."""
+    args = ["-p", str(population), "-s", "11", "--format", "csv", "-w", "2"]
+    if modules == "corpus":
+        if not CORPUS.is_dir():
+            pytest.skip("Synthea's module corpus is not in ../shared/synthea-modules")
+        args += ["--modules-dir", str(CORPUS)]
+    written = {}
+    for engine in ("reference", "compiled"):
+        out = tmp_path / engine
+        result = CliRunner().invoke(main, [*args, "--engine", engine, "-o", str(out)])
+        assert result.exit_code == 0, result.output
+        written[engine] = {p.name: p.read_bytes() for p in sorted((out / "csv").glob("*.csv"))}
+    assert len(written["reference"]) >= 15
+    assert written["reference"].keys() == written["compiled"].keys()
+    for name, data in written["reference"].items():
+        assert data == written["compiled"][name], f"{name} differs between the engines"
+    assert written["reference"]["claims.csv"].count(b"\n") > population
 
 
 def lives_with(lifecycle: tuple, states: dict, population: int, seed: int = 2,

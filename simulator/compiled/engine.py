@@ -53,8 +53,8 @@ class Life:
 
 
 class CompiledEngine:
-    """Lives people of one Program. Only module-only worlds so far (no lifecycle, providers,
-    payers or vaccinations): anything else is refused when the engine is made."""
+    """Lives people of one Program in a World, with the built-in lifecycle processes given;
+    a process it has no port of is refused when the engine is made."""
 
     def __init__(self, program: Program, lifecycle: tuple[Any, ...] | list[Any] = (),
                  world: World | None = None) -> None:

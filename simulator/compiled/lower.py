@@ -17,9 +17,9 @@ import numpy as np
 from numba.core import types
 from numba.experimental import structref
 
-from simulator.compiled import ops
 from simulator.builtin import weight_management as wm
 from simulator.builtin.cardiovascular import CARDIO_ATTRIBUTES
+from simulator.compiled import ops
 from simulator.compiled import vitals as vt
 from simulator.compiled.insurance import FACT_ATTRIBUTES, catalog_arrays
 from simulator.compiled.ops import Op

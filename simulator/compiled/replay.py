@@ -11,6 +11,7 @@ import numpy as np
 
 from simulator.builtin.immunizations import IMMUNIZATION_COST, SCHEDULE
 from simulator.compiled import ops
+from simulator.compiled.insurance import plans_in_order
 from simulator.compiled.lower import (
     K_BOOL,
     K_CODE,
@@ -24,7 +25,6 @@ from simulator.compiled.lower import (
     Lowered,
 )
 from simulator.engine import timeutil as tu
-from simulator.compiled.insurance import plans_in_order
 from simulator.engine.randomness import uuid_text
 from simulator.engine.simulation import (
     COST_ENCOUNTER,
