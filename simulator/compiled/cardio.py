@@ -1,5 +1,6 @@
-"""builtin.cardiovascular's risk scores for the kernel, in numba, operation for operation (the
-figures are read from that module; tests/test_compiled_cardio.py checks the two agree).
+"""builtin.cardiovascular's risk scores for the kernel, in numba, operation for operation
+(math.fsum is expr._fsum; the figures are read from that module;
+tests/test_compiled_payers_cardio.py checks the two agree).
 
 The kernel gathers the person's flags and vital signs (kernel.cardio_attribute) and calls
 `risks`, which gives all six attributes at once, as cardiovascular_attributes does.
@@ -13,6 +14,7 @@ import numba as nb
 import numpy as np
 
 from simulator.builtin import cardiovascular as cv
+from simulator.compiled import expr as ex
 from simulator.engine import timeutil as tu
 
 # the order of cardiovascular.CARDIO_ATTRIBUTES
@@ -47,61 +49,6 @@ STROKE_MIN_AGE, STROKE_POINTS_AGE = cv.STROKE_MIN_AGE, cv.STROKE_POINTS_AGE
 
 
 @nb.njit(cache=True)
-def fsum(values):
-    """math.fsum (CPython's msum: exact partials, then half-even rounding across them)."""
-    partials = np.empty(values.shape[0] + 1)
-    n = 0
-    special = 0.0
-    for i in range(values.shape[0]):
-        x = values[i]
-        xsave = x
-        j = 0
-        for k in range(n):
-            y = partials[k]
-            if abs(x) < abs(y):
-                x, y = y, x
-            hi = x + y
-            yr = hi - x
-            lo = y - yr
-            if lo != 0.0:
-                partials[j] = lo
-                j += 1
-            x = hi
-        n = j
-        if x != 0.0:
-            if not math.isfinite(x):
-                special += xsave  # a nan or inf summand (overflow cannot happen here)
-                n = 0
-            else:
-                partials[n] = x
-                n += 1
-    if special != 0.0 or math.isnan(special):
-        return special
-    hi = 0.0
-    lo = 0.0
-    if n > 0:
-        n -= 1
-        hi = partials[n]
-        while n > 0:
-            x = hi
-            n -= 1
-            y = partials[n]
-            hi = x + y
-            yr = hi - x
-            lo = y - yr
-            if lo != 0.0:
-                break
-        if n > 0 and ((lo < 0.0 and partials[n - 1] < 0.0) or
-                      (lo > 0.0 and partials[n - 1] > 0.0)):
-            y = lo * 2.0
-            x = hi + y
-            yr = x - hi
-            if y == yr:
-                hi = x
-    return hi
-
-
-@nb.njit(cache=True)
 def per_period(r10, period_ms):
     return 1.0 - (1.0 - r10) ** (period_ms / TEN_YEARS_MS)
 
@@ -124,7 +71,10 @@ def ascvd_10y(age, female, black, total_chol, hdl, sbp, treated, smoker, diabeti
     terms = np.empty(13)
     for i in range(13):
         terms[i] = row[i] * x[i]
-    return 1.0 - row[14] ** math.exp(fsum(terms) - row[13])
+    ok, total = ex._fsum(terms, np.empty(13))
+    if not ok:  # math.fsum raises (inf + -inf: a zero cholesterol); the sum is not a number
+        total = math.nan
+    return 1.0 - row[14] ** math.exp(total - row[13])
 
 
 @nb.njit(cache=True)
