@@ -5,8 +5,12 @@
                                [--keep-output DIR]
 
 Each combination runs `simulate` in a fresh process and prints people/s (wall clock), CPU-s per
-person (parent and workers), and the peak resident memory of the parent and of the largest
-worker, sampled every 0.1 s with psutil. "corpus" is Synthea's module corpus from ../shared/synthea-modules; "default" is
+person (parent and workers), the workers' CPU ms per person by phase as the run recorded them in
+run.json (engine: the SimPy life, or the compiled kernel; records: building HealthRecords from
+the kernel's journal, compiled engine only; export: the writers), and the peak resident memory
+of the parent and of the largest worker, sampled every 0.1 s with psutil. The numba compile is
+paid once per install, before the first run: the first compiled line would include it, so the
+bench pays it first in a run of its own and prints it. "corpus" is Synthea's module corpus from ../shared/synthea-modules; "default" is
 the project's modules/. Figures of one invocation are comparable with each other; across
 invocations this machine's noise applies. Both engines run side by side in one invocation; a
 run the compiled engine cannot do yet prints the reason it gave instead of figures (engine-only
@@ -25,6 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import orjson
 import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,12 +59,29 @@ def measure(args: list[str]) -> dict[str, float]:
     if proc.returncode != 0:
         raise SystemExit(f"simulate {' '.join(args)} failed:\n{err}")
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    output = Path(args[args.index("-o") + 1])
+    phases = orjson.loads((output / "run.json").read_bytes()).get("cpu_seconds", {})
     return {
+        "phases": phases,  # type: ignore[dict-item]
         "seconds": time.perf_counter() - began,
         "cpu": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
         "parent_mb": peak_parent / 2**20,
         "worker_mb": peak_worker / 2**20,
     }
+
+
+def compile_once(base: Path, modules: Path) -> None:
+    """Pays the numba compile (or loads the cache) in a run of its own, and prints it."""
+    began = time.perf_counter()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run([sys.executable, "-m", "simulator", "-p", "1", "-s", "1", "-w", "1",
+                    "--format", "csv", "-o", str(base / "compile"), "--modules-dir", str(modules),
+                    "--engine", "compiled"], check=True, capture_output=True,
+                   env={**os.environ, "CI": "1"})
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    print(f"compiled engine, first run (numba compile once per install, or its cache loaded): "
+          f"{time.perf_counter() - began:.1f} s, {cpu:.1f} CPU-s", flush=True)
 
 
 def main() -> int:
@@ -77,10 +99,13 @@ def main() -> int:
     module_dirs = {"corpus": CORPUS, "default": ROOT / "modules"}
     if "corpus" in args.modules and not CORPUS.is_dir():
         raise SystemExit(f"the Synthea corpus is not at {CORPUS}")
-    print(f"{'engine':9} {'modules':8} {'format':9} {'people':>7} {'workers':>7} {'people/s':>9} "
-          f"{'CPU-s/person':>12} {'parent MB':>9} {'worker MB':>9} {'seconds':>8}")
     with tempfile.TemporaryDirectory() as tmp:
         base = args.keep_output or Path(tmp)
+        if "compiled" in args.engines.split(","):
+            compile_once(base, module_dirs[args.modules.split(",")[0]])
+        print(f"{'engine':9} {'modules':8} {'format':9} {'people':>7} {'workers':>7} "
+              f"{'people/s':>9} {'CPU-s/person':>12} {'engine ms':>9} {'records ms':>10} "
+              f"{'export ms':>9} {'parent MB':>9} {'worker MB':>9} {'seconds':>8}")
         combos = itertools.product(args.modules.split(","), args.formats.split(","),
                                    map(int, args.sizes.split(",")),
                                    map(int, args.workers.split(",")))
@@ -96,7 +121,10 @@ def main() -> int:
                     print(f"{head}refused: {m['refused']}", flush=True)
                     continue
                 worker_mb = m["worker_mb"] if workers > 1 else m["parent_mb"]
+                ms = {k: 1000 * v / size for k, v in m["phases"].items()}  # type: ignore[union-attr]
+                records = f"{ms['records']:>10.1f}" if "records" in ms else f"{'-':>10}"
                 print(f"{head}{size / m['seconds']:>9.1f} {m['cpu'] / size:>12.3f} "
+                      f"{ms.get('engine', 0):>9.1f} {records} {ms.get('export', 0):>9.1f} "
                       f"{m['parent_mb']:>9.0f} {worker_mb:>9.0f} {m['seconds']:>8.1f}",
                       flush=True)
                 if args.keep_output is None:

@@ -127,10 +127,10 @@ def _build_config(params: dict[str, Any]) -> RunConfig:
               help="FHIR bundle type: transaction (default; loads into a server in one POST), "
                    "batch (idempotent PUTs) or collection.")
 @click.option("--engine", type=str,
-              help="reference (default): the SimPy engine; compiled: the numba engine, the same "
-                   "output faster (byte-identical CSV). It refuses before writing anything, "
-                   "naming module, state and feature, what it cannot run yet (series data, "
-                   "keep rules).")
+              help="compiled (default): the numba engine; reference: the SimPy engine, slower, "
+                   "the same output (byte-identical CSV). The compiled engine refuses before "
+                   "writing anything, naming module, state and feature, what it cannot run yet "
+                   "(series data, text compared with < or >): run those with --engine reference.")
 @click.option("--validate/--no-validate", default=None,
               help="Check every FHIR resource against the FHIR R4 schema and US Core (slow).")
 @click.option("--reference-date", type=str, help="Simulate up to this date, YYYY-MM-DD (default today).")

@@ -67,7 +67,7 @@ class RunConfig:
     keep: KeepSpec = KeepSpec()  # -k/--keep, --keep-condition: write only these people
     cluster: str | None = None  # Dask scheduler address (--cluster); None: local processes
     csv_files: tuple[str, ...] | None = None  # CSV tables written (--csv-files); None: all
-    engine: str = "reference"  # --engine: both give the same output (docs/architecture.md)
+    engine: str = "compiled"  # --engine: both give the same output (docs/architecture.md)
 
     @property
     def reference_time(self) -> int:

@@ -41,6 +41,7 @@ from simulator.worker import (
     load_program,
     population,
     population_options,
+    preload,
     world,
 )
 
@@ -62,6 +63,7 @@ class RunSummary:
     seconds: float = 0.0
     cpu_seconds: float = 0.0
     state_counts: Counter[str] = field(default_factory=Counter)
+    phase_seconds: Counter[str] = field(default_factory=Counter)  # ShardResult.phase_seconds
     output: Path | None = None
     modules: int = 0
     problem_count: int = 0  # FHIR validation messages (--validate)
@@ -91,8 +93,14 @@ class RunSummary:
         self.records_written += result.written
         self.cpu_seconds += result.cpu_seconds
         self.state_counts.update(result.state_counts)
+        self.phase_seconds.update(result.phase_seconds)
         self.problem_count += result.problem_count
         self.problems.extend(result.problems[:MAX_PROBLEMS - len(self.problems)])
+
+    def cpu_json(self) -> dict[str, float]:
+        """CPU seconds of the whole run (resumed shards included), in total and by phase."""
+        return {"total": round(self.cpu_seconds, 3),
+                **{k: round(v, 3) for k, v in sorted(self.phase_seconds.items())}}
 
     def counts(self) -> dict[str, int]:
         return {"people": self.people, "alive": self.alive, "dead": self.dead,
@@ -183,7 +191,8 @@ class _Run:
         self._account(result)
         self.shards_done = task.number + 1
         self.record.save(shards_done=self.shards_done, next_index=result.start + result.count,
-                         counts=self.summary.counts(), files=self.outputs.sizes())
+                         counts=self.summary.counts(), files=self.outputs.sizes(),
+                         cpu_seconds=self.summary.cpu_json())
         if self.progress is not None:
             self.progress(result.alive if self.config.keep else result.count)
 
@@ -321,8 +330,10 @@ def run(config: RunConfig, progress: Callable[[int], None] | None = None,
     if rule is not None:
         check_producible(rule, program)
     pop = population(population_options(config))  # validates --state/--city before any output
+    preload(config, program)  # workers (and the shards run here) use it, not a compile of their own
     if config.engine == "compiled":
-        Worker.for_run(config)  # refuses, naming module, state and feature, what it cannot run
+        Worker.for_run(config)  # refuses, naming module, state and feature, what it cannot run;
+        # forked workers inherit the engine lowered here
     if not resume:
         try:
             config.output.mkdir(parents=True, exist_ok=True)
@@ -395,7 +406,7 @@ def _run_locked(config: RunConfig, program: Program, pop: Population,
         outputs.close()
         summary.seconds = time.perf_counter() - began
         record.save(status="complete", counts=summary.counts(), files=outputs.sizes(),
-                    seconds=round(summary.seconds, 3))
+                    seconds=round(summary.seconds, 3), cpu_seconds=summary.cpu_json())
         shutil.rmtree(parts_dir(config.output), ignore_errors=True)
     except BaseException as exc:
         if executor is not None:

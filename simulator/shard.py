@@ -139,6 +139,8 @@ class ShardResult:
     problems: list[str] = field(default_factory=list)
     state_counts: Counter[str] = field(default_factory=Counter)
     cpu_seconds: float = 0.0
+    # CPU seconds by phase: setup, engine, records (compiled engine), export, gc
+    phase_seconds: Counter[str] = field(default_factory=Counter)
     utilization: Utilization = field(default_factory=Utilization)
 
     def to_json(self) -> bytes:
@@ -150,6 +152,7 @@ class ShardResult:
     def from_json(cls, raw: bytes) -> ShardResult:
         data = orjson.loads(raw)
         data["state_counts"] = Counter(data["state_counts"])
+        data["phase_seconds"] = Counter(data.get("phase_seconds", {}))
         data["utilization"] = Utilization.from_json(data["utilization"])
         return cls(**data)
 
@@ -191,6 +194,7 @@ def tune_gc() -> tuple[int, int, int]:
 def run_shard(config: RunConfig, task: ShardTask) -> ShardResult:
     """Simulates and exports one shard into its part folder; returns what the parent needs."""
     began = time.process_time()
+    clock = time.process_time
     worker = Worker.for_run(config)
     shared = worker.world
     folder = parts_dir(config.output) / task.folder
@@ -201,6 +205,9 @@ def run_shard(config: RunConfig, task: ShardTask) -> ShardResult:
     result = ShardResult(task.number, task.start, 0)
     usage = result.utilization
     ints, floats = worker.population.draw(list(range(task.start, task.start + task.count)))
+    phases = result.phase_seconds
+    kernel_before = worker.kernel_seconds()
+    phases["setup"] = clock() - began
     try:
         for k, index in enumerate(range(task.start, task.start + task.count)):
             if task.limit is not None and result.alive >= task.limit:
@@ -214,15 +221,29 @@ def run_shard(config: RunConfig, task: ShardTask) -> ShardResult:
                     result.alive += 1
                 else:
                     result.dead += 1
+                mark = clock()
                 usage.add_record(record, shared)
                 export.add(record)
+                phases["export"] += clock() - mark
+            mark = clock()
             collect_person()
+            phases["gc"] += clock() - mark
     finally:
+        mark = clock()
         out = export.close()
+        phases["export"] += clock() - mark
     result.written = out.written
     result.problem_count = out.problem_count
     result.problems = out.problems
-    result.cpu_seconds = time.process_time() - began
+    result.cpu_seconds = clock() - began
+    # what is left is living the lives: the kernel, and building the records from its journal
+    # (the reference engine builds them as it goes: all of it is "engine" there)
+    phases["engine"] = worker.kernel_seconds() - kernel_before
+    lives = result.cpu_seconds - phases["setup"] - phases["export"] - phases["gc"]
+    if config.engine == "compiled":
+        phases["records"] = max(lives - phases["engine"], 0.0)
+    else:
+        phases["engine"] = lives
     tmp = folder / (META + ".tmp")
     tmp.write_bytes(result.to_json())
     os.replace(tmp, folder / META)

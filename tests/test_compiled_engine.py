@@ -4,6 +4,8 @@ encounters and the engine's own visits, on populations large enough to reach the
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from datetime import date
 from pathlib import Path
@@ -90,20 +92,50 @@ def test_encounters_and_symptom_driven_visits() -> None:
     assert {"wellness", "emergency"} <= classes
 
 
+ECG = {"system": "LOINC", "code": "131328", "display": "MDC_ECG_ELEC_POTL"}
 SERIES = {"name": "Heart", "states": {
     "Initial": {"type": "Initial", "direct_transition": "Trace"},
-    "Trace": {"type": "SetAttribute", "attribute": "ecg", "series_data": "0.1 0.5 0.2",
-              "period": 0.01, "direct_transition": "Terminal"},
+    "Trace": {"type": "SetAttribute", "attribute": "ecg", "series_data": "0.1 0.5 -0.2",
+              "period": 0.01, "direct_transition": "Lead"},
+    "Lead": {"type": "SetAttribute", "attribute": "ecg_ii", "series_data": "1 2e-3",
+             "direct_transition": "Visit"},
+    "Visit": {"type": "Encounter", "encounter_class": "ambulatory", "codes": [
+        {"system": "SNOMED-CT", "code": "185345009", "display": "Encounter for symptom"}],
+        "direct_transition": "Reading"},
+    "Reading": {"type": "Observation", "category": "procedure", "unit": "uV", "codes": [ECG],
+                "sampled_data": {"attributes": ["ecg", "no_such_trace", "ecg_ii"],
+                                 "origin_value": 0, "factor": 1},
+                "direct_transition": "Done"},
+    "Done": {"type": "EncounterEnd", "direct_transition": "Once"},
+    "Once": {"type": "Delay", "exact": {"quantity": 20, "unit": "years"},
+             "direct_transition": "Trace"}}}
+
+# what the compiled engine cannot run yet: a text made in an expression
+TEXTS = {"name": "Texts", "states": {
+    "Initial": {"type": "Initial", "direct_transition": "Label"},
+    "Label": {"type": "SetAttribute", "attribute": "label",
+              "expression": "if #{age} > 40 then 'older' else 'younger'",
+              "direct_transition": "Terminal"},
     "Terminal": {"type": "Terminal"}}}
+
+
+def test_series_data_and_its_observations() -> None:
+    """SetAttribute's series data, and the sampled-data Observation that records the series
+    its attributes hold at the time (one unset), in both engines."""
+    result = run_both(SERIES, population=6, seed=4, age=(30, 60), lifecycle=False)
+    values = [o.value for r in result.records for e in r.encounters for o in e.observations]
+    assert values and all(v == [0.1, 0.5, -0.2, 1.0, 0.002] for v in values)
+    assert all(p.attributes["ecg"] == {"series": [0.1, 0.5, -0.2], "period": 0.01}
+               for p in result.people)
 
 
 def test_what_it_cannot_run_is_refused_by_name() -> None:
     """What the compiled engine cannot run yet is a load-time error naming module, state and
     feature, with the way out."""
-    with pytest.raises(Unsupported, match=r"module\.json: state 'Trace': the compiled engine "
-                                          r"cannot run series data yet; run with --engine "
+    with pytest.raises(Unsupported, match=r"module\.json: state 'Label': the compiled engine "
+                                          r"cannot run .*String.* yet; run with --engine "
                                           r"reference"):
-        run_modules(SERIES, population=1, engine="compiled", lifecycle=False)
+        run_modules(TEXTS, population=1, engine="compiled", lifecycle=False)
 
 
 def test_own_modules_live_the_same_lives() -> None:
@@ -117,15 +149,15 @@ def test_own_modules_live_the_same_lives() -> None:
 
 
 def test_engine_option_refuses_before_writing(tmp_path: Path) -> None:
-    """A run the compiled engine cannot do fails at once, exit 2, with nothing written."""
+    """A run the compiled engine (the default) cannot do fails at once, exit 2, with nothing
+    written."""
     modules = tmp_path / "modules"
     modules.mkdir()
-    (modules / "heart.json").write_text(json.dumps(SERIES))
+    (modules / "texts.json").write_text(json.dumps(TEXTS))
     out = tmp_path / "out"
-    result = CliRunner().invoke(main, ["-p", "1", "--engine", "compiled", "--modules-dir",
-                                       str(modules), "-o", str(out)])
+    result = CliRunner().invoke(main, ["-p", "1", "--modules-dir", str(modules), "-o", str(out)])
     assert result.exit_code == 2
-    assert "heart.json: state 'Trace': the compiled engine cannot run series data" in result.output
+    assert "texts.json: state 'Label': the compiled engine cannot run" in result.output
     assert "--engine reference" in result.output
     assert not out.exists()
     bad = CliRunner().invoke(main, ["-p", "1", "--engine", "fast", "-o", str(out)])
@@ -152,6 +184,41 @@ def test_full_runs_write_the_same_csv(tmp_path: Path, modules: str, population: 
     for name, data in written["reference"].items():
         assert data == written["compiled"][name], f"{name} differs between the engines"
     assert written["reference"]["claims.csv"].count(b"\n") > population
+
+
+def test_keep_module_keeps_the_same_people(tmp_path: Path) -> None:
+    """A keep module (walked in the kernel at the end of each life, death ignored) keeps the
+    same people, deceased records too, as the reference engine; run.json splits the CPU time
+    by phase for each engine."""
+    keep = tmp_path / "keep.json"
+    keep.write_text(json.dumps({"name": "Keep", "gmf_version": 2, "states": {
+        "Initial": {"type": "Initial", "conditional_transition": [
+            {"condition": {"condition_type": "And", "conditions": [
+                {"condition_type": "Gender", "gender": "F"},
+                {"condition_type": "Active Condition", "codes": [
+                    {"system": "SNOMED-CT", "code": "162864005", "display": "BMI 30+"}]}]},
+             "transition": "Count"},
+            {"transition": "Terminal"}]},
+        "Count": {"type": "Counter", "attribute": "kept", "action": "increment",
+                  "direct_transition": "Keep"},
+        "Keep": {"type": "Terminal"}, "Terminal": {"type": "Terminal"}}}))
+    written, phases = {}, {}
+    for engine in ("reference", "compiled"):
+        out = tmp_path / engine
+        result = CliRunner().invoke(main, ["-p", "12", "-s", "3", "--format", "csv", "-w", "1",
+                                           "-m", "obesity", "-k", str(keep), "--engine", engine,
+                                           "-o", str(out)])
+        assert result.exit_code == 0, result.output
+        written[engine] = {p.name: p.read_bytes() for p in sorted((out / "csv").glob("*.csv"))}
+        phases[engine] = json.loads((out / "run.json").read_text())["cpu_seconds"]
+    assert written["reference"] == written["compiled"]
+    patients = list(csv.DictReader(io.StringIO(written["compiled"]["patients.csv"].decode())))
+    assert len([p for p in patients if not p["DEATHDATE"]]) == 12
+    assert {p["GENDER"] for p in patients} == {"F"}
+    assert {"engine", "export", "setup", "gc"} <= phases["reference"].keys()
+    assert "records" in phases["compiled"] and "records" not in phases["reference"]
+    for split in phases.values():
+        assert sum(v for k, v in split.items() if k != "total") <= split["total"] + 0.01  # rounding
 
 
 def lives_with(lifecycle: tuple, states: dict, population: int, seed: int = 2,

@@ -3,6 +3,8 @@ calendar arithmetic, time units and the keyed random streams."""
 
 from __future__ import annotations
 
+from collections import namedtuple
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -10,6 +12,7 @@ from hypothesis import strategies as st
 from simulator.compiled import civil, rng
 from simulator.compiled import kernel as k
 from simulator.compiled.lower import UNITS
+from simulator.compiled.strings import StringTable
 from simulator.engine import randomness as r
 from simulator.engine import timeutil as tu
 
@@ -51,3 +54,30 @@ def test_streams_match_randomness(person_key: int, name: str) -> None:
     key = np.uint64(rng.stream_key(np.uint64(person_key), mixed))
     for n in range(1, 6):
         assert rng.uniform(key, np.int64(n)) == stream.random()
+
+
+_TEXT_TABLES = namedtuple("_TEXT_TABLES", "str_off str_cp")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(max_size=12), min_size=2, max_size=6, unique=True),
+       st.lists(st.text(max_size=12)))
+def test_texts_order_as_python_orders_them(program: list[str], person: list[str]) -> None:
+    """kernel.text_order on the StringTable's code points is Python's order of texts; a
+    person's strings are forgotten after the person, the program's stay."""
+    table = StringTable(program)
+    table.settle()
+    kept = dict(table.ids)
+    for _ in range(2):  # a second person reuses the first one's ids
+        ids = [table.intern(text) for text in person]
+        table.extend()
+        tables = _TEXT_TABLES(table.off, table.cp)
+        everyone = [*program, *person]
+        for a in everyone:
+            for b in everyone:
+                order = k.text_order(tables, table.ids[a], table.ids[b])
+                assert order == (a > b) - (a < b), (a, b)
+        for text, i in zip(person, ids, strict=True):
+            assert table.values[i] == text and table.values[table.lower[i]] == text.lower()
+        table.forget_person()
+        assert table.ids == kept and len(table.values) == len(kept)

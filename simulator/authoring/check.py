@@ -3,7 +3,8 @@
 A finding is ``file:JSON-path: severity: message`` with a hint. Errors are exactly what the
 run refuses: the module rules of :mod:`simulator.gmf.rules` (loops that never block, references
 to states that do not exist, impossible numbers, ...), found by the same loader with the same
-messages, so `check` passes what `simulate` runs and refuses what it refuses. Warnings are
+messages, and (``--engine compiled``, the default) what the compiled engine cannot run yet, found
+by its own lowering; so `check` passes what `simulate` runs and refuses what it refuses. Warnings are
 this module's own: what is probably a mistake but runs (unreachable states, attributes nobody
 sets, probabilities that leave a remainder, misspelled optional members, code check digits).
 """
@@ -14,16 +15,17 @@ import difflib
 import json
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from simulator.authoring.locate import modules_root
 from simulator.engine.attributes import set_by_engine
+from simulator.engine.program import Program
 from simulator.errors import UserError
 from simulator.gmf import schema as s
 from simulator.gmf.coerce import JsonFloat
-from simulator.gmf.loader import Module, Problem, collect_modules
+from simulator.gmf.loader import Module, ModuleSet, Problem, collect_modules
 from simulator.gmf.rules import conditions, may_wait, reachable, targets
 from simulator.record import Code
 
@@ -74,8 +76,9 @@ def _display(root: Path, rel: str) -> str:
 # ---------------------------------------------------------------- the checks
 
 
-def check_paths(paths: Iterable[Path]) -> list[Finding]:
-    """Every finding for the modules at these paths (files or folders), sorted by place."""
+def check_paths(paths: Iterable[Path], engine: str = "compiled") -> list[Finding]:
+    """Every finding for the modules at these paths (files or folders), sorted by place; with
+    the compiled engine (the run's default), what it cannot run is an error too."""
     groups: dict[Path, set[str] | None] = {}
     for path in paths:
         if path.is_dir():
@@ -91,11 +94,11 @@ def check_paths(paths: Iterable[Path]) -> list[Finding]:
             raise UserError(f"{path}: no such file or folder")
     findings: list[Finding] = []
     for root, selected in groups.items():
-        findings.extend(_check_root(root, selected))
+        findings.extend(_check_root(root, selected, engine))
     return sorted(set(findings), key=lambda f: (f.file, f.severity != ERROR, f.path, f.message))
 
 
-def _check_root(root: Path, selected: set[str] | None) -> list[Finding]:
+def _check_root(root: Path, selected: set[str] | None, engine: str) -> list[Finding]:
     module_set, problems = collect_modules(root)
     modules = module_set.modules
 
@@ -112,7 +115,41 @@ def _check_root(root: Path, selected: set[str] | None) -> list[Finding]:
             out.extend(_unknown_members(root, module.file))
             out.extend(_module_checks(module, _display(root, module.file), attributes_set,
                                       _related_encounters(module, modules)))
+    if engine == "compiled" and not any(p.severity == ERROR for p in problems):
+        out.extend(_compiled_engine_limits(root, module_set, chosen))
     return out
+
+
+def _compiled_engine_limits(root: Path, module_set: ModuleSet,
+                            chosen: Callable[[str], bool]) -> Iterator[Finding]:
+    """What the compiled engine would refuse when the run loads the modules: per chosen
+    top-level module, the first thing in it (or in a submodule it calls) that the engine
+    cannot run yet."""
+    from simulator.compiled.lower import Unsupported, lower
+    from simulator.engine.program import compile_program
+
+    program = compile_program(module_set)
+    try:
+        lower(program)
+        return
+    except Unsupported:
+        pass  # find each module's own
+    seen: set[tuple[str | None, str | None]] = set()
+    for module in program.top_level:
+        if not chosen(module.file):
+            continue
+        try:
+            lower(Program(program.modules, [module], program.lookup_tables))
+        except Unsupported as exc:
+            if (exc.module, exc.state) in seen:
+                continue
+            seen.add((exc.module, exc.state))
+            yield Finding(_display(root, exc.module or module.file),
+                          f"states.{exc.state}" if exc.state else "",
+                          f"the compiled engine (the default) cannot run {exc.feature} yet",
+                          ERROR, "run it with `simulate --engine reference`, which runs every "
+                          "valid module (and check with `simulate modules check --engine "
+                          "reference`)")
 
 
 def _related_encounters(module: Module, modules: dict[str, Module]) -> set[str]:

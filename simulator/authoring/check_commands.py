@@ -12,7 +12,10 @@ import click
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               help="text (default) or json (for CI).")
-def check_command(paths: tuple[Path, ...], fmt: str) -> None:
+@click.option("--engine", type=click.Choice(["compiled", "reference"]), default="compiled",
+              help="The engine the modules will run on (default compiled, as `simulate`): "
+                   "what the compiled engine cannot run yet is an error with it.")
+def check_command(paths: tuple[Path, ...], fmt: str, engine: str) -> None:
     """Check modules (files or folders) and report every problem at once.
 
     Exit code 0: clean; 1: warnings only; 2: errors."""
@@ -26,7 +29,7 @@ def check_command(paths: tuple[Path, ...], fmt: str) -> None:
         click.echo(f"error: no such file or folder: {', '.join(missing)}", err=True)
         sys.exit(2)
     try:
-        findings = check_paths(paths)
+        findings = check_paths(paths, engine)
     except UserError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)

@@ -14,13 +14,14 @@ from numba.experimental import structref
 from simulator.compiled import kernel as k
 from simulator.compiled import vitals as vt
 from simulator.compiled.lower import VITAL_NAMES
+from simulator.compiled.strings import StringTable
 
 WORK_FIELDS = (
     "n", "pkey", "sc", "stats", "H", "WT", "ND", "KH", "E", "e_vnum", "EN", "j", "jf", "HV",
     "PR", "FR",
     "FFI", "ff_p", "A", "a_num", "PRS", "SY", "OW", "rbuf", "stack", "str_lower", "person_f", "VD",
     "body", "bulk", "vout", "vtime", "drug", "OV", "ovf", "vak", "van", "var", "vmed", "str_info",
-    "xpk", "xpn", "xsk", "xsn",
+    "xpk", "xpn", "xsk", "xsn", "str_off", "str_cp",
 )
 # Few arrays, each a table with named columns (kernel.H_TIME, kernel.E_KIND, ...), in one
 # StructRef: numba passes it as one pointer, so a kernel function compiles in a tenth of the
@@ -60,7 +61,7 @@ class Capacities:
 
 
 def make_work(P: Any, caps: Capacities, processes: list[tuple[int, int, int, int]],
-              n_streams: int, str_lower: np.ndarray, str_info: np.ndarray) -> tuple[Any, Any]:
+              n_streams: int, texts: StringTable) -> tuple[Any, Any]:
     """Buffers for a program, as a Work for the kernel and the same arrays by name for
     Python; `processes` are (kind, module, owner, spawned later) in start order."""
     size = caps.sizes
@@ -85,26 +86,30 @@ def make_work(P: Any, caps: Capacities, processes: list[tuple[int, int, int, int
         A=_t(P.n_attr, 2), a_num=np.zeros(P.n_attr),
         PRS=_t(P.n_code_text, 6, -1), SY=_t(size[k.G_SYM], 5), OW=_t(P.n_strings, 3, -1),
         rbuf=np.zeros((64, 2), dtype=np.int64), stack=np.zeros(256, dtype=np.int64),
-        str_lower=str_lower, person_f=np.zeros(4),
+        str_lower=texts.lower, person_f=np.zeros(4),
         body=np.zeros(vt.N_BODY), bulk=np.zeros(4), vout=np.full(len(VITAL_NAMES), np.nan),
         vtime=np.full(len(vt.GROUPS), k.NONE, dtype=np.int64), drug=vt.new_drug_impact(),
         OV=_t(len(VITAL_NAMES), 5), ovf=np.zeros((len(VITAL_NAMES), 3)),
         vak=np.zeros(len(vt.ATTRIBUTES), dtype=np.int64), van=np.zeros(len(vt.ATTRIBUTES)),
         var=np.zeros(len(vt.ATTRIBUTES), dtype=np.int64),
-        vmed=np.zeros(len(vt.MEDICATIONS), dtype=np.bool_), str_info=str_info,
+        vmed=np.zeros(len(vt.MEDICATIONS), dtype=np.bool_), str_info=texts.info,
         xpk=np.zeros(max(int(P.EXPRP.shape[0]), 1), dtype=np.int64),
         xpn=np.zeros(max(int(P.EXPRP.shape[0]), 1)),
         xsk=np.zeros(int(P.expr_stack) + 1, dtype=np.int64), xsn=np.zeros(int(P.expr_stack) + 1),
+        str_off=texts.off, str_cp=texts.cp,
         VD=np.zeros((P.VAX.shape[0], 2 + int(P.VAX[:, k.VAX_N].max(initial=0))), dtype=np.int64),
     )
     return Work(*(fields[f] for f in WORK_FIELDS)), SimpleNamespace(**fields)
 
 
 @nb.njit(cache=True)
-def set_str_lower(W: Any, table: np.ndarray, info: np.ndarray) -> None:
-    """The string tables grew (a person brought new strings)."""
-    W.str_lower = table
+def set_strings(W: Any, lower: np.ndarray, info: np.ndarray, off: np.ndarray,
+                cp: np.ndarray) -> None:
+    """The string tables grew (a person brought new strings): strings.StringTable's arrays."""
+    W.str_lower = lower
     W.str_info = info
+    W.str_off = off
+    W.str_cp = cp
 
 
 @nb.njit(cache=True)

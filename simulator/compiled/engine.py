@@ -3,6 +3,8 @@ their journals into HealthRecords (what PersonSim.run gives with the reference e
 
 from __future__ import annotations
 
+import dataclasses
+import time
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -13,7 +15,7 @@ from simulator.builtin.lifecycle import NATURAL_CAUSES
 from simulator.compiled import kernel as k
 from simulator.compiled import ops
 from simulator.compiled import vitals as vt
-from simulator.compiled.buffers import Capacities, make_work, reset, set_str_lower
+from simulator.compiled.buffers import Capacities, make_work, reset, set_strings
 from simulator.compiled.insurance import state_params
 from simulator.compiled.lower import (
     K_BOOL,
@@ -27,8 +29,9 @@ from simulator.compiled.lower import (
     lower,
 )
 from simulator.compiled.replay import Replay
+from simulator.compiled.strings import StringTable
 from simulator.engine.person import Person
-from simulator.engine.program import Program
+from simulator.engine.program import CompiledModule, Program
 from simulator.engine.randomness import stream_id
 from simulator.engine.simulation import (
     PersonSim,
@@ -50,6 +53,14 @@ class Life:
 
     record: HealthRecord
     death_source: str
+    kept: bool | None = None  # the keep module's verdict, when the engine has one
+
+    def keep(self, module: CompiledModule) -> bool:
+        """PersonSim.keep for the engine's keep module (walked in the kernel at the end of
+        the life)."""
+        if self.kept is None:
+            raise AssertionError(f"the compiled engine was not given the keep module {module.file}")
+        return self.kept
 
 
 class CompiledEngine:
@@ -57,7 +68,7 @@ class CompiledEngine:
     a process it has no port of is refused when the engine is made."""
 
     def __init__(self, program: Program, lifecycle: tuple[Any, ...] | list[Any] = (),
-                 world: World | None = None) -> None:
+                 world: World | None = None, keep: CompiledModule | None = None) -> None:
         from simulator.builtin.covid19_immunization import covid19_immunization
         from simulator.builtin.lifecycle import life_events, natural_death
         from simulator.builtin.weight_management import weight_management
@@ -71,14 +82,20 @@ class CompiledEngine:
             raise Unsupported(None, None, "the built-in lifecycle's "
                               + ", ".join(m.replace("_", " ") for m in missing))
         self.program = program
+        self.lifecycle = tuple(lifecycle)
         self.world = world or World(immunizations=False)
-        self.lowered = lowered = lower(program)
+        self.keep_module = keep
+        if keep is not None:  # lowered beside the run's modules, never started
+            keep = dataclasses.replace(keep, key=f"keep:{keep.key}")
+            program = Program({**program.modules, keep.key: keep}, program.top_level,
+                              program.lookup_tables)
+        self.lowered = lowered = lower(program, [keep.key] if keep is not None else [])
         self.P = lowered.arrays
         self.KP = lowered.kernel_program
         self.P.consts[k.C_IMMUNIZE] = int(self.world.immunizations)
         self.P.consts[k.C_WORLD_NETWORK] = int(self.world.network is not None)
-        self.strings: list[Any] = list(lowered.strings)
-        self._string_ids = {s: i for i, s in enumerate(self.strings)}
+        self.texts = StringTable(lowered.strings)
+        self.strings = self.texts.values  # shared with the replay
         self.replay = Replay(lowered, self.strings)
         self.replay.network = self.world.network
         self.replay.payers = self.world.payers
@@ -90,57 +107,23 @@ class CompiledEngine:
         self.processes.append((k.P_ENGINE, -1, int(self.P.consts[k.C_ENGINE_OWNER]), 0))
         self.processes += [(k.P_MODULE, m, int(self.P.MOD[m, k.MOD_OWNER]), 0)
                            for m in lowered.top_level]
+        self._keep_proc = -1
+        if keep is not None:
+            self._keep_proc = len(self.processes)
+            m = len(lowered.modules) - 1  # the last module of the set
+            self.processes.append((k.P_MODULE, m, int(self.P.MOD[m, k.MOD_OWNER]), 1))
         if life_events in lifecycle:
             self.processes += [(kind, -1, -1, 1) for kind in (
                 k.P_EMPLOYMENT, k.P_QUIT_SMOKING, k.P_QUIT_ALCOHOLISM)]
         self.n_streams = len(self.P.mixed)
+        self._keep_name = self.texts.intern("Keep")
+        self.kernel_seconds = 0.0  # CPU time in the kernel, for the run's figures
         self._covid = covid19_immunization in lifecycle
-        self._str_lower = np.zeros(0, dtype=np.int64)
-        self._str_info = np.zeros((0, 2))
-        self._strings_done = 0
-        self._extend_lower()
+        self.texts.settle()
         self.KW, self.W = self._work()
 
-    # ------------------------------------------------------------ strings
-
-    def _intern(self, text: str) -> int:
-        found = self._string_ids.get(text)
-        if found is None:
-            found = self._string_ids[text] = len(self.strings)
-            self.strings.append(text)
-        return found
-
-    def _extend_lower(self) -> bool:
-        """Fills the per-string tables (lower-case id, vital-sign class) for new strings; the
-        tables grow by doubling, so a person's new names cost only their own entries. True when
-        the tables were replaced (the kernel must be handed the new ones)."""
-        done = self._strings_done
-        if done == len(self.strings):
-            return False
-        i = done
-        while i < len(self.strings):  # lower() may intern more strings as it goes
-            text = self.strings[i]
-            self._intern(text.lower()) if isinstance(text, str) else None
-            i += 1
-        n = len(self.strings)
-        replaced = n > len(self._str_lower)
-        if replaced:
-            size = max(2 * len(self._str_lower), n, 1024)
-            lower = np.full(size, -1, dtype=np.int64)
-            lower[:done] = self._str_lower[:done]
-            info = np.zeros((size, 2))
-            info[:done] = self._str_info[:done]
-            self._str_lower, self._str_info = lower, info
-        for j in range(done, n):
-            text = self.strings[j]
-            self._str_lower[j] = self._string_ids[text.lower()] if isinstance(text, str) else -1
-        self._str_info[done:n] = vt.string_info(self.strings[done:n])[:n - done]
-        self._strings_done = n
-        return replaced
-
     def _work(self) -> Any:
-        return make_work(self.P, self.caps, self.processes, self.n_streams, self._str_lower,
-                         self._str_info)
+        return make_work(self.P, self.caps, self.processes, self.n_streams, self.texts)
 
     # ------------------------------------------------------------ a life
 
@@ -160,16 +143,17 @@ class CompiledEngine:
             elif isinstance(value, float):
                 row = (K_FLOAT, value, 0)
             elif isinstance(value, str):
-                row = (K_STR, 0.0, self._intern(value))
+                row = (K_STR, 0.0, self.texts.intern(value))
             elif isinstance(value, Code) and value in self._code_ids:
                 row = (K_CODE, 0.0, self._code_ids[value])
             else:
                 row = (K_OTHER, 0.0, 0)
             loaded.append(row)
-        if self._extend_lower():
-            set_str_lower(self.KW, self._str_lower, self._str_info)
-            self.W.str_lower = self._str_lower
-            self.W.str_info = self._str_info
+        texts = self.texts
+        if texts.extend():
+            set_strings(self.KW, texts.lower, texts.info, texts.off, texts.cp)
+            W.str_lower, W.str_info, W.str_off, W.str_cp = (
+                texts.lower, texts.info, texts.off, texts.cp)
         for slot, (kind, number, ref) in enumerate(loaded):
             W.A[slot, k.A_KIND] = kind
             W.a_num[slot] = number
@@ -200,7 +184,15 @@ class CompiledEngine:
                 self.W.n[k.N_C19_FIRST], self.W.n[k.N_C19_SECOND], self.W.n[k.N_C19_VACCINE] = (
                     covid_plan(person))
             loaded = self._load(person)
+            began = time.process_time()
             result = k.live(self.KP, self.KW)
+            kept = None
+            if result == ops.OK and self._keep_proc >= 0:
+                verdict = k.keep_walk(self.KP, self.KW, self._keep_proc, self._keep_name)
+                kept = verdict == 1
+                result = ops.GROW if self.W.n[k.N_GROW] >= 0 else (
+                    ops.FAULT if verdict < 0 else ops.OK)
+            self.kernel_seconds += time.process_time() - began
             if result == ops.GROW:
                 self.caps.grow(int(self.W.n[k.N_GROW]))
                 self.KW, self.W = self._work()
@@ -213,22 +205,28 @@ class CompiledEngine:
             for type_code, count in enumerate(W.stats[:len(_TYPE_NAMES)]):
                 if count:
                     stats[_TYPE_NAMES[type_code]] += int(count)
-        return self._record(person, end_time, loaded)
+        life = self._record(person, end_time, loaded)
+        life.kept = kept
+        self.texts.forget_person()
+        return life
 
     def _fault(self, person: Person, end_time: int) -> None:
         """The kernel stopped on something the reference engine reports as an error (or on
-        something the kernel cannot do): the reference engine gives the message."""
+        something the kernel cannot do). The reference engine lives the same life, so living
+        the person again with it raises the error with its whole account."""
         W = self.W
         state = int(W.n[k.N_ERRSTATE])
         module, name = self.lowered.states[state] if state >= 0 else (None, "?")
+        file = module.file if module else "engine"
         if int(W.n[k.N_ERR]) == k.F_UNSUPPORTED:
-            raise Unsupported(module.file if module else "engine", name,
-                              "this value at run time")
-        from simulator.population.people import Person as _P  # noqa: F401
-
-        raise SimulationError(module.file if module else "engine", name,
-                              "the module failed here (run with --engine reference for the "
-                              "reference engine's account)", person.index)
+            raise Unsupported(file, name, "this value at run time", person.index)
+        sim = PersonSim(self.program, person, end_time, None, self.lifecycle, self.world)
+        sim.run()
+        if self.keep_module is not None:
+            sim.keep(self.keep_module)
+        raise SimulationError(file, name, "the module failed here, and the reference engine "
+                              "lives this person without error: please report this as a bug",
+                              person.index)
 
     def _record(self, person: Person, end_time: int, loaded: list[tuple[int, float, int]]
                 ) -> Life:

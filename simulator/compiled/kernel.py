@@ -46,8 +46,8 @@ G_HEAP, G_WAIT, G_NODE, G_ENTRY, G_ENC, G_J, G_HIST, G_SYM, G_DEPTH = range(9)
 F_NONE, F_FAULT, F_UNSUPPORTED = 0, 1, 2
 
 # attribute kinds (lower.K_*)
-K_NONE, K_BOOL, K_INT, K_FLOAT, K_STR, K_CODE, K_ENTRY, K_PENDING, K_OTHER, K_FORMAT, K_LIST = (
-    range(11))
+(K_NONE, K_BOOL, K_INT, K_FLOAT, K_STR, K_CODE, K_ENTRY, K_PENDING, K_OTHER, K_FORMAT, K_LIST,
+ K_SERIES) = range(12)
 
 # constant slots of P.consts (lower.CONSTS)
 (C_ENGINE_OWNER, C_ENGINE_NAME, C_FIRST_WELLNESS, C_WELLNESS, C_EMERGENCY, C_URGENTCARE,
@@ -89,7 +89,7 @@ P_ENGINE, P_MODULE, P_NATURAL_DEATH, P_LIFE_EVENTS, P_EMPLOYMENT, P_QUIT_SMOKING
  J_TOUCH, J_END_ENTRY, J_MEDICATION, J_CHRONIC, J_PRESCRIBE, J_REASON_CODE, J_REASON_ENTRY,
  J_CAREPLAN, J_PROCEDURE, J_OBSERVATION, J_IMMUNIZATION, J_SUPPLY, J_RENEW, J_DEATH,
  J_PENDING, J_PANEL, J_REPORT, J_DEVICE, J_DEVICE_NUMBERS, J_IMAGING, J_IMAGING_SERIES,
- J_IMAGING_INSTANCE, J_VACCINATION, J_COVID_DOSE, J_PLAN) = range(31)
+ J_IMAGING_INSTANCE, J_VACCINATION, J_COVID_DOSE, J_PLAN, J_SERIES) = range(32)
 
 # entry kinds (for isinstance checks)
 E_CONDITION, E_ALLERGY, E_MEDICATION, E_CAREPLAN, E_PROCEDURE, E_OBSERVATION, E_IMMUNIZATION, \
@@ -554,8 +554,8 @@ def compare(P, W, lk, ln, lr, op, rk, rn, rr, state):
         return lk != K_NONE
     if lk == K_NONE:
         return False
-    if lk == K_LIST or rk == K_LIST:  # sampled data
-        fault(W, F_UNSUPPORTED, state)
+    if lk == K_LIST or rk == K_LIST or lk == K_SERIES or rk == K_SERIES:  # sampled data
+        fault(W, F_FAULT, state)  # logic.compare: a ComparisonError
         return False
     if lk == K_FORMAT or rk == K_FORMAT:  # a text the lifecycle made (an identifier, a name)
         fault(W, F_UNSUPPORTED, state)
@@ -575,8 +575,8 @@ def compare(P, W, lk, ln, lr, op, rk, rn, rr, state):
             return lr == rr
         if op == 1:
             return lr != rr
-        fault(W, F_UNSUPPORTED, state)  # ordering of texts
-        return False
+        a = float(text_order(W, lr, rr))
+        b = 0.0
     elif lk == K_CODE and rk == K_CODE:
         same = P.CODES[lr, CODES_CODE_KEY] == P.CODES[rr, CODES_CODE_KEY]
         if op == 0:
@@ -598,6 +598,21 @@ def compare(P, W, lk, ln, lr, op, rk, rn, rr, state):
     if op == 4:
         return a > b
     return a >= b
+
+
+@nb.njit(cache=True)
+def text_order(W, a, b):
+    """-1, 0 or 1 as Python orders texts a and b (string ids): by code points."""
+    sa = W.str_off[a, 0]
+    la = W.str_off[a, 1]
+    sb = W.str_off[b, 0]
+    lb = W.str_off[b, 1]
+    for i in range(min(la, lb)):
+        ca = W.str_cp[sa + i]
+        cb = W.str_cp[sb + i]
+        if ca != cb:
+            return -1 if ca < cb else 1
+    return -1 if la < lb else (1 if la > lb else 0)
 
 
 @nb.njit(cache=True)
@@ -1935,6 +1950,13 @@ def make_observation(P, W, spec, name, now):
     e = new_entry(P, W, E_OBSERVATION, first_code(P, P.pi[P.S[spec, S_I0]]), now, now, ONE)
     if e < 0:
         return -1
+    if kind == K_LIST:  # the samples: the series the attributes hold now, in their order
+        ref = e
+        i0 = P.S[spec, S_I0]
+        for j in range(P.pi[i0 + 3]):
+            slot = P.pi[i0 + 6 + j]
+            if W.A[slot, A_KIND] == K_SERIES:
+                journal(W, J_SERIES, now, e, W.A[slot, A_REF], ZERO, ZERO, ZERO, ZERO, ZERO, 0.0)
     W.E[e, E_VKIND] = kind
     W.E[e, E_VREF] = ref
     W.e_vnum[e] = num
@@ -2167,7 +2189,7 @@ def observation_value(P, W, g, stream, now):
         kind, num, ref = K_FLOAT, value, 0
         if not ok:
             return kind, num, ref
-    elif mode == 7:  # sampled data: the series the attributes hold, none of them set here
+    elif mode == 7:  # sampled data: the series the attributes hold (make_observation)
         kind, num, ref = K_LIST, 0.0, 0
         for j in range(P.pi[i0 + 3]):
             if get_attr(P, W, P.pi[i0 + 6 + j], now)[0] == K_OTHER:
@@ -2225,6 +2247,8 @@ def execute(P, W, proc, g, owner, now):
             if kind == K_OTHER:
                 return X_STOP
             set_attr(P, W, slot, kind, number, ZERO, now)
+        elif mode == 6:  # series data: (period, the lowered series)
+            set_attr(P, W, slot, K_SERIES, P.pf[f0], P.pi[i0 + 3], now)
         elif mode == 4 and W.A[P.pi[i0 + 4], A_KIND] != K_NONE:
             src = P.pi[i0 + 4]
             set_attr(P, W, slot, W.A[src, A_KIND], W.a_num[src], W.A[src, A_REF], now)
@@ -3431,3 +3455,42 @@ def finish(P, W, now):
             if death != NONE and W.EN[c, EN_STOP] > death:
                 W.EN[c, EN_STOP] = death if death > W.EN[c, EN_START] else W.EN[c, EN_START]
                 journal(W, J_ENCOUNTER_END, end, c, W.EN[c, EN_STOP], NEG1, TWO, ZERO, ZERO, ZERO, 0.0)
+
+
+@nb.njit(cache=True)
+def keep_walk(P, W, proc, keep_name):
+    """PersonSim.keep: walks the keep module (process `proc`, never started during the life)
+    once at the end of the simulation, death ignored. Returns 1 when the walk stops on the
+    state named Keep (string id `keep_name`), 0 when elsewhere, -1 when the kernel must grow
+    or failed (W.n says which)."""
+    now = W.n[N_NOW]
+    death = W.n[N_DEATH]
+    W.n[N_DEATH] = NONE
+    owner = W.PR[proc, PR_OWNER]
+    m = W.PR[proc, PR_MODULE]
+    W.PR[proc, PR_DEPTH] = 0
+    W.FR[proc, 0, FR_MOD] = m
+    W.FR[proc, 0, FR_STATE] = P.MOD[m, MOD_INITIAL]
+    W.FR[proc, 0, FR_HBASE] = 0
+    W.FR[proc, 0, FR_LOOPTIME] = now
+    W.FR[proc, 0, FR_LOOPCOUNT] = 0
+    result = -1
+    for _ in range(MAX_PER_INSTANT):
+        g = W.FR[proc, 0, FR_STATE]
+        if push_visit(P, W, proc, g, now) < 0:
+            break
+        x = execute(P, W, proc, g, owner, now)
+        if failed(W):
+            break
+        # a state that would wait (or call a submodule) stops the walk, as a Terminal does
+        if x != X_DONE or P.S[g, S_TRANS] < 0:
+            result = 1 if P.S[g, S_NAME] == keep_name else 0
+            break
+        target = next_state(P, W, proc, g, now)
+        if failed(W):
+            break
+        W.FR[proc, 0, FR_STATE] = target
+    else:
+        fault(W, F_FAULT, W.FR[proc, 0, FR_STATE])
+    W.n[N_DEATH] = death
+    return result

@@ -8,7 +8,9 @@ and the feature (`Unsupported`), so nothing falls back silently.
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
@@ -40,8 +42,11 @@ NONE_TIME = np.iinfo(np.int64).min  # an unset instant
 class Unsupported(UserError):
     """A module (or a run) uses something the compiled engine cannot run yet."""
 
-    def __init__(self, module: str | None, state: str | None, feature: str) -> None:
-        where = f"{module}: state {state!r}: " if module is not None else ""
+    def __init__(self, module: str | None, state: str | None, feature: str,
+                 person: int | None = None) -> None:
+        self.module, self.state, self.feature = module, state, feature
+        who = f" (person {person})" if person is not None else ""
+        where = f"{module}: state {state!r}{who}: " if module is not None else ""
         super().__init__(
             f"{where}the compiled engine cannot run {feature} yet; run with --engine reference"
         )
@@ -63,8 +68,11 @@ class Interner:
 
 
 # Attribute value kinds (the kernel's tagged attribute slots).
-K_NONE, K_BOOL, K_INT, K_FLOAT, K_STR, K_CODE, K_ENTRY, K_PENDING, K_OTHER, K_FORMAT, K_LIST = (
-    range(11))  # K_LIST: an Observation's sampled data (a list of numbers)
+# K_LIST: an Observation's sampled data (a list of numbers); K_SERIES: SetAttribute's series
+# data ({"series": [...], "period": p}: the period in the number, the Lowered.values index of
+# the samples in the reference)
+(K_NONE, K_BOOL, K_INT, K_FLOAT, K_STR, K_CODE, K_ENTRY, K_PENDING, K_OTHER, K_FORMAT, K_LIST,
+ K_SERIES) = range(12)
 
 # Time units, in the order the kernel's unit tables use.
 UNITS = ("years", "months", "weeks", "days", "hours", "minutes", "seconds")
@@ -106,7 +114,6 @@ class Lowered:
     replay needs to turn the kernel's journal into records."""
 
     arrays: Any  # the program's arrays by field name (PROGRAM_FIELDS), for Python
-    kernel_program: Any  # the same arrays as one ProgramArrays, for the kernel
     strings: list[Any]
     codes: list[Code]
     attributes: list[str]
@@ -119,10 +126,17 @@ class Lowered:
     values: list[Any]  # SetAttribute / Attribute-condition constants too rich for a slot
     slot_of: dict[str, int] = field(default_factory=dict)
 
+    @functools.cached_property
+    def kernel_program(self) -> Any:
+        """The arrays as one ProgramArrays, for the kernel (made on first use: numba compiles
+        its constructor, about 2 s, which `simulate modules check` need not pay)."""
+        return ProgramArrays(*(getattr(self.arrays, f) for f in PROGRAM_FIELDS))
+
 
 @dataclass
 class _Builder:
     program: Program
+    roots: list[str]  # the keys of the modules to lower (with the submodules they call)
     strings: Interner = field(default_factory=Interner)
     codes: Interner = field(default_factory=Interner)  # Code objects (system, code, display)
     code_text: Interner = field(default_factory=Interner)  # code strings: the "present" keys
@@ -649,7 +663,11 @@ class _Builder:
                 self.params([slot, 5, 0, 0, self.expression(st.expression), 0])
                 return
             if st.series_data is not None:
-                raise self.unsupported("series data")
+                samples = tuple(float(x) for x in st.series_data.split())  # checked by schema
+                self.values.append(samples)
+                self.params([slot, 6, K_SERIES, len(self.values) - 1, 0, 0],
+                            [st.period if st.period > 0 else 1.0])
+                return
             value = st.value
             if isinstance(value, float) and value.is_integer():
                 value = int(value)
@@ -753,7 +771,7 @@ class _Builder:
                 self.params([*ints, 4, K_CODE, self.code_id(st.value_code), 0])
             elif st.expression is not None:
                 self.params([*ints, 6, 0, self.expression(st.expression), 0])
-            elif st.sampled_data is not None:  # attributes holding series (none can here)
+            elif st.sampled_data is not None:  # the attributes holding the series
                 slots = [self.slot(name) for name in st.sampled_data.attributes]
                 self.params([*ints, 7, len(slots), 0, 0, *slots])
             elif st.attachment is not None:
@@ -852,7 +870,7 @@ class _Builder:
 
     def lower(self) -> Lowered:
         program = self.program
-        modules = list(program.modules.values())
+        modules = closure(program, self.roots)
         self._module_index = {m.key: i for i, m in enumerate(modules)}
         for m in modules:
             for name, cs in m.states.items():
@@ -1084,9 +1102,8 @@ class _Builder:
             n_code_text=len(self.code_text.values) + 1, n_strings=n_strings,
         )
         arrays = SimpleNamespace(**fields)
-        kernel_program = ProgramArrays(*(fields[f] for f in PROGRAM_FIELDS))
         return Lowered(
-            arrays=arrays, kernel_program=kernel_program, strings=list(self.strings.values),
+            arrays=arrays, strings=list(self.strings.values),
             codes=[Code(system, code, display, version)
                    for system, code, display, version in self.codes.values],
             attributes=list(self.attrs.values), states=self.states, models=self.models,
@@ -1121,7 +1138,24 @@ class ProgramArrays(structref.StructRefProxy):
 structref.define_proxy(ProgramArrays, ProgramType, list(PROGRAM_FIELDS))
 
 
-def lower(program: Program) -> Lowered:
-    """The array program of a compiled module set; raises Unsupported for what the compiled
-    engine cannot run."""
-    return _Builder(program).lower()
+def lower(program: Program, also: Sequence[str] = ()) -> Lowered:
+    """The array program of a compiled module set: its top-level modules, the modules `also`
+    names, and the submodules they call; raises Unsupported for what the compiled engine
+    cannot run. (The other modules of the set are left out: a run of some modules is not
+    refused for a module it never runs.)"""
+    return _Builder(program, [m.key for m in program.top_level] + list(also)).lower()
+
+
+def closure(program: Program, roots: Sequence[str]) -> list[CompiledModule]:
+    """The modules `roots` name and every submodule they call, transitively, in the set's
+    order."""
+    seen: set[str] = set()
+    todo = list(roots)
+    while todo:
+        key = todo.pop()
+        if key in seen or key not in program.modules:
+            continue
+        seen.add(key)
+        todo.extend(st.model.submodule for st in program.modules[key].states.values()
+                    if isinstance(st.model, s.CallSubmodule))
+    return [m for key, m in program.modules.items() if key in seen]

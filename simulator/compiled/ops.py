@@ -128,6 +128,7 @@ class J(IntEnum):
     VACCINATION = 28  # -, vaccine (immunizations.SCHEDULE), encounter, series
     COVID_DOSE = 29  # -, vaccine code, encounter, series
     PLAN = 30  # plan (insurance.plans_in_order), period end, age, new period; member id bits
+    SERIES = 31  # entry, series (Lowered.series): samples of the entry's sampled data
 
 
 # Kernel results

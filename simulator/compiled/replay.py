@@ -10,8 +10,41 @@ from typing import Any
 import numpy as np
 
 from simulator.builtin.immunizations import IMMUNIZATION_COST, SCHEDULE
-from simulator.compiled import ops
 from simulator.compiled.insurance import plans_in_order
+from simulator.compiled.kernel import (
+    J_ALLERGY,
+    J_ALLERGY_REACTION,
+    J_CAREPLAN,
+    J_CHRONIC,
+    J_CONDITION,
+    J_COVID_DOSE,
+    J_DEATH,
+    J_DEVICE,
+    J_DEVICE_NUMBERS,
+    J_ENCOUNTER,
+    J_ENCOUNTER_END,
+    J_ENCOUNTER_REASON,
+    J_END_ENTRY,
+    J_IMAGING,
+    J_IMAGING_INSTANCE,
+    J_IMAGING_SERIES,
+    J_IMMUNIZATION,
+    J_MEDICATION,
+    J_OBSERVATION,
+    J_PANEL,
+    J_PENDING,
+    J_PLAN,
+    J_PRESCRIBE,
+    J_PROCEDURE,
+    J_REASON_CODE,
+    J_REASON_ENTRY,
+    J_RENEW,
+    J_REPORT,
+    J_SERIES,
+    J_SUPPLY,
+    J_TOUCH,
+    J_VACCINATION,
+)
 from simulator.compiled.lower import (
     K_BOOL,
     K_CODE,
@@ -21,6 +54,7 @@ from simulator.compiled.lower import (
     K_INT,
     K_LIST,
     K_NONE,
+    K_SERIES,
     K_STR,
     Lowered,
 )
@@ -55,8 +89,9 @@ from simulator.record import (
     Supply,
 )
 
-J = ops.J
 _SEVERITY = ("none", "mild", "moderate", "severe")
+
+
 class Replay:
     """Builds records for one lowered program; `strings` is the engine's (growing) string
     table, program strings first."""
@@ -73,6 +108,7 @@ class Replay:
         self.preferred: dict[str, Any] = {}  # the person's provider per encounter class
         self.payers: Any = None  # the world's payer catalog, if any (claims are made then)
         self.plans = plans_in_order(load_payers())  # the insurance process's, by kernel index
+        self.samples: dict[int, list[float]] = {}  # observation entry -> its sampled data
 
     def value(self, kind: int, number: float, ref: int, entries: dict[int, Entry]) -> Any:
         if kind == K_NONE:
@@ -91,8 +127,10 @@ class Replay:
             return entries[ref]
         if kind == K_FORMAT:
             return self.formatted(ref, int(number))
-        if kind == K_LIST:
-            return []  # sampled data from attributes that hold no series
+        if kind == K_LIST:  # an observation's sampled data (J.SERIES rows before it)
+            return list(self.samples.get(ref, ()))
+        if kind == K_SERIES:
+            return {"series": list(self.lowered.values[ref]), "period": number}
         raise AssertionError(f"attribute kind {kind}")
 
     def formatted(self, which: int, n: int, person: Any = None) -> str:
@@ -148,8 +186,21 @@ class Replay:
         floats = values.tolist()
         network = self.network
         self.preferred = {}
+        self.samples = {}
         for i, (kind, time, a, b, c, d, e, hi, lo) in enumerate(rows.tolist()):
-            if kind == J.ENCOUNTER:
+            if kind == J_OBSERVATION:  # the most frequent row first
+                st = models[b]
+                obs = Observation(
+                    id=uuid_text(hi, lo), start=time, codes=list(st.codes), name=names[b],
+                    stop=time, value=self.value(d, floats[i], e, entries),
+                    unit=st.unit or "", category=st.category,
+                )
+                entries[a] = obs
+                enc = encounters[c]
+                enc.observations.append(obs)
+                if enc.claim is not None:  # put(), without the call for what is never billed
+                    billing.recorded(enc, obs, "observations")
+            elif kind == J_ENCOUNTER:
                 enc = Encounter(
                     id=uuid_text(hi, lo), start=time, codes=[codes[x] for x in code_lists[d]],
                     name=strings[e], encounter_class=strings[b], owner=strings[c],
@@ -161,7 +212,7 @@ class Replay:
                 if payer is not None:
                     enc.payer_id = payer
                 encounters.append(enc)
-            elif kind == J.ENCOUNTER_END:
+            elif kind == J_ENCOUNTER_END:
                 enc = encounters[a]
                 enc.stop = b
                 if not enc.ended:
@@ -169,52 +220,52 @@ class Replay:
                     billing.adjudicate(enc)
                 if c >= 0:
                     enc.discharge = codes[c]
-            elif kind == J.PLAN:
+            elif kind == J_PLAN:
                 billing.enrol(plans[a], time, b, c, lambda hi=hi, lo=lo: uuid_text(hi, lo))
-            elif kind == J.ENCOUNTER_REASON:
+            elif kind == J_ENCOUNTER_REASON:
                 encounters[a].reason = codes[b]
-            elif kind == J.CONDITION:
+            elif kind == J_CONDITION:
                 entry = Condition(id=uuid_text(hi, lo), start=time, codes=list(state_codes[b]),
                                   name=names[b])
                 entries[a] = entry
                 put(encounters[c], "conditions", entry)
-            elif kind == J.PENDING:
+            elif kind == J_PENDING:
                 entries[a] = Condition(id="", start=time, codes=list(state_codes[b]),
                                        name=names[b])
-            elif kind == J.ALLERGY:
+            elif kind == J_ALLERGY:
                 st = models[b]
                 entry = Allergy(id=uuid_text(hi, lo), start=time, codes=list(st.codes),
                                 name=names[b], allergy_type=st.allergy_type,
                                 category=st.category, reactions=[])
                 entries[a] = entry
                 put(encounters[c], "allergies", entry)
-            elif kind == J.ALLERGY_REACTION:
+            elif kind == J_ALLERGY_REACTION:
                 allergy = entries[a]
                 spec = models[d].reactions[b]
                 allergy.reactions.append(Reaction(spec.reaction, _SEVERITY[c]))  # type: ignore[attr-defined]
-            elif kind == J.TOUCH:
+            elif kind == J_TOUCH:
                 entry = entries[a]
                 entry.name = names[b]
                 merge_codes(entry, state_codes[b])
-            elif kind == J.END_ENTRY:
+            elif kind == J_END_ENTRY:
                 entry = entries[a]
                 if entry.stop is None:
                     entry.stop = time
                 if b >= 0 and hasattr(entry, "stop_reason"):
                     entry.stop_reason = codes[b]  # type: ignore[attr-defined]
-            elif kind == J.MEDICATION:
+            elif kind == J_MEDICATION:
                 med = Medication(id=uuid_text(hi, lo), start=time, codes=list(state_codes[b]),
                                  name=names[b], stop=time if d else None,
                                  administration=bool(d), cost=COST_MEDICATION)
                 entries[a] = med
                 put(encounters[c], "medications", med)
-            elif kind == J.CHRONIC:
+            elif kind == J_CHRONIC:
                 entries[a].chronic = True  # type: ignore[attr-defined]
-            elif kind == J.PRESCRIBE:
+            elif kind == J_PRESCRIBE:
                 entries[a].prescription = models[b].prescription  # type: ignore[attr-defined]
-            elif kind in (J.REASON_CODE, J.REASON_ENTRY):
+            elif kind in (J_REASON_CODE, J_REASON_ENTRY):
                 target: Any = entries[a]
-                if kind == J.REASON_CODE:
+                if kind == J_REASON_CODE:
                     found = [codes[b]]
                 else:
                     source = entries[b].codes
@@ -222,42 +273,35 @@ class Replay:
                 for code in found:
                     if not c or code not in target.reasons:
                         target.reasons.append(code)
-            elif kind == J.CAREPLAN:
+            elif kind == J_CAREPLAN:
                 st = models[b]
                 plan = CarePlan(id=uuid_text(hi, lo), start=time, codes=list(st.codes),
                                 name=names[b], activities=list(st.activities),
                                 goals=list(st.goals))
                 entries[a] = plan
                 put(encounters[c], "careplans", plan)
-            elif kind == J.PROCEDURE:
+            elif kind == J_PROCEDURE:
                 proc = Procedure(id=uuid_text(hi, lo), start=time,
                                  codes=list(state_codes[b]) or [models[b].procedure_code],
                                  name=names[b], cost=COST_PROCEDURE)
                 proc.stop = d
                 entries[a] = proc
                 put(encounters[c], "procedures", proc)
-            elif kind == J.OBSERVATION:
-                st = models[b]
-                obs = Observation(
-                    id=uuid_text(hi, lo), start=time, codes=list(st.codes), name=names[b],
-                    stop=time, value=self.value(d, floats[i], e, entries),
-                    unit=st.unit or "", category=st.category,
-                )
-                entries[a] = obs
-                put(encounters[c], "observations", obs)
-            elif kind == J.IMMUNIZATION:
+            elif kind == J_SERIES:
+                self.samples.setdefault(a, []).extend(self.lowered.values[b])
+            elif kind == J_IMMUNIZATION:
                 st = models[b]
                 imm = Immunization(id=uuid_text(hi, lo), start=time, codes=list(st.codes),
                                    name=names[b], series=st.series, cost=COST_IMMUNIZATION)
                 entries[a] = imm
                 put(encounters[c], "immunizations", imm)
-            elif kind == J.SUPPLY:
+            elif kind == J_SUPPLY:
                 item = models[b].supplies[d]
                 supply = Supply(id=uuid_text(hi, lo), start=time, codes=[item.code],
                                 name=names[b], stop=time, quantity=item.quantity)
                 entries[a] = supply
                 put(encounters[c], "supplies", supply)
-            elif kind == J.RENEW:
+            elif kind == J_RENEW:
                 old: Any = entries[b]
                 renewed = Medication(
                     id=uuid_text(hi, lo), start=time, codes=list(old.codes), name=old.name,
@@ -266,7 +310,7 @@ class Replay:
                 )
                 entries[a] = renewed
                 put(encounters[c], "medications", renewed)
-            elif kind == J.PANEL:
+            elif kind == J_PANEL:
                 st = models[b]
                 enc = encounters[c]
                 moved = [enc.observations.pop() for _ in range(d)]
@@ -275,7 +319,7 @@ class Replay:
                                     children=moved)
                 entries[a] = panel
                 enc.observations.append(panel)
-            elif kind == J.REPORT:
+            elif kind == J_REPORT:
                 st = models[b]
                 children = encounters[c].observations[-d:] if d else []
                 report = Report(id=uuid_text(hi, lo), start=time, codes=list(st.codes),
@@ -283,7 +327,7 @@ class Replay:
                                 cost=COST_REPORT)
                 entries[a] = report
                 put(encounters[c], "reports", report)
-            elif kind == J.DEVICE:
+            elif kind == J_DEVICE:
                 st = models[b]
                 device = Device(id=uuid_text(hi, lo), start=time, codes=[st.code], name=names[b],
                                 manufacturer=st.manufacturer, model=st.model,
@@ -292,44 +336,44 @@ class Replay:
                                 expiration_time=time + 25 * tu.YEAR_365)
                 entries[a] = device
                 put(encounters[c], "devices", device)
-            elif kind == J.DEVICE_NUMBERS:
+            elif kind == J_DEVICE_NUMBERS:
                 device = entries[a]  # type: ignore[assignment]
                 device.lot_number = str(c)[:b]
                 device.serial_number = str(e)[:d]
                 device.udi = (f"(01){device.device_identifier}(11){_yymmdd(device.manufacture_time)}"
                               f"(17){_yymmdd(device.expiration_time)}(10){device.lot_number}"
                               f"(21){device.serial_number}")
-            elif kind == J.IMAGING:
+            elif kind == J_IMAGING:
                 st = models[b]
                 study = ImagingStudy(id=uuid_text(hi, lo), start=time, codes=[st.procedure_code],
                                      name=names[b], stop=time, uid=_dicom(time, d), series=[])
                 entries[a] = study
                 put(encounters[c], "imaging_studies", study)
                 imaging_state = b
-            elif kind == J.IMAGING_SERIES:
+            elif kind == J_IMAGING_SERIES:
                 study = entries[a]  # type: ignore[assignment]
                 spec = models[imaging_state].series[b]
                 number = len(study.series) + 1
                 study.series.append(ImagingSeries(_dicom(time, d, number), spec.body_site,
                                                   spec.modality, []))
                 series_spec = spec
-            elif kind == J.IMAGING_INSTANCE:
+            elif kind == J_IMAGING_INSTANCE:
                 study = entries[a]  # type: ignore[assignment]
                 series = study.series[-1]
                 inst = series_spec.instances[b]
                 series.instances.append(ImagingInstance(
                     _dicom(time, c, len(study.series), len(series.instances) + 1), inst.title,
                     inst.sop_class))
-            elif kind == J.VACCINATION:
+            elif kind == J_VACCINATION:
                 vaccine = SCHEDULE[b]
                 encounters[c].immunizations.append(Immunization(
                     id=uuid_text(hi, lo), start=time, codes=[vaccine.code], name=vaccine.key,
                     series=d, cost=IMMUNIZATION_COST))
-            elif kind == J.COVID_DOSE:
+            elif kind == J_COVID_DOSE:
                 encounters[c].immunizations.append(Immunization(
                     id=uuid_text(hi, lo), start=time, codes=[codes[b]], name="covid19",
                     series=d, cost=COST_IMMUNIZATION))
-            elif kind == J.DEATH:
+            elif kind == J_DEATH:
                 pass  # the kernel's final state says who died when
             else:
                 raise AssertionError(f"journal record {kind}")

@@ -121,10 +121,11 @@ ATTRIBUTES = (
  A_WM_LONG_TERM) = range(len(ATTRIBUTES))
 
 # Tagged attribute kinds, as kernel.K_* / lower.K_*. K_CODE, K_ENTRY, K_PENDING (objects) and
-# K_FORMAT (texts the lifecycle made: identifiers, names; never empty, "M", "F" or digits) all
-# take the fall-through branches below: true, int() refused (read as 0), no arithmetic.
-K_NONE, K_BOOL, K_INT, K_FLOAT, K_STR, K_CODE, K_ENTRY, K_PENDING, K_OTHER, K_FORMAT, K_LIST = (
-    range(11))
+# K_FORMAT (texts the lifecycle made: identifiers, names; never empty, "M", "F" or digits) and
+# K_SERIES (a dict) all take the fall-through branches below: true, int() refused (read as 0),
+# no arithmetic.
+(K_NONE, K_BOOL, K_INT, K_FLOAT, K_STR, K_CODE, K_ENTRY, K_PENDING, K_OTHER, K_FORMAT, K_LIST,
+ K_SERIES) = range(12)
 
 # str_info columns and the string classes the computation tells apart
 SI_CLASS, SI_INT = range(2)

@@ -618,6 +618,17 @@ class SetAttribute(State):
     series_data: Text | None = None
     period: float = 1.0
 
+    @model_validator(mode="after")
+    def _series(self) -> SetAttribute:
+        if self.series_data is not None:
+            for sample in self.series_data.split():
+                try:
+                    float(sample)
+                except ValueError:
+                    raise ValueError(f"series_data: {sample!r} is not a number (the samples are "
+                                     "numbers separated by spaces)") from None
+        return self
+
 
 class Counter(State):
     attribute: Text
