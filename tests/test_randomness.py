@@ -5,11 +5,20 @@ from __future__ import annotations
 
 import math
 
-from hypothesis import given
+import numpy as np
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simulator.engine.person import Person
-from simulator.engine.randomness import MASK64, Stream, mix64, person_seed, stream_id
+from simulator.engine.randomness import (
+    MASK64,
+    Stream,
+    mix64,
+    person_seed,
+    stream_id,
+    uuid_text,
+    uuid_texts,
+)
 
 
 def test_mix64_is_splitmix64() -> None:
@@ -72,3 +81,12 @@ def test_a_person_keeps_one_stream_per_id() -> None:
     s1 = person.stream(stream_id("vitals:lipids"))
     s1.random()
     assert person.stream(stream_id("vitals:lipids")) is s1 and s1.n == 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(-(2**63), 2**63 - 1), st.integers(-(2**63), 2**63 - 1)),
+                max_size=20))
+def test_uuids_in_bulk_are_the_same_texts(pairs: list[tuple[int, int]]) -> None:
+    hi = np.array([h for h, _ in pairs], dtype=np.int64)
+    lo = np.array([low for _, low in pairs], dtype=np.int64)
+    assert uuid_texts(hi, lo) == [uuid_text(h, low) for h, low in pairs]

@@ -59,7 +59,7 @@ from simulator.compiled.lower import (
     Lowered,
 )
 from simulator.engine import timeutil as tu
-from simulator.engine.randomness import uuid_text
+from simulator.engine.randomness import uuid_texts
 from simulator.engine.simulation import (
     COST_ENCOUNTER,
     COST_IMMUNIZATION,
@@ -171,7 +171,8 @@ class Replay:
         def put(enc: Encounter, group: str, entry: Entry) -> None:
             """PersonSim.record_entry."""
             getattr(enc, group).append(entry)
-            billing.recorded(enc, entry, group)
+            if enc.claim is not None:  # only an entry recorded after its visit was billed
+                billing.recorded(enc, entry, group)
 
         encounters: list[Encounter] = []
         entries: dict[int, Entry] = {}
@@ -184,14 +185,15 @@ class Replay:
         imaging_state = -1
         series_spec: Any = None
         floats = values.tolist()
+        ids = uuid_texts(rows[:, 7], rows[:, 8])  # each row's entry id, if it makes an entry
         network = self.network
         self.preferred = {}
         self.samples = {}
-        for i, (kind, time, a, b, c, d, e, hi, lo) in enumerate(rows.tolist()):
+        for i, (kind, time, a, b, c, d, e) in enumerate(rows[:, :7].tolist()):
             if kind == J_OBSERVATION:  # the most frequent row first
                 st = models[b]
                 obs = Observation(
-                    id=uuid_text(hi, lo), start=time, codes=list(st.codes), name=names[b],
+                    id=ids[i], start=time, codes=list(st.codes), name=names[b],
                     stop=time, value=self.value(d, floats[i], e, entries),
                     unit=st.unit or "", category=st.category,
                 )
@@ -202,7 +204,7 @@ class Replay:
                     billing.recorded(enc, obs, "observations")
             elif kind == J_ENCOUNTER:
                 enc = Encounter(
-                    id=uuid_text(hi, lo), start=time, codes=[codes[x] for x in code_lists[d]],
+                    id=ids[i], start=time, codes=[codes[x] for x in code_lists[d]],
                     name=strings[e], encounter_class=strings[b], owner=strings[c],
                     base_cost=COST_ENCOUNTER,
                 )
@@ -221,11 +223,11 @@ class Replay:
                 if c >= 0:
                     enc.discharge = codes[c]
             elif kind == J_PLAN:
-                billing.enrol(plans[a], time, b, c, lambda hi=hi, lo=lo: uuid_text(hi, lo))
+                billing.enrol(plans[a], time, b, c, lambda i=i: ids[i])
             elif kind == J_ENCOUNTER_REASON:
                 encounters[a].reason = codes[b]
             elif kind == J_CONDITION:
-                entry = Condition(id=uuid_text(hi, lo), start=time, codes=list(state_codes[b]),
+                entry = Condition(id=ids[i], start=time, codes=list(state_codes[b]),
                                   name=names[b])
                 entries[a] = entry
                 put(encounters[c], "conditions", entry)
@@ -234,7 +236,7 @@ class Replay:
                                        name=names[b])
             elif kind == J_ALLERGY:
                 st = models[b]
-                entry = Allergy(id=uuid_text(hi, lo), start=time, codes=list(st.codes),
+                entry = Allergy(id=ids[i], start=time, codes=list(st.codes),
                                 name=names[b], allergy_type=st.allergy_type,
                                 category=st.category, reactions=[])
                 entries[a] = entry
@@ -254,7 +256,7 @@ class Replay:
                 if b >= 0 and hasattr(entry, "stop_reason"):
                     entry.stop_reason = codes[b]  # type: ignore[attr-defined]
             elif kind == J_MEDICATION:
-                med = Medication(id=uuid_text(hi, lo), start=time, codes=list(state_codes[b]),
+                med = Medication(id=ids[i], start=time, codes=list(state_codes[b]),
                                  name=names[b], stop=time if d else None,
                                  administration=bool(d), cost=COST_MEDICATION)
                 entries[a] = med
@@ -275,13 +277,13 @@ class Replay:
                         target.reasons.append(code)
             elif kind == J_CAREPLAN:
                 st = models[b]
-                plan = CarePlan(id=uuid_text(hi, lo), start=time, codes=list(st.codes),
+                plan = CarePlan(id=ids[i], start=time, codes=list(st.codes),
                                 name=names[b], activities=list(st.activities),
                                 goals=list(st.goals))
                 entries[a] = plan
                 put(encounters[c], "careplans", plan)
             elif kind == J_PROCEDURE:
-                proc = Procedure(id=uuid_text(hi, lo), start=time,
+                proc = Procedure(id=ids[i], start=time,
                                  codes=list(state_codes[b]) or [models[b].procedure_code],
                                  name=names[b], cost=COST_PROCEDURE)
                 proc.stop = d
@@ -291,20 +293,20 @@ class Replay:
                 self.samples.setdefault(a, []).extend(self.lowered.values[b])
             elif kind == J_IMMUNIZATION:
                 st = models[b]
-                imm = Immunization(id=uuid_text(hi, lo), start=time, codes=list(st.codes),
+                imm = Immunization(id=ids[i], start=time, codes=list(st.codes),
                                    name=names[b], series=st.series, cost=COST_IMMUNIZATION)
                 entries[a] = imm
                 put(encounters[c], "immunizations", imm)
             elif kind == J_SUPPLY:
                 item = models[b].supplies[d]
-                supply = Supply(id=uuid_text(hi, lo), start=time, codes=[item.code],
+                supply = Supply(id=ids[i], start=time, codes=[item.code],
                                 name=names[b], stop=time, quantity=item.quantity)
                 entries[a] = supply
                 put(encounters[c], "supplies", supply)
             elif kind == J_RENEW:
                 old: Any = entries[b]
                 renewed = Medication(
-                    id=uuid_text(hi, lo), start=time, codes=list(old.codes), name=old.name,
+                    id=ids[i], start=time, codes=list(old.codes), name=old.name,
                     reasons=list(old.reasons), prescription=old.prescription, chronic=True,
                     administration=old.administration, cost=old.cost,
                 )
@@ -314,7 +316,7 @@ class Replay:
                 st = models[b]
                 enc = encounters[c]
                 moved = [enc.observations.pop() for _ in range(d)]
-                panel = Observation(id=uuid_text(hi, lo), start=time, codes=list(st.codes),
+                panel = Observation(id=ids[i], start=time, codes=list(st.codes),
                                     name=names[b], stop=time, value=None, category=st.category,
                                     children=moved)
                 entries[a] = panel
@@ -322,14 +324,14 @@ class Replay:
             elif kind == J_REPORT:
                 st = models[b]
                 children = encounters[c].observations[-d:] if d else []
-                report = Report(id=uuid_text(hi, lo), start=time, codes=list(st.codes),
+                report = Report(id=ids[i], start=time, codes=list(st.codes),
                                 name=names[b], stop=time, observations=list(children),
                                 cost=COST_REPORT)
                 entries[a] = report
                 put(encounters[c], "reports", report)
             elif kind == J_DEVICE:
                 st = models[b]
-                device = Device(id=uuid_text(hi, lo), start=time, codes=[st.code], name=names[b],
+                device = Device(id=ids[i], start=time, codes=[st.code], name=names[b],
                                 manufacturer=st.manufacturer, model=st.model,
                                 device_identifier=str(d).rjust(14, "0")[:14],
                                 manufacture_time=time - 3 * tu.WEEK,
@@ -345,7 +347,7 @@ class Replay:
                               f"(21){device.serial_number}")
             elif kind == J_IMAGING:
                 st = models[b]
-                study = ImagingStudy(id=uuid_text(hi, lo), start=time, codes=[st.procedure_code],
+                study = ImagingStudy(id=ids[i], start=time, codes=[st.procedure_code],
                                      name=names[b], stop=time, uid=_dicom(time, d), series=[])
                 entries[a] = study
                 put(encounters[c], "imaging_studies", study)
@@ -367,11 +369,11 @@ class Replay:
             elif kind == J_VACCINATION:
                 vaccine = SCHEDULE[b]
                 encounters[c].immunizations.append(Immunization(
-                    id=uuid_text(hi, lo), start=time, codes=[vaccine.code], name=vaccine.key,
+                    id=ids[i], start=time, codes=[vaccine.code], name=vaccine.key,
                     series=d, cost=IMMUNIZATION_COST))
             elif kind == J_COVID_DOSE:
                 encounters[c].immunizations.append(Immunization(
-                    id=uuid_text(hi, lo), start=time, codes=[codes[b]], name="covid19",
+                    id=ids[i], start=time, codes=[codes[b]], name="covid19",
                     series=d, cost=COST_IMMUNIZATION))
             elif kind == J_DEATH:
                 pass  # the kernel's final state says who died when

@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import math
 
+import numpy as np
+
 from simulator.gmf.schema import Distribution
 
 
@@ -89,6 +91,27 @@ def uuid_text(hi: int, lo: int) -> str:
     n = ((((hi & MASK64) << 64) | (lo & MASK64)) & _UUID_CLEAR) | _UUID_SET
     h = f"{n:032x}"
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+_HEX_DIGITS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+_UUID_DIGITS = np.array([i for i in range(36) if i not in (8, 13, 18, 23)])  # not the hyphens
+
+
+def uuid_texts(hi: np.ndarray, lo: np.ndarray) -> list[str]:
+    """uuid_text of many pairs at once (int64 or uint64 arrays), formatted by numpy."""
+    n = len(hi)
+    raw = np.empty((n, 16), dtype=np.uint8)
+    raw[:, :8] = np.asarray(hi).view(np.uint64).astype(">u8").view(np.uint8).reshape(n, 8)
+    raw[:, 8:] = np.asarray(lo).view(np.uint64).astype(">u8").view(np.uint8).reshape(n, 8)
+    raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40  # version 4, as _UUID_CLEAR / _UUID_SET
+    raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80  # variant 10
+    digits = np.empty((n, 32), dtype=np.uint8)
+    digits[:, 0::2] = _HEX_DIGITS[raw >> 4]
+    digits[:, 1::2] = _HEX_DIGITS[raw & 0x0F]
+    chars = np.full((n, 36), ord("-"), dtype=np.uint8)
+    chars[:, _UUID_DIGITS] = digits
+    text = chars.tobytes().decode("ascii")
+    return [text[i:i + 36] for i in range(0, 36 * n, 36)]
 
 
 def round_half_up(value: float, decimals: int = 0) -> float:
