@@ -59,7 +59,7 @@ def test_streams_match_randomness(person_key: int, name: str) -> None:
 _TEXT_TABLES = namedtuple("_TEXT_TABLES", "str_off str_cp")
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.lists(st.text(max_size=12), min_size=2, max_size=6, unique=True),
        st.lists(st.text(max_size=12)))
 def test_texts_order_as_python_orders_them(program: list[str], person: list[str]) -> None:

@@ -123,7 +123,13 @@ def _cents(amount: float) -> int:
     binary value is 12.3399...); negative and non-finite amounts count as nothing."""
     if not amount > 0.0 or not math.isfinite(amount):
         return 0
-    return int((Decimal(repr(float(amount))) * 100).to_integral_value(ROUND_DOWN))
+    return _decimal_cents(float(amount))
+
+
+@lru_cache(maxsize=65536)
+def _decimal_cents(amount: float) -> int:
+    # costs, copays and deductibles are few distinct numbers: a person bills each many times
+    return int((Decimal(repr(amount)) * 100).to_integral_value(ROUND_DOWN))
 
 
 def split_cost(
