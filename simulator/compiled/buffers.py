@@ -99,7 +99,13 @@ def make_work(P: Any, caps: Capacities, processes: list[tuple[int, int, int, int
         str_off=texts.off, str_cp=texts.cp,
         VD=np.zeros((P.VAX.shape[0], 2 + int(P.VAX[:, k.VAX_N].max(initial=0))), dtype=np.int64),
     )
-    return Work(*(fields[f] for f in WORK_FIELDS)), SimpleNamespace(**fields)
+    return new_work(tuple(fields[f] for f in WORK_FIELDS)), SimpleNamespace(**fields)
+
+
+@nb.njit(cache=True)
+def new_work(fields: Any) -> Any:
+    """Work(*fields) from numba's on-disk cache (as lower.new_program)."""
+    return Work(*fields)
 
 
 @nb.njit(cache=True)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
+import numba as nb
 import numpy as np
 from numba.core import types
 from numba.experimental import structref
@@ -130,7 +131,7 @@ class Lowered:
     def kernel_program(self) -> Any:
         """The arrays as one ProgramArrays, for the kernel (made on first use: numba compiles
         its constructor, about 2 s, which `simulate modules check` need not pay)."""
-        return ProgramArrays(*(getattr(self.arrays, f) for f in PROGRAM_FIELDS))
+        return new_program(tuple(getattr(self.arrays, f) for f in PROGRAM_FIELDS))
 
 
 @dataclass
@@ -1136,6 +1137,13 @@ class ProgramArrays(structref.StructRefProxy):
 
 
 structref.define_proxy(ProgramArrays, ProgramType, list(PROGRAM_FIELDS))
+
+
+@nb.njit(cache=True)
+def new_program(fields: Any) -> Any:
+    """ProgramArrays(*fields) from numba's on-disk cache: called from Python, a StructRef's
+    constructor is compiled anew in every process (about 2 s)."""
+    return ProgramArrays(*fields)
 
 
 def lower(program: Program, also: Sequence[str] = ()) -> Lowered:
