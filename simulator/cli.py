@@ -228,8 +228,11 @@ def _given_fields(given: dict[str, Any]) -> set[str]:
 def _run_with_progress(config: RunConfig, resume: bool = False, overwrite: bool = False) -> Any:
     from simulator.run import run
 
+    def notice(text: str) -> None:
+        click.echo(text, err=True)
+
     if not sys.stderr.isatty() or os.environ.get("CI"):
-        return run(config, resume=resume, overwrite=overwrite)
+        return run(config, resume=resume, overwrite=overwrite, notice=notice)
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -244,7 +247,7 @@ def _run_with_progress(config: RunConfig, resume: bool = False, overwrite: bool 
     ) as bar:
         task = bar.add_task("people", total=config.population)
         return run(config, progress=lambda n: bar.advance(task, n), resume=resume,
-                   overwrite=overwrite)
+                   overwrite=overwrite, notice=bar.console.print)
 
 
 def _print_summary(config: RunConfig, summary: Any) -> None:

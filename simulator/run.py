@@ -319,11 +319,13 @@ def _summary_of(record: RunRecord, config: RunConfig) -> RunSummary:
 
 
 def run(config: RunConfig, progress: Callable[[int], None] | None = None,
-        resume: bool = False, overwrite: bool = False) -> RunSummary:
+        resume: bool = False, overwrite: bool = False,
+        notice: Callable[[str], None] | None = None) -> RunSummary:
     """Simulate `config.population` people (kept people, with a keep rule) and write their
     records; with ``resume``, finish the interrupted run recorded in ``config.output``; with
-    ``overwrite``, replace the earlier run there. Raises UserError (RunFailed when the run
-    cannot give what was asked)."""
+    ``overwrite``, replace the earlier run there; ``notice`` is told of a long wait before the
+    first person (the compiled engine's one-off compile). Raises UserError (RunFailed when the
+    run cannot give what was asked)."""
     began = time.perf_counter()
     program = load_program(config)  # validates modules before any output is created
     rule = keep_rule(config.keep)  # validates the keep module / condition too
@@ -332,8 +334,9 @@ def run(config: RunConfig, progress: Callable[[int], None] | None = None,
     pop = population(population_options(config))  # validates --state/--city before any output
     preload(config, program)  # workers (and the shards run here) use it, not a compile of their own
     if config.engine == "compiled":
-        Worker.for_run(config)  # refuses, naming module, state and feature, what it cannot run;
-        # forked workers inherit the engine lowered here
+        # refuses, naming module, state and feature, what it cannot run; forked workers
+        # inherit the engine lowered here, and its kernel
+        Worker.for_run(config).warm(notice)
     if not resume:
         try:
             config.output.mkdir(parents=True, exist_ok=True)

@@ -99,6 +99,12 @@ class Worker:
             sim.executors = executors
         return sim.run(), sim
 
+    def warm(self, notice: Callable[[str], None] | None = None) -> None:
+        """The compiled engine's kernel loaded (or compiled, once per install) here, before
+        workers are forked; nothing for the reference engine."""
+        if self.engine == "compiled":
+            self._compiled.warm(notice)  # type: ignore[attr-defined]
+
     def kernel_seconds(self) -> float:
         """CPU seconds this process's compiled engine has spent in its kernel (0 for the
         reference engine): the rest of a compiled life is building its record."""

@@ -4,11 +4,14 @@ their journals into HealthRecords (what PersonSim.run gives with the reference e
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numba as nb
 import numpy as np
 
 from simulator.builtin.lifecycle import NATURAL_CAUSES
@@ -121,6 +124,26 @@ class CompiledEngine:
         self._covid = covid19_immunization in lifecycle
         self.texts.settle()
         self.KW, self.W = self._work()
+
+    def warm(self, notice: Callable[[str], None] | None = None) -> None:
+        """Loads the kernel from numba's on-disk cache, or compiles it (once per install, about
+        90 CPU-s; `notice` is told when it takes long). A run does this in the parent, so the
+        workers it forks inherit the kernel instead of each loading or compiling it."""
+        timer = None
+        if notice is not None:
+            timer = threading.Timer(3.0, notice, [
+                "compiling the simulation kernel for this install (once; about a minute and a "
+                "half)..."])
+            timer.daemon = True
+            timer.start()
+        try:
+            P, W = nb.typeof(self.KP), nb.typeof(self.KW)
+            k.live.compile((P, W))
+            if self._keep_proc >= 0:
+                k.keep_walk.compile((P, W, nb.int64, nb.int64))
+        finally:
+            if timer is not None:
+                timer.cancel()
 
     def _work(self) -> Any:
         return make_work(self.P, self.caps, self.processes, self.n_streams, self.texts)
