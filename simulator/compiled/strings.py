@@ -14,16 +14,18 @@ from typing import Any
 import numpy as np
 
 from simulator.compiled import vitals as vt
+from simulator.compiled.lower import Interner
 
 
-class StringTable:
+class StringTable(Interner):
     """Interned values (``values``: mostly strings, shared with the replay) and, per id, the
     kernel's tables: ``lower`` (the id of the lower-case text, -1 for a non-text), ``info``
     (vitals.string_info), ``off`` (start and length of its code points in ``cp``)."""
 
     def __init__(self, program_strings: Sequence[Any]) -> None:
-        self.values: list[Any] = list(program_strings)
-        self.ids: dict[Any, int] = {value: i for i, value in enumerate(self.values)}
+        super().__init__()
+        self.values.extend(program_strings)
+        self.ids.update((value, i) for i, value in enumerate(self.values))
         self.lower = np.zeros(0, dtype=np.int64)
         self.info = np.zeros((0, 2))
         self.off = np.zeros((0, 2), dtype=np.int64)
@@ -32,12 +34,7 @@ class StringTable:
         self._cp_used = 0
         self._mark: tuple[int, int] | None = None  # (ids, code points) the program owns
 
-    def intern(self, value: Any) -> int:
-        found = self.ids.get(value)
-        if found is None:
-            found = self.ids[value] = len(self.values)
-            self.values.append(value)
-        return found
+    intern = Interner.__call__
 
     def extend(self) -> bool:
         """Fills the tables for new strings (growing them by doubling); True when the arrays
