@@ -228,11 +228,8 @@ def _given_fields(given: dict[str, Any]) -> set[str]:
 def _run_with_progress(config: RunConfig, resume: bool = False, overwrite: bool = False) -> Any:
     from simulator.run import run
 
-    def notice(text: str) -> None:
-        click.echo(text, err=True)
-
-    if not sys.stderr.isatty() or os.environ.get("CI"):
-        return run(config, resume=resume, overwrite=overwrite, notice=notice)
+    if not sys.stderr.isatty() or os.environ.get("CI"):  # no progress shown, nor notices
+        return run(config, resume=resume, overwrite=overwrite)
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
