@@ -73,6 +73,26 @@ def test_two_workers_and_other_shard_sizes_write_the_same_files(reference: Path,
     assert_same_output(reference, tmp_path / "s5")
 
 
+def test_merge_without_copy_file_range_writes_the_same_files(
+        reference: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Slices are appended in the kernel where it can; a system or file system that cannot
+    (or fails half way) gets the same files through the buffered copy."""
+    calls = []
+
+    def refuse(src: int, dst: int, count: int) -> int:
+        calls.append(count)
+        if len(calls) % 2:  # odd calls copy half of what is asked, even calls fail
+            n = os.write(dst, os.read(src, count // 2))
+            if n:
+                return n
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "copy_file_range", refuse, raising=False)
+    _simulate(tmp_path / "buffered", *ARGS, "-w", "1")
+    assert calls
+    assert_same_output(reference, tmp_path / "buffered")
+
+
 def test_dask_local_cluster_writes_the_same_files(reference: Path, tmp_path: Path) -> None:
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,

@@ -290,42 +290,45 @@ def integer_ms(q, unit):
 # ---------------------------------------------------------------- the event heap
 
 
-@nb.njit(cache=True)
-def _less(W, i, j):
-    if W.H[i, H_TIME] != W.H[j, H_TIME]:
-        return W.H[i, H_TIME] < W.H[j, H_TIME]
-    if W.H[i, H_PRIO] != W.H[j, H_PRIO]:
-        return W.H[i, H_PRIO] < W.H[j, H_PRIO]
-    return W.H[i, H_EID] < W.H[j, H_EID]
+# The heap functions take the heap array itself, not W: reading an array out of W costs a
+# reference count increment and decrement, which on this path cost more than the comparisons.
 
 
 @nb.njit(cache=True)
-def _swap(W, i, j):
-    W.H[i, H_TIME], W.H[j, H_TIME] = W.H[j, H_TIME], W.H[i, H_TIME]
-    W.H[i, H_PRIO], W.H[j, H_PRIO] = W.H[j, H_PRIO], W.H[i, H_PRIO]
-    W.H[i, H_EID], W.H[j, H_EID] = W.H[j, H_EID], W.H[i, H_EID]
-    W.H[i, H_KIND], W.H[j, H_KIND] = W.H[j, H_KIND], W.H[i, H_KIND]
-    W.H[i, H_A], W.H[j, H_A] = W.H[j, H_A], W.H[i, H_A]
+def _less(H, i, j):
+    if H[i, H_TIME] != H[j, H_TIME]:
+        return H[i, H_TIME] < H[j, H_TIME]
+    if H[i, H_PRIO] != H[j, H_PRIO]:
+        return H[i, H_PRIO] < H[j, H_PRIO]
+    return H[i, H_EID] < H[j, H_EID]
+
+
+@nb.njit(cache=True)
+def _swap(H, i, j):
+    for c in range(5):
+        H[i, c], H[j, c] = H[j, c], H[i, c]
 
 
 @nb.njit(cache=True)
 def schedule(W, time, prio, kind, a):
     """env.schedule: every scheduled event takes the next event id, as in SimPy."""
-    n = W.n[N_HEAP]
-    if n >= W.H.shape[0]:
+    counters = W.n
+    H = W.H
+    n = counters[N_HEAP]
+    if n >= H.shape[0]:
         return grow(W, G_HEAP)
-    W.H[n, H_TIME] = time
-    W.H[n, H_PRIO] = prio
-    W.H[n, H_EID] = W.n[N_EID]
-    W.H[n, H_KIND] = kind
-    W.H[n, H_A] = a
-    W.n[N_EID] += 1
-    W.n[N_HEAP] = n + 1
+    H[n, H_TIME] = time
+    H[n, H_PRIO] = prio
+    H[n, H_EID] = counters[N_EID]
+    H[n, H_KIND] = kind
+    H[n, H_A] = a
+    counters[N_EID] += 1
+    counters[N_HEAP] = n + 1
     i = n
     while i > 0:
         parent = (i - 1) // 2
-        if _less(W, i, parent):
-            _swap(W, i, parent)
+        if _less(H, i, parent):
+            _swap(H, i, parent)
             i = parent
         else:
             break
@@ -334,14 +337,15 @@ def schedule(W, time, prio, kind, a):
 
 @nb.njit(cache=True)
 def pop_event(W):
-    """Removes the first event into slot W.h_*[capacity-1]... returned as (time, kind, a)."""
-    time = W.H[0, H_TIME]
-    kind = W.H[0, H_KIND]
-    a = W.H[0, H_A]
+    """Removes the first event; returns its (time, kind, a)."""
+    H = W.H
+    time = H[0, H_TIME]
+    kind = H[0, H_KIND]
+    a = H[0, H_A]
     n = W.n[N_HEAP] - 1
     W.n[N_HEAP] = n
     if n > 0:
-        _swap(W, ZERO, n)
+        _swap(H, ZERO, n)
         i = 0
         while True:
             left = 2 * i + 1
@@ -349,10 +353,10 @@ def pop_event(W):
                 break
             best = left
             right = left + 1
-            if right < n and _less(W, right, left):
+            if right < n and _less(H, right, left):
                 best = right
-            if _less(W, best, i):
-                _swap(W, best, i)
+            if _less(H, best, i):
+                _swap(H, best, i)
                 i = best
             else:
                 break
@@ -949,37 +953,36 @@ def trigger_stop(W, now):
 def push_visit(P, W, proc, g, now):
     """Appends a visit to the process's history (a Delay looping on itself replaces its
     previous visit); returns its index or -1."""
-    depth = W.PR[proc, PR_DEPTH]
-    base = W.FR[proc, depth, FR_HBASE]
-    n = W.PR[proc, PR_HLEN]
-    start = W.PR[proc, PR_HSTART]
-    if n > base and W.HV[start + n - 1, HV_STATE] == g and P.S[g, S_TYPE] == 4:
+    PR = W.PR
+    FR = W.FR
+    HV = W.HV
+    depth = PR[proc, PR_DEPTH]
+    base = FR[proc, depth, FR_HBASE]
+    n = PR[proc, PR_HLEN]
+    start = PR[proc, PR_HSTART]
+    if n > base and HV[start + n - 1, HV_STATE] == g and P.S[g, S_TYPE] == 4:
         i = start + n - 1
     else:
-        if n >= W.PR[proc, PR_HCAP]:
+        if n >= PR[proc, PR_HCAP]:
             # move the process's history to the end of the pool, twice as large
-            cap = W.PR[proc, PR_HCAP] * 2
+            cap = PR[proc, PR_HCAP] * 2
             used = W.n[N_HUSED]
-            if used + cap > W.HV.shape[0]:
+            if used + cap > HV.shape[0]:
                 grow(W, G_HIST)
                 return -1
-            W.HV[used:used + n, HV_STATE] = W.HV[start:start + n, HV_STATE]
-            W.HV[used:used + n, HV_NAME] = W.HV[start:start + n, HV_NAME]
-            W.HV[used:used + n, HV_ENTERED] = W.HV[start:start + n, HV_ENTERED]
-            W.HV[used:used + n, HV_EXITED] = W.HV[start:start + n, HV_EXITED]
-            W.HV[used:used + n, HV_DIAG] = W.HV[start:start + n, HV_DIAG]
-            W.PR[proc, PR_HSTART] = used
-            W.PR[proc, PR_HCAP] = cap
+            HV[used:used + n, :] = HV[start:start + n, :]
+            PR[proc, PR_HSTART] = used
+            PR[proc, PR_HCAP] = cap
             W.n[N_HUSED] = used + cap
             start = used
         i = start + n
-        W.PR[proc, PR_HLEN] = n + 1
-    W.HV[i, HV_STATE] = g
-    W.HV[i, HV_NAME] = P.S[g, S_NAME]
-    W.HV[i, HV_ENTERED] = now
-    W.HV[i, HV_EXITED] = NONE
-    W.HV[i, HV_DIAG] = 0
-    W.FR[proc, depth, FR_VISIT] = i - start
+        PR[proc, PR_HLEN] = n + 1
+    HV[i, HV_STATE] = g
+    HV[i, HV_NAME] = P.S[g, S_NAME]
+    HV[i, HV_ENTERED] = now
+    HV[i, HV_EXITED] = NONE
+    HV[i, HV_DIAG] = 0
+    FR[proc, depth, FR_VISIT] = i - start
     return i
 
 
@@ -1622,18 +1625,19 @@ def type_of_care(P, W, o0, g, now):
 @nb.njit(cache=True)
 def next_state(P, W, proc, g, now):
     """The state the transition of g chooses (-1 after a fault)."""
+    TR, OPT = P.TR, P.OPT
     t = P.S[g, S_TRANS]
-    kind = P.TR[t, TR_KIND]
-    o0 = P.TR[t, TR_O0]
-    on = P.TR[t, TR_ON]
+    kind = TR[t, TR_KIND]
+    o0 = TR[t, TR_O0]
+    on = TR[t, TR_ON]
     if kind == 1:
-        return P.OPT[o0, OPT_TARGET]
+        return OPT[o0, OPT_TARGET]
     if kind == 2:
         return pick(P, W, o0, on, g, now)
     if kind == 5:
         return type_of_care(P, W, o0, g, now)
     if kind == 6:
-        tab = P.TR[t, TR_AUX]
+        tab = TR[t, TR_AUX]
         key = lookup_key(P, W, tab)
         if key == -2:
             fault(W, F_FAULT, g)  # an attribute the table needs is not set
@@ -1647,31 +1651,31 @@ def next_state(P, W, proc, g, now):
         for i in range(on):
             total += P.LP[p0 + i]
             if u < total:
-                return P.OPT[o0 + on + i, OPT_TARGET]
-        return P.OPT[o0 + 2 * on - 1, OPT_TARGET]
+                return OPT[o0 + on + i, OPT_TARGET]
+        return OPT[o0 + 2 * on - 1, OPT_TARGET]
     if kind == 3:
         for o in range(o0, o0 + on):
-            c = P.OPT[o, OPT_COND]
+            c = OPT[o, OPT_COND]
             if c < 0 or test(P, W, proc, c, now, g):
-                return P.OPT[o, OPT_TARGET]
+                return OPT[o, OPT_TARGET]
             if W.n[N_ERR] != F_NONE:
                 return -1
-        return P.OPT[o0 + on - 1, OPT_TARGET]
+        return OPT[o0 + on - 1, OPT_TARGET]
     # complex
     chosen = o0 + on - 1
     for o in range(o0, o0 + on):
-        c = P.OPT[o, OPT_COND]
+        c = OPT[o, OPT_COND]
         if c < 0 or test(P, W, proc, c, now, g):
             chosen = o
             break
         if W.n[N_ERR] != F_NONE:
             return -1
-    if P.OPT[chosen, OPT_TARGET] >= 0:
-        return P.OPT[chosen, OPT_TARGET]
-    if P.OPT[chosen, OPT_DN] == 0:
+    if OPT[chosen, OPT_TARGET] >= 0:
+        return OPT[chosen, OPT_TARGET]
+    if OPT[chosen, OPT_DN] == 0:
         fault(W, F_FAULT, g)
         return -1
-    return pick(P, W, P.OPT[chosen, OPT_D0], P.OPT[chosen, OPT_DN], g, now)
+    return pick(P, W, OPT[chosen, OPT_D0], OPT[chosen, OPT_DN], g, now)
 
 
 # ---------------------------------------------------------------- fast-forward of hazard loops
@@ -2540,35 +2544,38 @@ def top_state(W, proc):
 def run_module(P, W, proc, now):
     """Runs a module's process (PersonSim.run_frame, frames as a stack) until it waits or
     ends."""
-    owner = W.PR[proc, PR_OWNER]
-    pc = W.PR[proc, PR_PC]
+    # the arrays read once per call: reading one out of W or P costs a reference count
+    # increment and decrement, and this loop reads them per state entered
+    PR, FR, HV, cnt, S, consts = W.PR, W.FR, W.HV, W.n, P.S, P.consts
+    owner = PR[proc, PR_OWNER]
+    pc = PR[proc, PR_PC]
     reread = True
     snapshot = NONE
     if pc == PC_START:
-        m = W.PR[proc, PR_MODULE]
-        W.PR[proc, PR_DEPTH] = 0
-        W.FR[proc, 0, FR_MOD] = m
-        W.FR[proc, 0, FR_STATE] = P.MOD[m, MOD_INITIAL]
-        W.FR[proc, 0, FR_HBASE] = 0
-        W.FR[proc, 0, FR_LOOPTIME] = NONE
-        W.FR[proc, 0, FR_LOOPCOUNT] = 0
+        m = PR[proc, PR_MODULE]
+        PR[proc, PR_DEPTH] = 0
+        FR[proc, 0, FR_MOD] = m
+        FR[proc, 0, FR_STATE] = P.MOD[m, MOD_INITIAL]
+        FR[proc, 0, FR_HBASE] = 0
+        FR[proc, 0, FR_LOOPTIME] = NONE
+        FR[proc, 0, FR_LOOPCOUNT] = 0
         pc = PC_ENTER
     elif pc == PC_DELAY:
         pc = PC_AFTER
     elif pc == PC_GUARD:
         g = top_state(W, proc)
-        if test(P, W, proc, P.pi[P.S[g, S_I0]], now, g):
+        if test(P, W, proc, P.pi[S[g, S_I0]], now, g):
             pc = PC_AFTER
         else:
-            if W.n[N_ERR] == F_NONE:
+            if cnt[N_ERR] == F_NONE:
                 guard_wait(P, W, proc, g, now)
             return
     elif pc == PC_LOCK:
         g = top_state(W, proc)
-        lock = W.n[N_LOCK]
+        lock = cnt[N_LOCK]
         if lock >= 0 and lock != owner:
             wait_for(W, proc, P.sig_lock[:], NONE, now)
-            W.PR[proc, PR_PC] = PC_LOCK
+            PR[proc, PR_PC] = PC_LOCK
             return
         open_encounter(P, W, proc, g, owner, now)
         pc = PC_AFTER
@@ -2592,27 +2599,27 @@ def run_module(P, W, proc, now):
     while True:
         if failed(W):
             return
-        depth = W.PR[proc, PR_DEPTH]
-        g = W.FR[proc, depth, FR_STATE]
+        depth = PR[proc, PR_DEPTH]
+        g = FR[proc, depth, FR_STATE]
         if pc == PC_ENTER:
-            if W.FR[proc, depth, FR_LOOPTIME] != now:
-                W.FR[proc, depth, FR_LOOPTIME] = now
-                W.FR[proc, depth, FR_LOOPCOUNT] = 0
-            W.FR[proc, depth, FR_LOOPCOUNT] += 1
-            if W.FR[proc, depth, FR_LOOPCOUNT] > MAX_PER_INSTANT:
+            if FR[proc, depth, FR_LOOPTIME] != now:
+                FR[proc, depth, FR_LOOPTIME] = now
+                FR[proc, depth, FR_LOOPCOUNT] = 0
+            FR[proc, depth, FR_LOOPCOUNT] += 1
+            if FR[proc, depth, FR_LOOPCOUNT] > MAX_PER_INSTANT:
                 fault(W, F_FAULT, g)
                 return
-            W.n[N_ENTERED] += 1
-            if W.n[N_ENTERED] > P.consts[C_MAX_STATES]:
+            cnt[N_ENTERED] += 1
+            if cnt[N_ENTERED] > consts[C_MAX_STATES]:
                 fault(W, F_FAULT, g)
                 return
-            snapshot = W.n[N_DEATH]
+            snapshot = cnt[N_DEATH]
             if snapshot != NONE and snapshot <= now:
-                W.PR[proc, PR_PC] = PC_DONE
+                PR[proc, PR_PC] = PC_DONE
                 return
             if push_visit(P, W, proc, g, now) < 0:
                 return
-            W.stats[P.S[g, S_TYPE]] += 1
+            W.stats[S[g, S_TYPE]] += 1
             x = execute(P, W, proc, g, owner, now)
             if x == X_STOP or failed(W):
                 return
@@ -2623,52 +2630,52 @@ def run_module(P, W, proc, now):
             reread = x == X_GENERATOR
             pc = PC_AFTER
         # PC_AFTER: the state has run
-        death = W.n[N_DEATH] if reread else snapshot
+        death = cnt[N_DEATH] if reread else snapshot
         reread = True
         if death != NONE and death <= now:
-            W.PR[proc, PR_PC] = PC_DONE
+            PR[proc, PR_PC] = PC_DONE
             return
-        v = W.PR[proc, PR_HSTART] + W.FR[proc, depth, FR_VISIT]
-        if W.HV[v, HV_EXITED] == NONE:
-            W.HV[v, HV_EXITED] = now
-        if P.S[g, S_TRANS] < 0:  # Terminal: the frame returns
+        v = PR[proc, PR_HSTART] + FR[proc, depth, FR_VISIT]
+        if HV[v, HV_EXITED] == NONE:
+            HV[v, HV_EXITED] = now
+        if S[g, S_TRANS] < 0:  # Terminal: the frame returns
             if depth == 0:
-                if W.n[N_LOCK] == owner:
+                if cnt[N_LOCK] == owner:
                     end_module_encounter(P, W, owner, NEG1, now)
-                W.PR[proc, PR_PC] = PC_DONE
+                PR[proc, PR_PC] = PC_DONE
                 return
-            W.PR[proc, PR_DEPTH] = depth - 1
-            caller = W.FR[proc, depth - 1, FR_STATE]
-            cv = W.PR[proc, PR_HSTART] + W.FR[proc, depth - 1, FR_VISIT]
-            entered = W.HV[cv, HV_ENTERED]
+            PR[proc, PR_DEPTH] = depth - 1
+            caller = FR[proc, depth - 1, FR_STATE]
+            cv = PR[proc, PR_HSTART] + FR[proc, depth - 1, FR_VISIT]
+            entered = HV[cv, HV_ENTERED]
             # the caller's history gets the submodule's visits (already in place) and the
             # call again, marking the return
-            n = W.PR[proc, PR_HLEN]
-            if n >= W.PR[proc, PR_HCAP]:
-                keep = W.FR[proc, depth - 1, FR_VISIT]
+            n = PR[proc, PR_HLEN]
+            if n >= PR[proc, PR_HCAP]:
+                keep = FR[proc, depth - 1, FR_VISIT]
                 if push_visit(P, W, proc, caller, now) < 0:  # moves the history, then fixed up
                     return
-                W.FR[proc, depth - 1, FR_VISIT] = keep
+                FR[proc, depth - 1, FR_VISIT] = keep
             else:
-                W.PR[proc, PR_HLEN] = n + 1
-            i = W.PR[proc, PR_HSTART] + W.PR[proc, PR_HLEN] - 1
-            W.HV[i, HV_STATE] = caller
-            W.HV[i, HV_NAME] = P.S[caller, S_NAME]
-            W.HV[i, HV_ENTERED] = entered
-            W.HV[i, HV_EXITED] = now
-            W.HV[i, HV_DIAG] = 0
+                PR[proc, PR_HLEN] = n + 1
+            i = PR[proc, PR_HSTART] + PR[proc, PR_HLEN] - 1
+            HV[i, HV_STATE] = caller
+            HV[i, HV_NAME] = S[caller, S_NAME]
+            HV[i, HV_ENTERED] = entered
+            HV[i, HV_EXITED] = now
+            HV[i, HV_DIAG] = 0
             continue  # PC_AFTER of the CallSubmodule (death read again)
         target = next_state(P, W, proc, g, now)
         if failed(W):
             return
-        if target == g and P.S[g, S_PROFILE] > 0 and P.consts[C_NO_FF] == 0:
+        if target == g and S[g, S_PROFILE] > 0 and consts[C_NO_FF] == 0:
             result, target = ff_begin(P, W, proc, g, now)
             if result == FF_BLOCKED or failed(W):
                 return
             if not after_skip(P, W, proc, result, target, now):
                 return
         else:
-            W.FR[proc, depth, FR_STATE] = target
+            FR[proc, depth, FR_STATE] = target
         pc = PC_ENTER
 
 
@@ -3391,19 +3398,21 @@ def resume(P, W, proc, now):
 def live(P, W):
     """Lives one person (W holds the person and its buffers, reset). Returns ops.OK, GROW or
     FAULT; the time the simulation stopped is W.n[N_NOW]."""
-    birth = W.n[N_BIRTH]
-    end = W.n[N_END]
+    # (arrays read once: see run_module)
+    cnt, WT, PR = W.n, W.WT, W.PR
+    birth = cnt[N_BIRTH]
+    end = cnt[N_END]
     now = birth
-    W.n[N_NOW] = now
+    cnt[N_NOW] = now
     if end > birth:
         schedule(W, end, NORMAL, EV_END, ZERO)
-        for proc in range(W.PR.shape[0]):
-            if W.PR[proc, PR_X1] == 0:  # processes a built-in spawns start when it does
+        for proc in range(PR.shape[0]):
+            if PR[proc, PR_X1] == 0:  # processes a built-in spawns start when it does
                 schedule(W, now, URGENT, EV_INIT, proc)
-        while W.n[N_HEAP] > 0:
+        while cnt[N_HEAP] > 0:
             time, kind, a = pop_event(W)
             now = time
-            W.n[N_NOW] = now
+            cnt[N_NOW] = now
             if kind == EV_STOP:
                 break
             if kind == EV_END:
@@ -3413,22 +3422,22 @@ def live(P, W):
             elif kind == EV_TIMER:
                 succeed(W, a, now)
             elif kind == EV_WAKE:
-                proc = W.WT[a, WT_PROC]
+                proc = WT[a, WT_PROC]
                 if proc >= 0:
                     resume(P, W, proc, now)
                 else:  # a trigger of an any_of condition (management_wait)
                     succeed(W, -2 - proc, now)
             elif kind == EV_DEATH:
-                if W.n[N_DEATH] == a:
+                if cnt[N_DEATH] == a:
                     trigger_stop(W, now)
             elif kind == EV_ENC_END:
                 end_engine_encounter(P, W, a, now)
-            if W.n[N_GROW] >= 0:
+            if cnt[N_GROW] >= 0:
                 return 1
-            if W.n[N_ERR] != F_NONE:
+            if cnt[N_ERR] != F_NONE:
                 return 2
     finish(P, W, now)
-    if W.n[N_GROW] >= 0:
+    if cnt[N_GROW] >= 0:
         return 1
     return 0
 

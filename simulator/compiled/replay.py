@@ -11,40 +11,6 @@ import numpy as np
 
 from simulator.builtin.immunizations import IMMUNIZATION_COST, SCHEDULE
 from simulator.compiled.insurance import plans_in_order
-from simulator.compiled.kernel import (
-    J_ALLERGY,
-    J_ALLERGY_REACTION,
-    J_CAREPLAN,
-    J_CHRONIC,
-    J_CONDITION,
-    J_COVID_DOSE,
-    J_DEATH,
-    J_DEVICE,
-    J_DEVICE_NUMBERS,
-    J_ENCOUNTER,
-    J_ENCOUNTER_END,
-    J_ENCOUNTER_REASON,
-    J_END_ENTRY,
-    J_IMAGING,
-    J_IMAGING_INSTANCE,
-    J_IMAGING_SERIES,
-    J_IMMUNIZATION,
-    J_MEDICATION,
-    J_OBSERVATION,
-    J_PANEL,
-    J_PENDING,
-    J_PLAN,
-    J_PRESCRIBE,
-    J_PROCEDURE,
-    J_REASON_CODE,
-    J_REASON_ENTRY,
-    J_RENEW,
-    J_REPORT,
-    J_SERIES,
-    J_SUPPLY,
-    J_TOUCH,
-    J_VACCINATION,
-)
 from simulator.compiled.lower import (
     K_BOOL,
     K_CODE,
@@ -58,6 +24,7 @@ from simulator.compiled.lower import (
     K_STR,
     Lowered,
 )
+from simulator.compiled.ops import J
 from simulator.engine import timeutil as tu
 from simulator.engine.randomness import uuid_texts
 from simulator.engine.simulation import (
@@ -91,6 +58,15 @@ from simulator.record import (
 
 _SEVERITY = ("none", "mild", "moderate", "severe")
 
+# The journal kinds as plain ints: the rows come as ints (tolist), and an int compares with an
+# int many times faster than with the kernel's numpy constants or an IntEnum.
+(J_ENCOUNTER, J_ENCOUNTER_END, J_ENCOUNTER_REASON, J_CONDITION, J_ALLERGY, J_ALLERGY_REACTION,
+ J_TOUCH, J_END_ENTRY, J_MEDICATION, J_CHRONIC, J_PRESCRIBE, J_REASON_CODE, J_REASON_ENTRY,
+ J_CAREPLAN, J_PROCEDURE, J_OBSERVATION, J_IMMUNIZATION, J_SUPPLY, J_RENEW, J_DEATH,
+ J_PENDING, J_PANEL, J_REPORT, J_DEVICE, J_DEVICE_NUMBERS, J_IMAGING, J_IMAGING_SERIES,
+ J_IMAGING_INSTANCE, J_VACCINATION, J_COVID_DOSE, J_PLAN, J_SERIES) = (int(j) for j in J)
+assert [int(j) for j in J] == list(range(32))
+
 
 class Replay:
     """Builds records for one lowered program; `strings` is the engine's (growing) string
@@ -103,6 +79,10 @@ class Replay:
         self.models = lowered.models
         self.names = [name for _, name in lowered.states]
         self.state_codes = [_codes_of(m) for m in self.models]
+        # (codes, name, unit, category) of each state, for the most frequent row
+        self.observed = [
+            (codes, name, getattr(m, "unit", None) or "", getattr(m, "category", None))
+            for codes, name, m in zip(self.state_codes, self.names, self.models, strict=True)]
         self.person_attributes: Any = {}  # the person being written back (formatted names)
         self.network: Any = None  # the world's provider network, if any
         self.preferred: dict[str, Any] = {}  # the person's provider per encounter class
@@ -181,6 +161,7 @@ class Replay:
         models = self.models
         names = self.names
         state_codes = self.state_codes
+        observed = self.observed
         code_lists = self.lowered.code_lists
         imaging_state = -1
         series_spec: Any = None
@@ -190,18 +171,44 @@ class Replay:
         self.preferred = {}
         self.samples = {}
         for i, (kind, time, a, b, c, d, e) in enumerate(rows[:, :7].tolist()):
-            if kind == J_OBSERVATION:  # the most frequent row first
-                st = models[b]
-                obs = Observation(
-                    id=ids[i], start=time, codes=list(st.codes), name=names[b],
-                    stop=time, value=self.value(d, floats[i], e, entries),
-                    unit=st.unit or "", category=st.category,
-                )
+            if kind == J_OBSERVATION:  # the most frequent rows first
+                obs_codes, name, unit, category = observed[b]
+                if d == K_FLOAT:
+                    value = floats[i]
+                elif d == K_INT:
+                    value = int(floats[i])
+                else:
+                    value = self.value(d, floats[i], e, entries)
+                obs = Observation(ids[i], time, list(obs_codes), name, time, value, unit,
+                                  category)
                 entries[a] = obs
+                encounters[c].observations.append(obs)  # put(): an observation is never billed
+            elif kind == J_PROCEDURE:
+                proc = Procedure(ids[i], time,
+                                 list(state_codes[b]) or [models[b].procedure_code],
+                                 names[b], d, [], COST_PROCEDURE)
+                entries[a] = proc
                 enc = encounters[c]
-                enc.observations.append(obs)
-                if enc.claim is not None:  # put(), without the call for what is never billed
-                    billing.recorded(enc, obs, "observations")
+                enc.procedures.append(proc)
+                if enc.claim is not None:
+                    billing.recorded(enc, proc, "procedures")
+            elif kind in (J_REASON_ENTRY, J_REASON_CODE):
+                target: Any = entries[a]
+                if kind == J_REASON_CODE:
+                    found = [codes[b]]
+                else:
+                    source = entries[b].codes
+                    found = [source[0]] if d else source
+                reasons = target.reasons
+                for code in found:
+                    if not c or code not in reasons:
+                        reasons.append(code)
+            elif kind == J_END_ENTRY:
+                entry = entries[a]
+                if entry.stop is None:
+                    entry.stop = time
+                if b >= 0 and hasattr(entry, "stop_reason"):
+                    entry.stop_reason = codes[b]  # type: ignore[attr-defined]
             elif kind == J_ENCOUNTER:
                 enc = Encounter(
                     id=ids[i], start=time, codes=[codes[x] for x in code_lists[d]],
@@ -249,12 +256,6 @@ class Replay:
                 entry = entries[a]
                 entry.name = names[b]
                 merge_codes(entry, state_codes[b])
-            elif kind == J_END_ENTRY:
-                entry = entries[a]
-                if entry.stop is None:
-                    entry.stop = time
-                if b >= 0 and hasattr(entry, "stop_reason"):
-                    entry.stop_reason = codes[b]  # type: ignore[attr-defined]
             elif kind == J_MEDICATION:
                 med = Medication(id=ids[i], start=time, codes=list(state_codes[b]),
                                  name=names[b], stop=time if d else None,
@@ -265,16 +266,6 @@ class Replay:
                 entries[a].chronic = True  # type: ignore[attr-defined]
             elif kind == J_PRESCRIBE:
                 entries[a].prescription = models[b].prescription  # type: ignore[attr-defined]
-            elif kind in (J_REASON_CODE, J_REASON_ENTRY):
-                target: Any = entries[a]
-                if kind == J_REASON_CODE:
-                    found = [codes[b]]
-                else:
-                    source = entries[b].codes
-                    found = [source[0]] if d else list(source)
-                for code in found:
-                    if not c or code not in target.reasons:
-                        target.reasons.append(code)
             elif kind == J_CAREPLAN:
                 st = models[b]
                 plan = CarePlan(id=ids[i], start=time, codes=list(st.codes),
@@ -282,13 +273,6 @@ class Replay:
                                 goals=list(st.goals))
                 entries[a] = plan
                 put(encounters[c], "careplans", plan)
-            elif kind == J_PROCEDURE:
-                proc = Procedure(id=ids[i], start=time,
-                                 codes=list(state_codes[b]) or [models[b].procedure_code],
-                                 name=names[b], cost=COST_PROCEDURE)
-                proc.stop = d
-                entries[a] = proc
-                put(encounters[c], "procedures", proc)
             elif kind == J_SERIES:
                 self.samples.setdefault(a, []).extend(self.lowered.values[b])
             elif kind == J_IMMUNIZATION:

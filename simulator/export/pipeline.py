@@ -150,6 +150,25 @@ class ShardExport:
         return self.out
 
 
+def append_file(src: BinaryIO, dest: BinaryIO) -> None:
+    """Appends all of `src` to `dest` (positioned at its end). In the kernel where it can
+    (copy_file_range: a shard's slices are most of what a run writes, and copying them through
+    Python cost a tenth of a run's time), else through a buffer."""
+    dest.flush()
+    size = os.fstat(src.fileno()).st_size
+    copied = 0
+    try:
+        while copied < size:
+            n = os.copy_file_range(src.fileno(), dest.fileno(), size - copied)
+            if n == 0:
+                break
+            copied += n
+    except (AttributeError, OSError):  # not Linux, or a file system that cannot
+        src.seek(copied)
+        shutil.copyfileobj(src, dest, 1 << 20)
+    dest.seek(0, os.SEEK_END)
+
+
 class RunOutput:
     """Parent-side output: creates the output folders before any worker starts (or, resuming,
     cuts the appended files back to the sizes of the last merged shard), merges part folders
@@ -197,7 +216,10 @@ class RunOutput:
     def _handle(self, rel: str) -> BinaryIO:
         fh = self._files.get(rel)
         if fh is None:
-            fh = self._files[rel] = open(self.output / rel, "ab")  # noqa: SIM115
+            # written at its end, but not opened for appending: copy_file_range refuses that
+            fd = os.open(self.output / rel, os.O_WRONLY | os.O_CREAT, 0o666)
+            fh = self._files[rel] = os.fdopen(fd, "wb")
+            fh.seek(0, os.SEEK_END)
         return fh
 
     def _append(self, rel: str, lines: list[bytes]) -> None:
@@ -214,7 +236,7 @@ class RunOutput:
             if fmt in APPENDED:
                 for name in names:
                     with open(folder / name, "rb") as src:
-                        shutil.copyfileobj(src, self._handle(f"{FOLDERS[fmt]}/{name}"), 1 << 20)
+                        append_file(src, self._handle(f"{FOLDERS[fmt]}/{name}"))
             else:
                 target = self.dirs[fmt]
                 for name in names:
