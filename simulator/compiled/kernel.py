@@ -949,7 +949,7 @@ def trigger_stop(W, now):
 # ---------------------------------------------------------------- history
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")  # once per state entered: no call
 def push_visit(P, W, proc, g, now):
     """Appends a visit to the process's history (a Delay looping on itself replaces its
     previous visit); returns its index or -1."""
@@ -2206,12 +2206,19 @@ def observation_value(P, W, g, stream, now):
 
 
 @nb.njit(cache=True)
+def inert(t):
+    """Whether entering a state of type t does nothing: Initial, Terminal, Simple,
+    Physiology."""
+    return t <= 2 or t == 8
+
+
+@nb.njit(cache=True)
 def execute(P, W, proc, g, owner, now):
     """What entering state g does (states.EXECUTORS)."""
     t = P.S[g, S_TYPE]
     i0 = P.S[g, S_I0]
     f0 = P.S[g, S_F0]
-    if t <= 2 or t == 8:  # Initial, Terminal, Simple, Physiology
+    if inert(t):
         return X_DONE
     if t == 3:  # Guard
         if test(P, W, proc, P.pi[i0], now, g):
@@ -2546,7 +2553,8 @@ def run_module(P, W, proc, now):
     ends."""
     # the arrays read once per call: reading one out of W or P costs a reference count
     # increment and decrement, and this loop reads them per state entered
-    PR, FR, HV, cnt, S, consts = W.PR, W.FR, W.HV, W.n, P.S, P.consts
+    PR, FR, HV, cnt, stats, S, consts = W.PR, W.FR, W.HV, W.n, W.stats, P.S, P.consts
+    TR, OPT = P.TR, P.OPT
     owner = PR[proc, PR_OWNER]
     pc = PR[proc, PR_PC]
     reread = True
@@ -2619,8 +2627,11 @@ def run_module(P, W, proc, now):
                 return
             if push_visit(P, W, proc, g, now) < 0:
                 return
-            W.stats[S[g, S_TYPE]] += 1
-            x = execute(P, W, proc, g, owner, now)
+            t = S[g, S_TYPE]
+            stats[t] += 1
+            # a call costs reference counts on P and W: the states that do nothing on entry
+            # (about half of those entered) are not called
+            x = X_DONE if inert(t) else execute(P, W, proc, g, owner, now)
             if x == X_STOP or failed(W):
                 return
             if x == X_BLOCKED:
@@ -2665,9 +2676,13 @@ def run_module(P, W, proc, now):
             HV[i, HV_EXITED] = now
             HV[i, HV_DIAG] = 0
             continue  # PC_AFTER of the CallSubmodule (death read again)
-        target = next_state(P, W, proc, g, now)
-        if failed(W):
-            return
+        t = S[g, S_TRANS]
+        if TR[t, TR_KIND] == 1:  # next_state's direct transition, without the call
+            target = OPT[TR[t, TR_O0], OPT_TARGET]
+        else:
+            target = next_state(P, W, proc, g, now)
+            if failed(W):
+                return
         if target == g and S[g, S_PROFILE] > 0 and consts[C_NO_FF] == 0:
             result, target = ff_begin(P, W, proc, g, now)
             if result == FF_BLOCKED or failed(W):
@@ -3383,7 +3398,7 @@ def give_immunizations(P, W, c, stream, now):
 # ---------------------------------------------------------------- a life
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")  # once per event: no call
 def resume(P, W, proc, now):
     kind = W.PR[proc, PR_KIND]
     if kind == P_ENGINE:
