@@ -305,7 +305,7 @@ def _less(H, i, j):
 
 @nb.njit(cache=True)
 def _swap(H, i, j):
-    for c in range(5):
+    for c in range(H.shape[1]):
         H[i, c], H[j, c] = H[j, c], H[i, c]
 
 
