@@ -65,7 +65,7 @@ _SEVERITY = ("none", "mild", "moderate", "severe")
  J_CAREPLAN, J_PROCEDURE, J_OBSERVATION, J_IMMUNIZATION, J_SUPPLY, J_RENEW, J_DEATH,
  J_PENDING, J_PANEL, J_REPORT, J_DEVICE, J_DEVICE_NUMBERS, J_IMAGING, J_IMAGING_SERIES,
  J_IMAGING_INSTANCE, J_VACCINATION, J_COVID_DOSE, J_PLAN, J_SERIES) = (int(j) for j in J)
-assert [int(j) for j in J] == list(range(32))
+assert all(globals()[f"J_{j.name}"] == j for j in J)  # each name has its own kind
 
 
 class Replay:
@@ -188,10 +188,7 @@ class Replay:
                                  list(state_codes[b]) or [models[b].procedure_code],
                                  names[b], d, [], COST_PROCEDURE)
                 entries[a] = proc
-                enc = encounters[c]
-                enc.procedures.append(proc)
-                if enc.claim is not None:
-                    billing.recorded(enc, proc, "procedures")
+                put(encounters[c], "procedures", proc)
             elif kind in (J_REASON_ENTRY, J_REASON_CODE):
                 target: Any = entries[a]
                 if kind == J_REASON_CODE:
