@@ -176,7 +176,8 @@ def fault(W, kind, state):
 
 @nb.njit(cache=True)
 def failed(W):
-    return W.n[N_ERR] != F_NONE or W.n[N_GROW] >= 0
+    # one expression, no branch: numba's pruning then drops the reference count of W
+    return (W.n[N_ERR] != F_NONE) | (W.n[N_GROW] >= 0)
 
 
 # ---------------------------------------------------------------- random draws
@@ -949,40 +950,47 @@ def trigger_stop(W, now):
 # ---------------------------------------------------------------- history
 
 
-@nb.njit(cache=True, inline="always")  # once per state entered: no call
+@nb.njit(cache=True)
+def move_history(W, proc, n):
+    """Moves a full history to the end of the pool, twice as large; False when the pool
+    must grow."""
+    cap = W.PR[proc, PR_HCAP] * 2
+    used = W.n[N_HUSED]
+    if used + cap > W.HV.shape[0]:
+        return grow(W, G_HIST)
+    start = W.PR[proc, PR_HSTART]
+    W.HV[used:used + n, :] = W.HV[start:start + n, :]
+    W.PR[proc, PR_HSTART] = used
+    W.PR[proc, PR_HCAP] = cap
+    W.n[N_HUSED] = used + cap
+    return True
+
+
+@nb.njit(cache=True)
 def push_visit(P, W, proc, g, now):
     """Appends a visit to the process's history (a Delay looping on itself replaces its
     previous visit); returns its index or -1."""
-    PR = W.PR
-    FR = W.FR
-    HV = W.HV
-    depth = PR[proc, PR_DEPTH]
-    base = FR[proc, depth, FR_HBASE]
-    n = PR[proc, PR_HLEN]
-    start = PR[proc, PR_HSTART]
-    if n > base and HV[start + n - 1, HV_STATE] == g and P.S[g, S_TYPE] == 4:
+    # called once per state entered: every branch here reads W and P in one statement, and
+    # the rare move is a call, so numba's pruning drops the reference counts of P and W
+    depth = W.PR[proc, PR_DEPTH]
+    n = W.PR[proc, PR_HLEN]
+    start = W.PR[proc, PR_HSTART]
+    if (n > W.FR[proc, depth, FR_HBASE]) & (W.HV[start + n - 1, HV_STATE] == g) & (
+            P.S[g, S_TYPE] == 4):
         i = start + n - 1
     else:
-        if n >= PR[proc, PR_HCAP]:
-            # move the process's history to the end of the pool, twice as large
-            cap = PR[proc, PR_HCAP] * 2
-            used = W.n[N_HUSED]
-            if used + cap > HV.shape[0]:
-                grow(W, G_HIST)
+        if n >= W.PR[proc, PR_HCAP]:
+            if not move_history(W, proc, n):
                 return -1
-            HV[used:used + n, :] = HV[start:start + n, :]
-            PR[proc, PR_HSTART] = used
-            PR[proc, PR_HCAP] = cap
-            W.n[N_HUSED] = used + cap
-            start = used
+            start = W.PR[proc, PR_HSTART]
         i = start + n
-        PR[proc, PR_HLEN] = n + 1
-    HV[i, HV_STATE] = g
-    HV[i, HV_NAME] = P.S[g, S_NAME]
-    HV[i, HV_ENTERED] = now
-    HV[i, HV_EXITED] = NONE
-    HV[i, HV_DIAG] = 0
-    FR[proc, depth, FR_VISIT] = i - start
+        W.PR[proc, PR_HLEN] = n + 1
+    W.HV[i, HV_STATE] = g
+    W.HV[i, HV_NAME] = P.S[g, S_NAME]
+    W.HV[i, HV_ENTERED] = now
+    W.HV[i, HV_EXITED] = NONE
+    W.HV[i, HV_DIAG] = 0
+    W.FR[proc, depth, FR_VISIT] = i - start
     return i
 
 
@@ -1019,62 +1027,59 @@ def prior_state(W, proc, name, since, within, now):
 @nb.njit(cache=True)
 def test(P, W, proc, pc, now, state):
     """Runs condition bytecode from pc; a fault stops with False."""
-    stack = W.stack
     sp = 0
-    code = P.code
-    cf = P.cf
     while True:
-        op = code[pc]
+        op = P.code[pc]
         if op == 0:
-            return stack[sp - 1] != 0
+            return W.stack[sp - 1] != 0
         if op == 1:
-            stack[sp] = 1
+            W.stack[sp] = 1
             sp += 1
             pc += 1
         elif op == 2:
-            stack[sp] = 0
+            W.stack[sp] = 0
             sp += 1
             pc += 1
         elif op == 3:
-            stack[sp - 1] = 1 - stack[sp - 1]
+            W.stack[sp - 1] = 1 - W.stack[sp - 1]
             pc += 1
         elif op == 4:
             sp -= 1
             pc += 1
         elif op == 5:
-            pc = code[pc + 1] if stack[sp - 1] == 0 else pc + 2
+            pc = P.code[pc + 1] if W.stack[sp - 1] == 0 else pc + 2
         elif op == 6:
-            pc = code[pc + 1] if stack[sp - 1] != 0 else pc + 2
+            pc = P.code[pc + 1] if W.stack[sp - 1] != 0 else pc + 2
         elif op == 7 or op == 8:
-            count = code[pc + 1]
+            count = P.code[pc + 1]
             hits = 0
             for i in range(count):
-                hits += stack[sp - 1 - i]
+                hits += W.stack[sp - 1 - i]
             sp -= count
             if op == 7:
-                stack[sp] = 1 if hits >= code[pc + 2] else 0
+                W.stack[sp] = 1 if hits >= P.code[pc + 2] else 0
             else:
-                stack[sp] = 1 if hits <= code[pc + 2] else 0
+                W.stack[sp] = 1 if hits <= P.code[pc + 2] else 0
             sp += 1
             pc += 3
         elif op == 9:
-            kind, _, ref = get_attr(P, W, code[pc + 1], now)
-            stack[sp] = 1 if kind == K_STR and ref == code[pc + 2] else 0
+            kind, _, ref = get_attr(P, W, P.code[pc + 1], now)
+            W.stack[sp] = 1 if kind == K_STR and ref == P.code[pc + 2] else 0
             sp += 1
             pc += 3
         elif op == 10:
-            kind, _, ref = get_attr(P, W, code[pc + 1], now)
-            stack[sp] = 1 if kind == K_STR and W.str_lower[ref] == code[pc + 2] else 0
+            kind, _, ref = get_attr(P, W, P.code[pc + 1], now)
+            W.stack[sp] = 1 if kind == K_STR and W.str_lower[ref] == P.code[pc + 2] else 0
             sp += 1
             pc += 3
         elif op == 11:
-            if code[pc + 1] == 12:
+            if P.code[pc + 1] == 12:
                 age = civil.age_years(W.n[N_BIRTH], now)
             else:
                 age = civil.age_months(W.n[N_BIRTH], now)
-            ok = compare(P, W, K_INT, float(age), ZERO, code[pc + 2], K_FLOAT, cf[code[pc + 3]], ZERO,
+            ok = compare(P, W, K_INT, float(age), ZERO, P.code[pc + 2], K_FLOAT, P.cf[P.code[pc + 3]], ZERO,
                          state)
-            stack[sp] = 1 if ok else 0
+            W.stack[sp] = 1 if ok else 0
             sp += 1
             pc += 4
         elif op == 12 or op == 13 or op == 14:
@@ -1084,80 +1089,80 @@ def test(P, W, proc, pc, now, state):
                 left = float(civil.month_of(now))
             else:
                 left = float(now)
-            ok = compare(P, W, K_INT, left, ZERO, code[pc + 1], K_FLOAT, cf[code[pc + 2]], ZERO, state)
-            stack[sp] = 1 if ok else 0
+            ok = compare(P, W, K_INT, left, ZERO, P.code[pc + 1], K_FLOAT, P.cf[P.code[pc + 2]], ZERO, state)
+            W.stack[sp] = 1 if ok else 0
             sp += 1
             pc += 3
         elif op == 15:
-            value = float(symptom_value(W, code[pc + 1]))
-            ok = compare(P, W, K_INT, value, ZERO, code[pc + 2], K_FLOAT, cf[code[pc + 3]], ZERO, state)
-            stack[sp] = 1 if ok else 0
+            value = float(symptom_value(W, P.code[pc + 1]))
+            ok = compare(P, W, K_INT, value, ZERO, P.code[pc + 2], K_FLOAT, P.cf[P.code[pc + 3]], ZERO, state)
+            W.stack[sp] = 1 if ok else 0
             sp += 1
             pc += 4
         elif op == 16:
-            lk, ln, lr = get_attr(P, W, code[pc + 1], now)
-            ok = compare(P, W, lk, ln, lr, code[pc + 2], code[pc + 3], cf[code[pc + 4]],
-                         code[pc + 5], state)
-            stack[sp] = 1 if ok else 0
+            lk, ln, lr = get_attr(P, W, P.code[pc + 1], now)
+            ok = compare(P, W, lk, ln, lr, P.code[pc + 2], P.code[pc + 3], P.cf[P.code[pc + 4]],
+                         P.code[pc + 5], state)
+            W.stack[sp] = 1 if ok else 0
             sp += 1
             pc += 6
         elif op == 17:
-            within = np.int64(cf[code[pc + 3]])
-            ok = prior_state(W, proc, code[pc + 1], code[pc + 2], within, now)
-            stack[sp] = 1 if ok else 0
+            within = np.int64(P.cf[P.code[pc + 3]])
+            ok = prior_state(W, proc, P.code[pc + 1], P.code[pc + 2], within, now)
+            W.stack[sp] = 1 if ok else 0
             sp += 1
             pc += 4
         elif op == 18:
-            must_open = code[pc + 1]
-            count = code[pc + 2]
+            must_open = P.code[pc + 1]
+            count = P.code[pc + 2]
             ok = False
             for i in range(count):
-                e = W.PRS[code[pc + 3 + i], PRS_PR_ENTRY]
+                e = W.PRS[P.code[pc + 3 + i], PRS_PR_ENTRY]
                 if e >= 0 and (must_open == 0 or W.E[e, E_STOP] == NONE):
                     ok = True
                     break
-            stack[sp] = 1 if ok else 0
+            W.stack[sp] = 1 if ok else 0
             sp += 1
             pc += 3 + count
         elif op == 19:
-            must_open = code[pc + 1]
-            kind, _, ref = get_attr(P, W, code[pc + 2], now)
+            must_open = P.code[pc + 1]
+            kind, _, ref = get_attr(P, W, P.code[pc + 2], now)
             ok = False
             if kind == K_ENTRY:
                 e = W.PRS[W.E[ref, E_TEXT], PRS_PR_ENTRY]
                 ok = e >= 0 and (must_open == 0 or W.E[e, E_STOP] == NONE)
-            stack[sp] = 1 if ok else 0
+            W.stack[sp] = 1 if ok else 0
             sp += 1
             pc += 3
         elif op == 22:
-            ok, value = read_vital(P, W, code[pc + 1], now, state)
+            ok, value = read_vital(P, W, P.code[pc + 1], now, state)
             if not ok:
                 return False
-            ok = compare(P, W, K_FLOAT, value, 0, code[pc + 2], K_FLOAT, cf[code[pc + 3]], 0,
+            ok = compare(P, W, K_FLOAT, value, 0, P.code[pc + 2], K_FLOAT, P.cf[P.code[pc + 3]], 0,
                          state)
-            stack[sp] = 1 if ok else 0
+            W.stack[sp] = 1 if ok else 0
             sp += 1
             pc += 4
         elif op == 20 or op == 21:
-            oper = code[pc + 1]
+            oper = P.code[pc + 1]
             if op == 20:
-                count = code[pc + 5]
+                count = P.code[pc + 5]
                 e = -1
                 for i in range(count):
-                    e = W.PRS[code[pc + 6 + i], PRS_LO_ENTRY]
+                    e = W.PRS[P.code[pc + 6 + i], PRS_LO_ENTRY]
                     if e >= 0:
                         break
                 found = e >= 0
                 value_kind = K_NONE
                 pc_next = pc + 6 + count
             else:
-                kind, _, ref = get_attr(P, W, code[pc + 5], now)
+                kind, _, ref = get_attr(P, W, P.code[pc + 5], now)
                 found = kind != K_NONE
                 e = ref if kind == K_ENTRY else -1
                 value_kind = K_NONE
                 pc_next = pc + 6
                 if not found:
-                    stack[sp] = 0
+                    W.stack[sp] = 0
                     sp += 1
                     pc = pc_next
                     continue
@@ -1170,9 +1175,9 @@ def test(P, W, proc, pc, now, state):
                 if e >= 0 and W.E[e, E_KIND] == E_OBSERVATION:
                     value_kind = W.E[e, E_VKIND]
                 ok = compare(P, W, value_kind, W.e_vnum[e] if e >= 0 else 0.0,
-                             W.E[e, E_VREF] if e >= 0 else 0, oper, code[pc + 2],
-                             cf[code[pc + 3]], code[pc + 4], state)
-            stack[sp] = 1 if ok else 0
+                             W.E[e, E_VREF] if e >= 0 else 0, oper, P.code[pc + 2],
+                             P.cf[P.code[pc + 3]], P.code[pc + 4], state)
+            W.stack[sp] = 1 if ok else 0
             sp += 1
             pc = pc_next
         else:
@@ -1625,19 +1630,18 @@ def type_of_care(P, W, o0, g, now):
 @nb.njit(cache=True)
 def next_state(P, W, proc, g, now):
     """The state the transition of g chooses (-1 after a fault)."""
-    TR, OPT = P.TR, P.OPT
     t = P.S[g, S_TRANS]
-    kind = TR[t, TR_KIND]
-    o0 = TR[t, TR_O0]
-    on = TR[t, TR_ON]
+    kind = P.TR[t, TR_KIND]
+    o0 = P.TR[t, TR_O0]
+    on = P.TR[t, TR_ON]
     if kind == 1:
-        return OPT[o0, OPT_TARGET]
+        return P.OPT[o0, OPT_TARGET]
     if kind == 2:
         return pick(P, W, o0, on, g, now)
     if kind == 5:
         return type_of_care(P, W, o0, g, now)
     if kind == 6:
-        tab = TR[t, TR_AUX]
+        tab = P.TR[t, TR_AUX]
         key = lookup_key(P, W, tab)
         if key == -2:
             fault(W, F_FAULT, g)  # an attribute the table needs is not set
@@ -1651,31 +1655,31 @@ def next_state(P, W, proc, g, now):
         for i in range(on):
             total += P.LP[p0 + i]
             if u < total:
-                return OPT[o0 + on + i, OPT_TARGET]
-        return OPT[o0 + 2 * on - 1, OPT_TARGET]
+                return P.OPT[o0 + on + i, OPT_TARGET]
+        return P.OPT[o0 + 2 * on - 1, OPT_TARGET]
     if kind == 3:
         for o in range(o0, o0 + on):
-            c = OPT[o, OPT_COND]
+            c = P.OPT[o, OPT_COND]
             if c < 0 or test(P, W, proc, c, now, g):
-                return OPT[o, OPT_TARGET]
+                return P.OPT[o, OPT_TARGET]
             if W.n[N_ERR] != F_NONE:
                 return -1
-        return OPT[o0 + on - 1, OPT_TARGET]
+        return P.OPT[o0 + on - 1, OPT_TARGET]
     # complex
     chosen = o0 + on - 1
     for o in range(o0, o0 + on):
-        c = OPT[o, OPT_COND]
+        c = P.OPT[o, OPT_COND]
         if c < 0 or test(P, W, proc, c, now, g):
             chosen = o
             break
         if W.n[N_ERR] != F_NONE:
             return -1
-    if OPT[chosen, OPT_TARGET] >= 0:
-        return OPT[chosen, OPT_TARGET]
-    if OPT[chosen, OPT_DN] == 0:
+    if P.OPT[chosen, OPT_TARGET] >= 0:
+        return P.OPT[chosen, OPT_TARGET]
+    if P.OPT[chosen, OPT_DN] == 0:
         fault(W, F_FAULT, g)
         return -1
-    return pick(P, W, OPT[chosen, OPT_D0], OPT[chosen, OPT_DN], g, now)
+    return pick(P, W, P.OPT[chosen, OPT_D0], P.OPT[chosen, OPT_DN], g, now)
 
 
 # ---------------------------------------------------------------- fast-forward of hazard loops
@@ -2551,39 +2555,36 @@ def top_state(W, proc):
 def run_module(P, W, proc, now):
     """Runs a module's process (PersonSim.run_frame, frames as a stack) until it waits or
     ends."""
-    # the arrays read once per call: reading one out of W or P costs a reference count
-    # increment and decrement, and this loop reads them per state entered
-    PR, FR, HV, cnt, stats, S, consts = W.PR, W.FR, W.HV, W.n, W.stats, P.S, P.consts
-    TR, OPT = P.TR, P.OPT
-    owner = PR[proc, PR_OWNER]
-    pc = PR[proc, PR_PC]
+    # no array is held in a local: see docs/architecture.md on reference counts
+    owner = W.PR[proc, PR_OWNER]
+    pc = W.PR[proc, PR_PC]
     reread = True
     snapshot = NONE
     if pc == PC_START:
-        m = PR[proc, PR_MODULE]
-        PR[proc, PR_DEPTH] = 0
-        FR[proc, 0, FR_MOD] = m
-        FR[proc, 0, FR_STATE] = P.MOD[m, MOD_INITIAL]
-        FR[proc, 0, FR_HBASE] = 0
-        FR[proc, 0, FR_LOOPTIME] = NONE
-        FR[proc, 0, FR_LOOPCOUNT] = 0
+        m = W.PR[proc, PR_MODULE]
+        W.PR[proc, PR_DEPTH] = 0
+        W.FR[proc, 0, FR_MOD] = m
+        W.FR[proc, 0, FR_STATE] = P.MOD[m, MOD_INITIAL]
+        W.FR[proc, 0, FR_HBASE] = 0
+        W.FR[proc, 0, FR_LOOPTIME] = NONE
+        W.FR[proc, 0, FR_LOOPCOUNT] = 0
         pc = PC_ENTER
     elif pc == PC_DELAY:
         pc = PC_AFTER
     elif pc == PC_GUARD:
         g = top_state(W, proc)
-        if test(P, W, proc, P.pi[S[g, S_I0]], now, g):
+        if test(P, W, proc, P.pi[P.S[g, S_I0]], now, g):
             pc = PC_AFTER
         else:
-            if cnt[N_ERR] == F_NONE:
+            if W.n[N_ERR] == F_NONE:
                 guard_wait(P, W, proc, g, now)
             return
     elif pc == PC_LOCK:
         g = top_state(W, proc)
-        lock = cnt[N_LOCK]
+        lock = W.n[N_LOCK]
         if lock >= 0 and lock != owner:
             wait_for(W, proc, P.sig_lock[:], NONE, now)
-            PR[proc, PR_PC] = PC_LOCK
+            W.PR[proc, PR_PC] = PC_LOCK
             return
         open_encounter(P, W, proc, g, owner, now)
         pc = PC_AFTER
@@ -2607,28 +2608,28 @@ def run_module(P, W, proc, now):
     while True:
         if failed(W):
             return
-        depth = PR[proc, PR_DEPTH]
-        g = FR[proc, depth, FR_STATE]
+        depth = W.PR[proc, PR_DEPTH]
+        g = W.FR[proc, depth, FR_STATE]
         if pc == PC_ENTER:
-            if FR[proc, depth, FR_LOOPTIME] != now:
-                FR[proc, depth, FR_LOOPTIME] = now
-                FR[proc, depth, FR_LOOPCOUNT] = 0
-            FR[proc, depth, FR_LOOPCOUNT] += 1
-            if FR[proc, depth, FR_LOOPCOUNT] > MAX_PER_INSTANT:
+            if W.FR[proc, depth, FR_LOOPTIME] != now:
+                W.FR[proc, depth, FR_LOOPTIME] = now
+                W.FR[proc, depth, FR_LOOPCOUNT] = 0
+            W.FR[proc, depth, FR_LOOPCOUNT] += 1
+            if W.FR[proc, depth, FR_LOOPCOUNT] > MAX_PER_INSTANT:
                 fault(W, F_FAULT, g)
                 return
-            cnt[N_ENTERED] += 1
-            if cnt[N_ENTERED] > consts[C_MAX_STATES]:
+            W.n[N_ENTERED] += 1
+            if W.n[N_ENTERED] > P.consts[C_MAX_STATES]:
                 fault(W, F_FAULT, g)
                 return
-            snapshot = cnt[N_DEATH]
+            snapshot = W.n[N_DEATH]
             if snapshot != NONE and snapshot <= now:
-                PR[proc, PR_PC] = PC_DONE
+                W.PR[proc, PR_PC] = PC_DONE
                 return
             if push_visit(P, W, proc, g, now) < 0:
                 return
-            t = S[g, S_TYPE]
-            stats[t] += 1
+            t = P.S[g, S_TYPE]
+            W.stats[t] += 1
             # a call costs reference counts on P and W: the states that do nothing on entry
             # (about half of those entered) are not called
             x = X_DONE if inert(t) else execute(P, W, proc, g, owner, now)
@@ -2641,56 +2642,56 @@ def run_module(P, W, proc, now):
             reread = x == X_GENERATOR
             pc = PC_AFTER
         # PC_AFTER: the state has run
-        death = cnt[N_DEATH] if reread else snapshot
+        death = W.n[N_DEATH] if reread else snapshot
         reread = True
         if death != NONE and death <= now:
-            PR[proc, PR_PC] = PC_DONE
+            W.PR[proc, PR_PC] = PC_DONE
             return
-        v = PR[proc, PR_HSTART] + FR[proc, depth, FR_VISIT]
-        if HV[v, HV_EXITED] == NONE:
-            HV[v, HV_EXITED] = now
-        if S[g, S_TRANS] < 0:  # Terminal: the frame returns
+        v = W.PR[proc, PR_HSTART] + W.FR[proc, depth, FR_VISIT]
+        if W.HV[v, HV_EXITED] == NONE:
+            W.HV[v, HV_EXITED] = now
+        if P.S[g, S_TRANS] < 0:  # Terminal: the frame returns
             if depth == 0:
-                if cnt[N_LOCK] == owner:
+                if W.n[N_LOCK] == owner:
                     end_module_encounter(P, W, owner, NEG1, now)
-                PR[proc, PR_PC] = PC_DONE
+                W.PR[proc, PR_PC] = PC_DONE
                 return
-            PR[proc, PR_DEPTH] = depth - 1
-            caller = FR[proc, depth - 1, FR_STATE]
-            cv = PR[proc, PR_HSTART] + FR[proc, depth - 1, FR_VISIT]
-            entered = HV[cv, HV_ENTERED]
+            W.PR[proc, PR_DEPTH] = depth - 1
+            caller = W.FR[proc, depth - 1, FR_STATE]
+            cv = W.PR[proc, PR_HSTART] + W.FR[proc, depth - 1, FR_VISIT]
+            entered = W.HV[cv, HV_ENTERED]
             # the caller's history gets the submodule's visits (already in place) and the
             # call again, marking the return
-            n = PR[proc, PR_HLEN]
-            if n >= PR[proc, PR_HCAP]:
-                keep = FR[proc, depth - 1, FR_VISIT]
+            n = W.PR[proc, PR_HLEN]
+            if n >= W.PR[proc, PR_HCAP]:
+                keep = W.FR[proc, depth - 1, FR_VISIT]
                 if push_visit(P, W, proc, caller, now) < 0:  # moves the history, then fixed up
                     return
-                FR[proc, depth - 1, FR_VISIT] = keep
+                W.FR[proc, depth - 1, FR_VISIT] = keep
             else:
-                PR[proc, PR_HLEN] = n + 1
-            i = PR[proc, PR_HSTART] + PR[proc, PR_HLEN] - 1
-            HV[i, HV_STATE] = caller
-            HV[i, HV_NAME] = S[caller, S_NAME]
-            HV[i, HV_ENTERED] = entered
-            HV[i, HV_EXITED] = now
-            HV[i, HV_DIAG] = 0
+                W.PR[proc, PR_HLEN] = n + 1
+            i = W.PR[proc, PR_HSTART] + W.PR[proc, PR_HLEN] - 1
+            W.HV[i, HV_STATE] = caller
+            W.HV[i, HV_NAME] = P.S[caller, S_NAME]
+            W.HV[i, HV_ENTERED] = entered
+            W.HV[i, HV_EXITED] = now
+            W.HV[i, HV_DIAG] = 0
             continue  # PC_AFTER of the CallSubmodule (death read again)
-        t = S[g, S_TRANS]
-        if TR[t, TR_KIND] == 1:  # next_state's direct transition, without the call
-            target = OPT[TR[t, TR_O0], OPT_TARGET]
+        t = P.S[g, S_TRANS]
+        if P.TR[t, TR_KIND] == 1:  # next_state's direct transition, without the call
+            target = P.OPT[P.TR[t, TR_O0], OPT_TARGET]
         else:
             target = next_state(P, W, proc, g, now)
             if failed(W):
                 return
-        if target == g and S[g, S_PROFILE] > 0 and consts[C_NO_FF] == 0:
+        if target == g and P.S[g, S_PROFILE] > 0 and P.consts[C_NO_FF] == 0:
             result, target = ff_begin(P, W, proc, g, now)
             if result == FF_BLOCKED or failed(W):
                 return
             if not after_skip(P, W, proc, result, target, now):
                 return
         else:
-            FR[proc, depth, FR_STATE] = target
+            W.FR[proc, depth, FR_STATE] = target
         pc = PC_ENTER
 
 
@@ -3398,7 +3399,7 @@ def give_immunizations(P, W, c, stream, now):
 # ---------------------------------------------------------------- a life
 
 
-@nb.njit(cache=True, inline="always")  # once per event: no call
+@nb.njit(cache=True)
 def resume(P, W, proc, now):
     kind = W.PR[proc, PR_KIND]
     if kind == P_ENGINE:
