@@ -67,6 +67,55 @@ def test_lookup_table_hazards(fast: bool, monkeypatch: pytest.MonkeyPatch) -> No
     assert 50 < len(onsets) < 300
 
 
+def prior_state_module() -> dict:
+    """PriorState over a history the compiled engine keeps short: `Loop`, `Check` and
+    `Initial` are named by nothing, so entering them adds no visit, and the monthly `Wait`
+    then replaces its own visit where the reference appends `Wait, Loop, Wait`."""
+    return {
+        "Initial": {"type": "Initial", "direct_transition": "Start"},
+        "Start": {"type": "Simple", "direct_transition": "Wait"},
+        "Wait": {"type": "Delay", "exact": {"quantity": 1, "unit": "months"},
+                 "direct_transition": "Loop"},
+        "Loop": {"type": "Simple", "distributed_transition": [
+            {"transition": "Wait", "distribution": 0.97},
+            {"transition": "Decide", "distribution": 0.03}]},
+        "Decide": {"type": "Simple", "conditional_transition": [
+            {"condition": {"condition_type": "PriorState", "name": "Start",
+                           "within": {"quantity": 3, "unit": "years"}},
+             "transition": "Recent"},
+            {"condition": {"condition_type": "PriorState", "name": "Wait", "since": "Start"},
+             "transition": "Later"},
+            {"transition": "Terminal"}]},
+        "Recent": {"type": "Counter", "attribute": "recent", "action": "increment",
+                   "direct_transition": "Check"},
+        "Later": {"type": "Counter", "attribute": "later", "action": "increment",
+                  "direct_transition": "Check"},
+        "Check": {"type": "Simple", "conditional_transition": [
+            {"condition": {"condition_type": "PriorState", "name": "Decide",
+                           "within": {"quantity": 6, "unit": "months"}},
+             "transition": "Again"},
+            {"transition": "Terminal"}]},
+        "Again": {"type": "Delay", "exact": {"quantity": 2, "unit": "years"},
+                  "direct_transition": "Wait"},
+        "Terminal": {"type": "Terminal"},
+    }
+
+
+def test_prior_state_sees_the_same_history_with_fewer_visits() -> None:
+    from simulator.gmf import schema as s
+    from simulator.gmf.rules import texts_besides_targets
+
+    states = prior_state_module()
+    named = set().union(*(texts_besides_targets(s.ModuleSchema.model_validate(
+        {"name": "Prior", "states": states}).states[n]) for n in states))
+    assert {"Start", "Wait", "Decide"} <= named
+    assert not {"Loop", "Check", "Recent", "Later", "Again"} & named  # only transition targets
+    result = run_both({"name": "Prior", "states": states}, population=200, seed=4,
+                      age=(0, 30), lifecycle=False)
+    for counter in ("recent", "later"):
+        assert sum(1 for p in result.people if p.attributes.get(counter)) > 20, counter
+
+
 def test_encounters_and_symptom_driven_visits() -> None:
     """Module encounters waiting for the lock, wellness visits joined, and symptoms high enough
     to send the person to the emergency room."""

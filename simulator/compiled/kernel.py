@@ -110,7 +110,7 @@ E_CONDITION, E_ALLERGY, E_MEDICATION, E_CAREPLAN, E_PROCEDURE, E_OBSERVATION, E_
 (PRS_PR_ENTRY, PRS_PR_LIST, PRS_CH_ENTRY, PRS_CH_LIST, PRS_LO_ENC, PRS_LO_ENTRY,) = range(6)  # PRS
 (SY_NAME, SY_SOURCE, SY_VALUE, SY_TIME, SY_ADDR,) = range(5)  # SY
 (OW_ME, OW_WFLAG, OW_WJOINED,) = range(3)  # OW
-(S_TYPE, S_MODULE, S_NAME, S_TRANS, S_I0, S_F0, S_PERIOD, S_PROFILE,) = range(8)  # S
+(S_TYPE, S_MODULE, S_NAME, S_TRANS, S_I0, S_F0, S_PERIOD, S_PROFILE, S_HIST,) = range(9)  # S
 (TR_KIND, TR_O0, TR_ON, TR_AUX,) = range(4)  # TR
 (OPT_TARGET, OPT_COND, OPT_ATTR, OPT_D0, OPT_DN,) = range(5)  # OPT
 (DEP_K0, DEP_KN, DEP_F0, DEP_FN, DEP_POLL,) = range(5)  # DEP
@@ -2626,7 +2626,7 @@ def run_module(P, W, proc, now):
             if snapshot != NONE and snapshot <= now:
                 W.PR[proc, PR_PC] = PC_DONE
                 return
-            if push_visit(P, W, proc, g, now) < 0:
+            if P.S[g, S_HIST] != 0 and push_visit(P, W, proc, g, now) < 0:
                 return
             t = P.S[g, S_TYPE]
             W.stats[t] += 1
@@ -2647,9 +2647,10 @@ def run_module(P, W, proc, now):
         if death != NONE and death <= now:
             W.PR[proc, PR_PC] = PC_DONE
             return
-        v = W.PR[proc, PR_HSTART] + W.FR[proc, depth, FR_VISIT]
-        if W.HV[v, HV_EXITED] == NONE:
-            W.HV[v, HV_EXITED] = now
+        if P.S[g, S_HIST] != 0:
+            v = W.PR[proc, PR_HSTART] + W.FR[proc, depth, FR_VISIT]
+            if W.HV[v, HV_EXITED] == NONE:
+                W.HV[v, HV_EXITED] = now
         if P.S[g, S_TRANS] < 0:  # Terminal: the frame returns
             if depth == 0:
                 if W.n[N_LOCK] == owner:

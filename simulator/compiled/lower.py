@@ -34,6 +34,7 @@ from simulator.engine.randomness import stream_id
 from simulator.errors import UserError
 from simulator.gmf import schema as s
 from simulator.gmf.lookup import LookupTable
+from simulator.gmf.rules import texts_besides_targets
 from simulator.payers.plans import load_payers
 from simulator.record import Code
 
@@ -154,6 +155,10 @@ class _Builder:
     s_f0: list[int] = field(default_factory=list)
     s_period: list[int] = field(default_factory=list)  # fast-forward: fixed Delay length
     s_profile: list[int] = field(default_factory=list)
+    # 0: entering the state adds no visit to the history (an Initial or Simple state no
+    # PriorState, reason or cause of death can name); the history is only ever searched by name
+    s_hist: list[int] = field(default_factory=list)
+    _named: set[str] = field(default_factory=set)
     pi: list[int] = field(default_factory=list)
     pf: list[float] = field(default_factory=list)
     # transitions and options
@@ -642,6 +647,8 @@ class _Builder:
         self.s_name.append(self.strings(name))
         self.s_period.append(cs.period if cs.profile is not None else 0)
         self.s_profile.append(0)
+        self.s_hist.append(0 if spec is None and t in (T.INITIAL, T.SIMPLE)
+                           and name not in self._named else 1)
         g = len(self.s_type) - 1
         if t == T.GUARD:
             assert isinstance(st, s.Guard)
@@ -873,6 +880,8 @@ class _Builder:
         program = self.program
         modules = closure(program, self.roots)
         self._module_index = {m.key: i for i, m in enumerate(modules)}
+        self._named = set().union(*(texts_besides_targets(cs.model)
+                                    for m in modules for cs in m.states.values()))
         for m in modules:
             for name, cs in m.states.items():
                 self._state_ids[(m.key, name)] = len(self.states)
@@ -1063,7 +1072,7 @@ class _Builder:
 
         fields = dict(
             S=table(self.s_type, self.s_module, self.s_name, self.s_trans, self.s_i0, self.s_f0,
-                    self.s_period, self.s_profile),
+                    self.s_period, self.s_profile, self.s_hist),
             pi=i64(self.pi + [0]), pf=f64(self.pf + [0.0]),
             TR=table(self.t_kind + [0], self.t_o0 + [0], self.t_on + [0], self.t_aux + [0]),
             LT=np.array(self.lt + [[0] * 6], dtype=np.int64), LTC=i64(self.ltc + [0]),

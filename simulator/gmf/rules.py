@@ -24,6 +24,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel
+
 from simulator.engine import timeutil as tu
 from simulator.gmf import schema as s
 from simulator.gmf.coerce import JsonFloat, describe_number
@@ -166,6 +168,33 @@ def targets(state: s.State) -> list[tuple[str, str]]:
     if isinstance(state, s.Physiology):
         out.append(("alt_direct_transition", state.alt_direct_transition))
     return out
+
+
+_TARGET_KEYS = frozenset({"direct_transition", "alt_direct_transition", "transition"})
+
+
+def texts_besides_targets(state: s.State) -> set[str]:
+    """Every text a state holds other than its transition targets (`targets`): among them
+    the state names a PriorState, a reason or a cause of death looks up in the history."""
+    found: set[str] = set()
+
+    def walk(value: Any) -> None:
+        if isinstance(value, str):
+            found.add(value)
+        elif isinstance(value, BaseModel | dict):
+            items = value.items() if isinstance(value, dict) else (
+                list(value.__dict__.items()) + list((value.model_extra or {}).items()))
+            for key, member in items:
+                if key == "type_of_care_transition" or (
+                        key in _TARGET_KEYS and isinstance(member, str)):
+                    continue
+                walk(member)
+        elif isinstance(value, list | tuple):
+            for member in value:
+                walk(member)
+
+    walk(state)
+    return found
 
 
 def reachable(states: dict[str, s.State], edges: Callable[[s.State], Iterable[str]]
