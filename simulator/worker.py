@@ -81,6 +81,13 @@ class Worker:
         population's ``natural_death`` option goes with it)."""
         return cls(program, people, World(immunizations=lifecycle), lifecycle, engine=engine)
 
+    @property
+    def leaves_cycles(self) -> bool:
+        """Whether a finished life leaves reference cycles that only the garbage collector
+        frees: the reference engine's SimPy processes and frames do; the compiled engine's
+        records do not (tests/test_scale.py checks), so reference counting frees them."""
+        return self.engine != "compiled"
+
     def live(self, person: Person, stats: Counter[str] | None = None,
              executors: dict[str, Callable[..., Any]] | None = None
              ) -> tuple[HealthRecord, PersonSim]:

@@ -287,3 +287,41 @@ def test_keep_errors_are_clear(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
                                        "--keep-condition", "Body mass index 30+ - obesity",
                                        "--age", "0-1"])
     assert result.exit_code == 1 and "kept 0 of the 6 people simulated" in result.output
+
+
+@pytest.mark.parametrize("engine", ["compiled", "reference"])
+def test_which_lives_leave_reference_cycles(engine: str, tmp_path: Path) -> None:
+    """Worker.leaves_cycles decides whether a worker collects after every person or only
+    now and then (shard.collect_person): it must say what the lives and every exporter
+    really leave."""
+    import gc
+
+    from simulator.config import RunConfig
+    from simulator.export.pipeline import ShardExport
+    from simulator.worker import Worker
+
+    config = RunConfig(engine=engine, seed=3, output=tmp_path)
+    worker = Worker.for_run(config)
+    export = ShardExport(("csv", "fhir", "ccda"), tmp_path / "out", worker.world,
+                         config.fhir_bundle, False, None)
+    ints, floats = worker.population.draw(list(range(10)))
+
+    def live(index: int) -> None:
+        for record, _ in worker.lives(index, ints[index], floats[index]):
+            export.add(record)
+
+    live(0)  # what the first person loads (caches, the provider network) stays
+    gc.collect()
+    gc.freeze()
+    try:
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        for index in range(1, 10):
+            live(index)
+        gc.collect()
+        cyclic = len(gc.garbage)
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.unfreeze()
+        export.close()
+    assert (cyclic > 0) == worker.leaves_cycles, cyclic

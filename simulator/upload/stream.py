@@ -53,7 +53,7 @@ def _simulate_block(config: RunConfig, indices: list[int], base: str
     """In a worker: each person's records as PUT items (shared resources embedded)."""
     from simulator.export.fhir import FhirContext
     from simulator.export.fhir.clinical import RecordResources, literal_reference
-    from simulator.shard import Utilization, collect_person
+    from simulator.shard import Utilization, automatic_collection, collect_person
     from simulator.worker import Worker
 
     began = time.process_time()
@@ -63,21 +63,22 @@ def _simulate_block(config: RunConfig, indices: list[int], base: str
     stats: Counter[str] = Counter()
     ints, floats = worker.population.draw(indices)
     out = []
-    for k, index in enumerate(indices):
-        payload = PersonPayload(index, [], 0, 0, {})
-        usage = Utilization()
-        for record, _ in worker.lives(index, ints[k], floats[k], stats):
-            usage.add_record(record, shared)
-            payload.items.extend(record_items(iter(RecordResources(record, ctx, literal_reference)),
-                                              base))
-            if record.patient.deathdate is None:
-                payload.alive += 1
-            else:
-                payload.dead += 1
-        payload.usage = {"orgs": dict(usage.org_encounters),
-                         "clinicians": dict(usage.clinician_encounters)}
-        out.append(payload)
-        collect_person()
+    with automatic_collection(worker.leaves_cycles):
+        for k, index in enumerate(indices):
+            payload = PersonPayload(index, [], 0, 0, {})
+            usage = Utilization()
+            for record, _ in worker.lives(index, ints[k], floats[k], stats):
+                usage.add_record(record, shared)
+                payload.items.extend(record_items(iter(RecordResources(record, ctx, literal_reference)),
+                                                  base))
+                if record.patient.deathdate is None:
+                    payload.alive += 1
+                else:
+                    payload.dead += 1
+            payload.usage = {"orgs": dict(usage.org_encounters),
+                             "clinicians": dict(usage.clinician_encounters)}
+            out.append(payload)
+            collect_person(worker.leaves_cycles)
     return out, time.process_time() - began, stats
 
 
