@@ -245,6 +245,32 @@ def test_survived_only_conditions_retries_on_being_alive(ma: s.PopulationTables)
     assert np.any(free[:, s.F_DEATH_AGE] < exact)  # the flag is what keeps them alive
 
 
+def test_the_oldest_are_made_85_to_89_after_more_than_ten_deaths(ma: s.PopulationTables) -> None:
+    """Synthea's rule (engine-behaviour.md §2.1): module deaths can kill a person over 90 in
+    every attempt, so from attempt 11 on such a person is drawn again at 85 to 89; everything
+    but the age and the life stays."""
+    idx = np.arange(20_000)
+    ints, floats = s.draw(ma, SEED, idx)
+    old = idx[_ages(floats, REF) > s.OLD_AGE_ABOVE]
+    young = idx[_ages(floats, REF) <= s.OLD_AGE_ABOVE][:200]
+    assert len(old) >= 5
+    same_i, same_f = s.draw(ma, SEED, old, attempt=s.OLD_AGE_ATTEMPTS)
+    assert np.all(_ages(same_f, REF) > s.OLD_AGE_ABOVE)
+    late_i, late_f = s.draw(ma, SEED, old, attempt=s.OLD_AGE_ATTEMPTS + 1)
+    ages = _ages(late_f, REF)
+    assert np.all((ages >= 85) & (ages <= 89)) and len(set(ages)) > 1
+    assert np.array_equal(late_i[:, s.I_AGE], ages)
+    exact = (REF - late_f[:, s.F_BIRTH]) / (365.2425 * tu.DAY)
+    assert np.all(late_f[:, s.F_DEATH_AGE] >= exact)  # alive at the reference date, as retries are
+    for column in (s.I_SEX, s.I_RACE, s.I_FIRST, s.I_LAST, s.I_CITY):
+        assert np.array_equal(late_i[:, column], ints[old, column])
+    _, young_f = s.draw(ma, SEED, young, attempt=s.OLD_AGE_ATTEMPTS + 1)
+    assert np.array_equal(young_f[:, s.F_BIRTH], floats[young, s.F_BIRTH])
+    above = s.population_tables("Massachusetts", REF, min_age=91)
+    _, kept = s.draw(above, SEED, np.arange(50), attempt=s.OLD_AGE_ATTEMPTS + 1)
+    assert np.all(_ages(kept, REF) >= 91)  # an age option above 85 keeps its ages
+
+
 # ------------------------------------------------------------------------------------ options
 
 

@@ -78,6 +78,12 @@ MULTIPLE_BIRTH_PROBABILITY = 0.02  # §4.3.1 (twins prevalence)
 RH_NEGATIVE_PROBABILITY = 0.15  # §4.3.1
 MIDDLE_NAME_PROBABILITY = 0.80  # §4.3.1 generate.middle_names
 SECONDARY_ADDRESS_PROBABILITY = 0.5  # §4.3.1
+# Synthea's retry rule (engine-behaviour.md §2.1): a person over 90 who has died in more than
+# 10 attempts is made 85 to 89 (unless the age option starts above 85). Module deaths come on
+# top of the life table, and over a hundred years they can kill the oldest in every attempt.
+OLD_AGE_ATTEMPTS = 10
+OLD_AGE_ABOVE = 90
+OLD_AGE_FALLBACK = (85, 89)
 
 
 @dataclass(frozen=True)
@@ -93,6 +99,7 @@ class PopulationTables:
     fixed_sex: int  # -1 none, 0 male, 1 female
     birth_start: np.ndarray  # int64 per age: earliest birth instant giving that age at reference
     birth_span: np.ndarray  # int64 per age
+    old_age_fallback: bool  # OLD_AGE_*: no age option, or one starting at 85 or below
     race_cdf: np.ndarray
     hispanic: float
     language_cdf: np.ndarray  # [7 groups (6 races + hispanic), len(LANGUAGES)]
@@ -226,6 +233,7 @@ def population_tables(
         fixed_sex=-1 if gender is None else (0 if gender == "M" else 1),
         birth_start=start,
         birth_span=span,
+        old_age_fallback=lo <= OLD_AGE_FALLBACK[0],
         race_cdf=rng.cdf_of([profile.race.get(r, 0.0) for r in RACES]),
         hispanic=float(profile.hispanic),
         language_cdf=np.ascontiguousarray(np.stack(language_rows)),
@@ -258,8 +266,8 @@ def _pick_range(cdfs: np.ndarray, start: int, length: int, u: float) -> int:
 def draw_people(  # noqa: PLR0913 — the kernel takes flat arrays only
     seed: np.uint64, indices: np.ndarray, attempt: int, survived_only: bool,
     age_cdf: np.ndarray, female_share: np.ndarray, fixed_sex: int,
-    birth_start: np.ndarray, birth_span: np.ndarray, reference_time: int,
-    race_cdf: np.ndarray, hispanic: float, language_cdf: np.ndarray, language_locale: np.ndarray,
+    birth_start: np.ndarray, birth_span: np.ndarray, old_age_fallback: bool,
+    reference_time: int, race_cdf: np.ndarray, hispanic: float, language_cdf: np.ndarray, language_locale: np.ndarray,
     education_cdf: np.ndarray, income_cdf: np.ndarray, income_low: np.ndarray, income_high: np.ndarray,
     sdoh: np.ndarray, city_cdf: np.ndarray, birth_city_cdf: np.ndarray, city_zip_start: np.ndarray, city_zip_count: np.ndarray,
     zip_lat: np.ndarray, zip_lon: np.ndarray, name_cdfs: np.ndarray, name_offsets: np.ndarray,
@@ -335,6 +343,11 @@ def draw_people(  # noqa: PLR0913 — the kernel takes flat arrays only
             ints[p, I_SDOH + k] = 1 if rng.uniform(demo, 29 + k) <= sdoh[k] else 0
         # --- floats
         birth = birth_start[age] + int(rng.uniform(demo, 40) * birth_span[age])
+        if attempt > OLD_AGE_ATTEMPTS and age > OLD_AGE_ABOVE and old_age_fallback:
+            low, high = OLD_AGE_FALLBACK
+            age = low + int(rng.uniform(life, 17) * (high - low + 1))
+            ints[p, I_AGE] = age
+            birth = birth_start[age] + int(rng.uniform(life, 18) * birth_span[age])
         floats[p, F_BIRTH] = birth
         lo_b, hi_b = EDUCATION_BANDS[education]
         floats[p, F_EDUCATION_LEVEL] = lo_b + (hi_b - lo_b) * rng.uniform(demo, 41)
@@ -370,7 +383,7 @@ def draw(tables: PopulationTables, seed: int, indices: np.ndarray, attempt: int 
     return fn(
         rng.seed64(seed), np.asarray(indices, dtype=np.int64), attempt, survived_only,
         tables.age_cdf, tables.female_share, tables.fixed_sex, tables.birth_start,
-        tables.birth_span, tables.reference_time, tables.race_cdf, tables.hispanic,
+        tables.birth_span, tables.old_age_fallback, tables.reference_time, tables.race_cdf, tables.hispanic,
         tables.language_cdf, LANGUAGE_LOCALE, tables.education_cdf, tables.income_cdf,
         tables.income_low, tables.income_high, tables.sdoh, tables.city_cdf,
         tables.birth_city_cdf, tables.city_zip_start, tables.city_zip_count, tables.zip_lat, tables.zip_lon,
