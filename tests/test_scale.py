@@ -22,6 +22,9 @@ from simulator.cli import main
 
 ARGS = ["-p", "24", "-s", "8", "--shard-size", "3", "--format", "csv,fhir,ndjson",
         "--reference-date", "2024-06-01"]
+# A run whose shards outlast a signal's way into the run by far, however fast a shard gets:
+# after the first shard there are 39 more.
+LONG_ARGS = ["-p", "120", *ARGS[2:]]
 # Only files the run record names may differ between runs: it records times and paths.
 NOT_COMPARED = {"run.json"}
 
@@ -48,6 +51,13 @@ def assert_same_output(a: Path, b: Path) -> None:
 def reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("one_worker")
     _simulate(out, *ARGS, "-w", "1")
+    return out
+
+
+@pytest.fixture(scope="module")
+def long_reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("one_worker_long")
+    _simulate(out, *LONG_ARGS, "-w", "1")
     return out
 
 
@@ -114,10 +124,10 @@ def test_cluster_address_that_does_not_answer_is_a_clear_error(
 
 # ------------------------------------------------------------------ interrupted runs
 
-def _start(out: Path, *extra: str) -> subprocess.Popen[str]:
+def _start(out: Path, *extra: str, args: list[str] = ARGS) -> subprocess.Popen[str]:
     env = {**os.environ, "CI": "1"}
     return subprocess.Popen(
-        [sys.executable, "-m", "simulator", "-o", str(out), *ARGS, *extra],
+        [sys.executable, "-m", "simulator", "-o", str(out), *args, *extra],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
         start_new_session=True,
     )
@@ -143,23 +153,25 @@ def _resume(out: Path, *extra: str) -> str:
     return result.output
 
 
-def test_killed_run_resumes_to_the_same_files(reference: Path, tmp_path: Path) -> None:
+def test_killed_run_resumes_to_the_same_files(long_reference: Path, tmp_path: Path) -> None:
+    reference = long_reference
     out = tmp_path / "killed"
-    proc = _start(out, "-w", "2")
+    proc = _start(out, "-w", "2", args=LONG_ARGS)
     _wait_for_shards(out, proc, 2)
     os.killpg(proc.pid, signal.SIGKILL)  # the whole run, workers included, mid-shard
     proc.wait()
     record = orjson.loads((out / "run.json").read_bytes())
-    assert record["status"] == "running" and 2 <= record["shards_done"] < 8
+    assert record["status"] == "running" and 2 <= record["shards_done"] < 40
     text = _resume(out, "-w", "1")
     assert "resumed:" in text
     assert_same_output(reference, out)
     assert orjson.loads((out / "run.json").read_bytes())["status"] == "complete"
 
 
-def test_ctrl_c_stops_workers_and_resume_finishes(reference: Path, tmp_path: Path) -> None:
+def test_ctrl_c_stops_workers_and_resume_finishes(long_reference: Path, tmp_path: Path) -> None:
+    reference = long_reference
     out = tmp_path / "ctrl_c"
-    proc = _start(out, "-w", "2")
+    proc = _start(out, "-w", "2", args=LONG_ARGS)
     _wait_for_shards(out, proc, 1)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
