@@ -177,10 +177,12 @@ class CompiledEngine:
             set_strings(self.KW, texts.lower, texts.info, texts.off, texts.cp)
             W.str_lower, W.str_info, W.str_off, W.str_cp = (
                 texts.lower, texts.info, texts.off, texts.cp)
-        for slot, (kind, number, ref) in enumerate(loaded):
-            W.A[slot, k.A_KIND] = kind
-            W.a_num[slot] = number
-            W.A[slot, k.A_REF] = ref
+        if loaded:  # column by column: a numpy item at a time costs more than the rest
+            n = len(loaded)
+            kinds, numbers, refs = zip(*loaded, strict=True)
+            W.A[:n, k.A_KIND] = kinds
+            W.a_num[:n] = numbers
+            W.A[:n, k.A_REF] = refs
         return loaded
 
     @property
@@ -269,9 +271,11 @@ class CompiledEngine:
                 source = f"{module.file}: state {name!r}"
         attrs = person.attributes
         self.replay.person_attributes = attrs
-        for slot, name in enumerate(self.lowered.attributes):
-            row = (int(W.A[slot, k.A_KIND]), float(W.a_num[slot]), int(W.A[slot, k.A_REF]))
-            if row == loaded[slot]:
+        n = len(loaded)
+        rows = zip(W.A[:n, k.A_KIND].tolist(), W.a_num[:n].tolist(), W.A[:n, k.A_REF].tolist(),
+                   strict=True)
+        for name, row, before in zip(self.lowered.attributes, rows, loaded, strict=True):
+            if row == before:
                 continue
             if row[0] == K_NONE:
                 attrs.pop(name, None)
