@@ -124,10 +124,18 @@ def test_cluster_address_that_does_not_answer_is_a_clear_error(
 
 # ------------------------------------------------------------------ interrupted runs
 
+# `python -m simulator` with Ctrl-C handled as a terminal would: a process started in the
+# background of a script without job control inherits SIGINT ignored, and Python then never
+# raises KeyboardInterrupt (CI launched that way once failed the Ctrl-C test for it).
+_RUN_WITH_CTRL_C = ("import runpy, signal, sys; signal.signal(signal.SIGINT, "
+                    "signal.default_int_handler); sys.argv[0] = 'simulate'; "
+                    "runpy.run_module('simulator', run_name='__main__', alter_sys=True)")
+
+
 def _start(out: Path, *extra: str, args: list[str] = ARGS) -> subprocess.Popen[str]:
     env = {**os.environ, "CI": "1"}
     return subprocess.Popen(
-        [sys.executable, "-m", "simulator", "-o", str(out), *args, *extra],
+        [sys.executable, "-c", _RUN_WITH_CTRL_C, "-o", str(out), *args, *extra],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
         start_new_session=True,
     )
