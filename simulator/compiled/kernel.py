@@ -2552,6 +2552,19 @@ def top_state(W, proc):
 
 
 @nb.njit(cache=True)
+def start_frame(P, W, proc, loop_time):
+    """The process's module from its Initial state, in its first frame; `loop_time` is the
+    instant its same-instant loop count starts from (NONE: the first entry starts one)."""
+    m = W.PR[proc, PR_MODULE]
+    W.PR[proc, PR_DEPTH] = 0
+    W.FR[proc, 0, FR_MOD] = m
+    W.FR[proc, 0, FR_STATE] = P.MOD[m, MOD_INITIAL]
+    W.FR[proc, 0, FR_HBASE] = 0
+    W.FR[proc, 0, FR_LOOPTIME] = loop_time
+    W.FR[proc, 0, FR_LOOPCOUNT] = 0
+
+
+@nb.njit(cache=True)
 def run_module(P, W, proc, now):
     """Runs a module's process (PersonSim.run_frame, frames as a stack) until it waits or
     ends."""
@@ -2561,13 +2574,7 @@ def run_module(P, W, proc, now):
     reread = True
     snapshot = NONE
     if pc == PC_START:
-        m = W.PR[proc, PR_MODULE]
-        W.PR[proc, PR_DEPTH] = 0
-        W.FR[proc, 0, FR_MOD] = m
-        W.FR[proc, 0, FR_STATE] = P.MOD[m, MOD_INITIAL]
-        W.FR[proc, 0, FR_HBASE] = 0
-        W.FR[proc, 0, FR_LOOPTIME] = NONE
-        W.FR[proc, 0, FR_LOOPCOUNT] = 0
+        start_frame(P, W, proc, NONE)
         pc = PC_ENTER
     elif pc == PC_DELAY:
         pc = PC_AFTER
@@ -3493,13 +3500,7 @@ def keep_walk(P, W, proc, keep_name):
     death = W.n[N_DEATH]
     W.n[N_DEATH] = NONE
     owner = W.PR[proc, PR_OWNER]
-    m = W.PR[proc, PR_MODULE]
-    W.PR[proc, PR_DEPTH] = 0
-    W.FR[proc, 0, FR_MOD] = m
-    W.FR[proc, 0, FR_STATE] = P.MOD[m, MOD_INITIAL]
-    W.FR[proc, 0, FR_HBASE] = 0
-    W.FR[proc, 0, FR_LOOPTIME] = now
-    W.FR[proc, 0, FR_LOOPCOUNT] = 0
+    start_frame(P, W, proc, now)
     result = -1
     for _ in range(MAX_PER_INSTANT):
         g = W.FR[proc, 0, FR_STATE]
