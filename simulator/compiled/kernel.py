@@ -970,8 +970,8 @@ def move_history(W, proc, n):
 def push_visit(P, W, proc, g, now):
     """Appends a visit to the process's history (a Delay looping on itself replaces its
     previous visit); returns its index or -1."""
-    # called once per state entered: every branch here reads W and P in one statement, and
-    # the rare move is a call, so numba's pruning drops the reference counts of P and W
+    # called once per state entered: no array is held in a local, and the rare move is a
+    # call of its own (the reference counts of P and W themselves remain: a pair per call)
     depth = W.PR[proc, PR_DEPTH]
     n = W.PR[proc, PR_HLEN]
     start = W.PR[proc, PR_HSTART]
@@ -3422,7 +3422,8 @@ def resume(P, W, proc, now):
 def live(P, W):
     """Lives one person (W holds the person and its buffers, reset). Returns ops.OK, GROW or
     FAULT; the time the simulation stopped is W.n[N_NOW]."""
-    # (arrays read once: see run_module)
+    # arrays held in locals: one pair of reference counts per life for a loop over every event
+    # (docs/architecture.md on reference counts)
     cnt, WT, PR = W.n, W.WT, W.PR
     birth = cnt[N_BIRTH]
     end = cnt[N_END]
