@@ -2,10 +2,11 @@
 
     python bench/throughput.py [--sizes 1000,10000] [--workers 1,2] [--formats csv,fhir]
                                [--modules corpus,default] [--engines reference,compiled]
-                               [--keep-output DIR]
+                               [--history 10,0] [--bytes] [--keep-output DIR]
 
-Each combination runs `simulate` in a fresh process and prints people/s (wall clock), CPU-s per
-person (parent and workers), the workers' CPU ms per person by phase as the run recorded them in
+Each combination runs `simulate` in a fresh process and prints people/s and records/s (wall
+clock; records count the deceased records too, as Synthea counts them), CPU-s per person
+(parent and workers), the workers' CPU ms per person by phase as the run recorded them in
 run.json (engine: the SimPy life, or the compiled kernel; records: building HealthRecords from
 the kernel's journal, compiled engine only; export: the writers), and the peak resident memory
 of the parent and of the largest worker, sampled every 0.1 s with psutil. The numba compile is
@@ -60,14 +61,32 @@ def measure(args: list[str]) -> dict[str, float]:
         raise SystemExit(f"simulate {' '.join(args)} failed:\n{err}")
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     output = Path(args[args.index("-o") + 1])
-    phases = orjson.loads((output / "run.json").read_bytes()).get("cpu_seconds", {})
+    run = orjson.loads((output / "run.json").read_bytes())
+    counts = run.get("counts", {})
     return {
-        "phases": phases,  # type: ignore[dict-item]
+        "phases": run.get("cpu_seconds", {}),
+        "records": counts.get("alive", 0) + counts.get("dead", 0),
         "seconds": time.perf_counter() - began,
         "cpu": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
         "parent_mb": peak_parent / 2**20,
         "worker_mb": peak_worker / 2**20,
     }
+
+
+def print_bytes(output: Path, records: int) -> None:
+    """Bytes per record of each table (CSV file, NDJSON resource type) or per-patient folder,
+    largest first, and the total."""
+    sizes: dict[str, int] = {}
+    for path in output.rglob("*"):
+        if path.is_file() and ".parts" not in path.parts and path.name != "run.json":
+            key = (f"{path.parent.name}/{path.name}" if path.suffix in (".csv", ".ndjson")
+                   else f"{path.parent.name}/*{path.suffix}")
+            sizes[key] = sizes.get(key, 0) + path.stat().st_size
+    total = sum(sizes.values())
+    print(f"    bytes per record: {total / max(records, 1) / 1e6:.3f} MB in all", flush=True)
+    for key, size in sorted(sizes.items(), key=lambda kv: -kv[1]):
+        if size >= total / 1000:
+            print(f"      {key:40} {size / max(records, 1) / 1e3:>10.1f} kB", flush=True)
 
 
 def compile_once(base: Path, modules: Path) -> None:
@@ -92,6 +111,10 @@ def main() -> int:
     parser.add_argument("--formats", default="csv,fhir")
     parser.add_argument("--modules", default="corpus,default")
     parser.add_argument("--engines", default="reference,compiled")
+    parser.add_argument("--history", default="10",
+                        help="--years-of-history values (10: Synthea's default; 0: whole lives)")
+    parser.add_argument("--bytes", action="store_true",
+                        help="after each run, the bytes per record of each table written")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep-output", type=Path, default=None,
                         help="write the runs here instead of a temporary folder")
@@ -103,30 +126,37 @@ def main() -> int:
         base = args.keep_output or Path(tmp)
         if "compiled" in args.engines.split(","):
             compile_once(base, module_dirs[args.modules.split(",")[0]])
-        print(f"{'engine':9} {'modules':8} {'format':9} {'people':>7} {'workers':>7} "
-              f"{'people/s':>9} {'CPU-s/person':>12} {'engine ms':>9} {'records ms':>10} "
-              f"{'export ms':>9} {'parent MB':>9} {'worker MB':>9} {'seconds':>8}")
+        print(f"{'engine':9} {'modules':8} {'format':9} {'years':>5} {'people':>7} "
+              f"{'workers':>7} {'people/s':>9} {'records/s':>9} {'CPU-s/person':>12} "
+              f"{'engine ms':>9} {'records ms':>10} {'export ms':>9} {'parent MB':>9} "
+              f"{'worker MB':>9} {'seconds':>8}")
         combos = itertools.product(args.modules.split(","), args.formats.split(","),
+                                   map(int, args.history.split(",")),
                                    map(int, args.sizes.split(",")),
                                    map(int, args.workers.split(",")))
-        for modules, fmt, size, workers in combos:
+        for modules, fmt, years, size, workers in combos:
             for engine in args.engines.split(","):  # side by side: the same run, both engines
-                out = base / f"{engine}-{modules}-{fmt}-{size}-w{workers}"
+                out = base / f"{engine}-{modules}-{fmt}-y{years}-{size}-w{workers}"
                 m = measure(["-p", str(size), "-s", str(args.seed), "-w", str(workers),
                              "--format", FORMATS[fmt], "-o", str(out),
                              "--modules-dir", str(module_dirs[modules]),
+                             "--years-of-history", str(years),
                              "--reference-date", "2025-01-01", "--engine", engine])
-                head = f"{engine:9} {modules:8} {FORMATS[fmt]:9} {size:>7} {workers:>7} "
+                head = (f"{engine:9} {modules:8} {FORMATS[fmt]:9} {years:>5} {size:>7} "
+                        f"{workers:>7} ")
                 if "refused" in m:
                     print(f"{head}refused: {m['refused']}", flush=True)
                     continue
                 worker_mb = m["worker_mb"] if workers > 1 else m["parent_mb"]
                 ms = {k: 1000 * v / size for k, v in m["phases"].items()}  # type: ignore[union-attr]
                 records = f"{ms['records']:>10.1f}" if "records" in ms else f"{'-':>10}"
-                print(f"{head}{size / m['seconds']:>9.1f} {m['cpu'] / size:>12.3f} "
+                print(f"{head}{size / m['seconds']:>9.1f} {m['records'] / m['seconds']:>9.1f} "
+                      f"{m['cpu'] / size:>12.3f} "
                       f"{ms.get('engine', 0):>9.1f} {records} {ms.get('export', 0):>9.1f} "
                       f"{m['parent_mb']:>9.0f} {worker_mb:>9.0f} {m['seconds']:>8.1f}",
                       flush=True)
+                if args.bytes:
+                    print_bytes(out, int(m["records"]))
                 if args.keep_output is None:
                     subprocess.run(["rm", "-rf", str(out)], check=True)
     return 0

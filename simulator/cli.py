@@ -12,6 +12,7 @@ import click
 from simulator.config import (
     MAX_POPULATION,
     MAX_WORKERS,
+    MAX_YEARS_OF_HISTORY,
     SEED_RANGE,
     KeepSpec,
     RunConfig,
@@ -104,6 +105,9 @@ def _build_config(params: dict[str, Any]) -> RunConfig:
                             "(add csv to --format)")
     if "natural_death" in values:
         kwargs["natural_death"] = flag(values["natural_death"], "--natural-death")
+    if "years_of_history" in values:
+        kwargs["years_of_history"] = whole_number(values["years_of_history"],
+                                                  "--years-of-history", 0, MAX_YEARS_OF_HISTORY)
     return RunConfig(**kwargs)
 
 
@@ -135,6 +139,9 @@ def _build_config(params: dict[str, Any]) -> RunConfig:
               help="Check every FHIR resource against the FHIR R4 schema and US Core (slow).")
 @click.option("--reference-date", type=str, help="Simulate up to this date, YYYY-MM-DD (default today).")
 @click.option("-w", "--workers", type=str, help="Worker processes (default: all cores).")
+@click.option("--years-of-history", type=str,
+              help="Years of each record exported, Synthea's rules for older history "
+                   "(default 10, as Synthea; 0 = whole lives).")
 @click.option("--natural-death/--no-natural-death", default=None,
               help="Deaths from natural causes at life-table ages (default on).")
 @click.option("-k", "--keep", type=str,

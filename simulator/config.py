@@ -23,6 +23,8 @@ LATEST_REFERENCE = date(2100, 12, 31)
 # fhir: one Bundle per patient; ndjson: bulk-data NDJSON; ccda: one CCD document per patient.
 FORMATS = ("csv", "fhir", "ndjson", "ccda")
 BUNDLE_MODES = ("transaction", "batch", "collection")
+DEFAULT_YEARS_OF_HISTORY = 10  # Synthea's exporter.years_of_history
+MAX_YEARS_OF_HISTORY = MAX_AGE + 1
 ENGINES = ("reference", "compiled")  # simulator.engine (SimPy), simulator.compiled (numba)
 
 
@@ -68,6 +70,8 @@ class RunConfig:
     cluster: str | None = None  # Dask scheduler address (--cluster); None: local processes
     csv_files: tuple[str, ...] | None = None  # CSV tables written (--csv-files); None: all
     engine: str = "compiled"  # --engine: both give the same output (docs/architecture.md)
+    # --years-of-history: the export window (simulator.export.history); 0 writes whole lives
+    years_of_history: int = DEFAULT_YEARS_OF_HISTORY
 
     @property
     def reference_time(self) -> int:

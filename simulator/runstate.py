@@ -71,7 +71,8 @@ def options_json(config: RunConfig) -> dict[str, Any]:
 
 
 def config_from_json(options: dict[str, Any]) -> RunConfig:
-    kwargs: dict[str, Any] = {}
+    # a run recorded before --years-of-history existed wrote whole lives
+    kwargs: dict[str, Any] = {"years_of_history": 0}
     for f in fields(RunConfig):
         if f.name not in options:
             continue

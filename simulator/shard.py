@@ -39,6 +39,8 @@ META = "meta.json"  # written last into a part folder: the shard is complete
 # (collect_person) keeps memory at one person's worth.
 GC_THRESHOLDS = (10_000, 20, 100)
 
+MONTH_MS = 30.436875 * tu.DAY  # an average month, for member months
+
 
 @dataclass
 class Utilization:
@@ -79,13 +81,17 @@ class Utilization:
         plans = world.payers.plan_by_id
         for payer_id in {period.payer_id for period in record.coverage}:
             self.payers.setdefault(payer_id, PayerStats()).customers += 1
+        covered: dict[str, int] = {}  # ms of coverage per payer (periods are plan years)
         for period in record.coverage:
             stats = self.payers.setdefault(period.payer_id, PayerStats())
-            months = max(period.end - period.start, 0) / (30.436875 * tu.DAY)
-            stats.member_months += int(months)
+            span = max(period.end - period.start, 0)
+            covered[period.payer_id] = covered.get(period.payer_id, 0) + span
+            months = span / MONTH_MS
             plan = plans.get(period.plan_id)
             if plan is not None and period.payer_id != no_insurance:
                 stats.revenue += months * plan.premium_in(tu.year_of(period.start))
+        for payer_id, span in covered.items():
+            self.payers[payer_id].member_months += int(span / MONTH_MS)
 
     def merge(self, other: Utilization) -> None:
         self.org_encounters.update(other.org_encounters)
@@ -227,7 +233,7 @@ def run_shard(config: RunConfig, task: ShardTask) -> ShardResult:
     if folder.exists():
         shutil.rmtree(folder)
     export = ShardExport(config.formats, folder, shared, config.fhir_bundle, config.validate,
-                         config.csv_files)
+                         config.csv_files, config.years_of_history, config.reference_time)
     result = ShardResult(task.number, task.start, 0)
     usage = result.utilization
     ints, floats = worker.population.draw(list(range(task.start, task.start + task.count)))

@@ -295,18 +295,26 @@ def test_coverage_periods_are_contiguous_and_follow_plan_changes() -> None:
     assert coverage[0].start == birth
     for a, b in zip(coverage, coverage[1:], strict=False):
         assert a.end == b.start  # contiguous, no overlap
-        assert a.plan_id != b.plan_id  # an unchanged plan extends the period
+        if a.plan_id == b.plan_id:  # a plan year of the same plan keeps the member id
+            assert a.member_id == b.member_id
     assert all(p.start < p.end for p in coverage)
+    # one period per plan year, from birth and each birthday (Synthea's plan records)
+    assert [p.start for p in coverage] == [birth] + [tu.age_reached_ms(birth, 12 * age)
+                                                     for age in range(1, len(coverage))]
     medicaid = CATALOG.by_id[coverage[0].payer_id]
     assert medicaid.name == "Medicaid"
-    assert coverage[0].end == tu.age_reached_ms(birth, 19 * 12)  # child until 18 inclusive
-    assert coverage[0].ownership == "Guardian" and coverage[0].member_id
+    child = [p for p in coverage if p.payer_id == medicaid.id]
+    assert len(child) == 19  # child until 18 inclusive
+    assert child[-1].end == tu.age_reached_ms(birth, 19 * 12)
+    assert {p.ownership for p in child[:18]} == {"Guardian"} and child[0].member_id
+    assert child[18].ownership == "Self"  # the 18-year-old's own plan
+    assert len({p.member_id for p in child}) == 1
     last = coverage[-1]
     assert last.payer_id == CATALOG.no_insurance.id
     assert last.member_id == "" and last.ownership == ""
     assert sim.person.get("insurance_status") == "none"
     assert sim.billing.current_plan is CATALOG.no_insurance_plan
-    assert len(coverage) == 2
+    assert {p.payer_id for p in coverage} == {medicaid.id, CATALOG.no_insurance.id}
 
 
 def test_process_switches_to_medicare_at_65_and_is_reproducible() -> None:
@@ -321,12 +329,14 @@ def test_process_switches_to_medicare_at_65_and_is_reproducible() -> None:
     ]
     names = [CATALOG.by_id[p.payer_id].name for p in cov]
     assert names[-1] == "Medicare"
-    assert cov[-1].start == tu.age_reached_ms(birth, 65 * 12)
+    first_medicare = names.index("Medicare")
+    assert cov[first_medicare].start == tu.age_reached_ms(birth, 65 * 12)
+    assert set(names[first_medicare:]) == {"Medicare"}
     assert cov[-1].ownership == "Self"
     assert first.person.get("insurance_status") == "medicare"
     # private insurance is kept year to year once chosen (from 2006 for this income)
     private = [p for p in cov if CATALOG.by_id[p.payer_id].ownership == PRIVATE]
-    assert len(private) == 1
+    assert len({(p.plan_id, p.member_id) for p in private}) == 1
     for a, b in zip(cov, cov[1:], strict=False):
         assert a.end == b.start
 
@@ -357,6 +367,10 @@ def test_payer_transition_rows() -> None:
         ["pid", "m2", "1970-01-11T00:00:00Z", "1970-01-16T00:00:00Z", "b", "", "Self", "A  B"],
     ]
     assert all(len(r) == len(PAYER_TRANSITION_COLUMNS) == 8 for r in rows)
+    # the patient owns a "Self" plan: the owner's name is the patient's
+    coverage[0].owner_name = ""
+    rows = payer_transition_rows("pid", coverage, end_time=15 * day, name="Ada Lovelace")
+    assert [r[6:] for r in rows] == [["Guardian", ""], ["Self", "Ada Lovelace"]]
 
 
 def test_payer_rows_and_stats_merge() -> None:

@@ -22,7 +22,9 @@ from fhir_server import (  # noqa: E402
     stored_ids,
 )
 
-RUN = ["-s", "11", "-a", "18-35", "-m", "appendicitis:allergies", "--reference-date", "2025-01-01"]
+# whole lives: enough requests per person that --max-requests stops the upload mid-run
+RUN = ["-s", "11", "-a", "18-35", "-m", "appendicitis:allergies", "--reference-date", "2025-01-01",
+       "--years-of-history", "0"]
 
 
 @pytest.fixture(scope="module")

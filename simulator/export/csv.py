@@ -538,14 +538,36 @@ def _cents_text(cents: int) -> str:
 
 
 def _claim_cents(claim: Claim) -> tuple[int, int]:
-    """(cents the payers paid, cents the patient paid) on a claim."""
+    """(cents the payers paid, cents the patient paid) on a claim: :func:`_part_cents` of
+    each part, inlined (a life has tens of thousands of claim lines)."""
     payer = patient = 0
+    inf = math.inf
     for line in claim.lines:
-        payer += _part_cents(line.payer)
-        patient += (
-            _part_cents(line.copay) + _part_cents(line.deductible) + _part_cents(line.coinsurance)
-        )
+        x = line.payer
+        if 0.0 < x < inf:
+            payer += round(x * 100.0)
+        x = line.copay
+        if 0.0 < x < inf:
+            patient += round(x * 100.0)
+        x = line.deductible
+        if 0.0 < x < inf:
+            patient += round(x * 100.0)
+        x = line.coinsurance
+        if 0.0 < x < inf:
+            patient += round(x * 100.0)
     return payer, patient
+
+
+def _lifetime_cents(record: HealthRecord) -> tuple[int, int]:
+    """(cents the patient paid, cents the payers paid) over all of a record's claims."""
+    expenses = coverage = 0
+    for e in record.encounters:
+        for claim in (e.claim, *(m.claim for m in e.medications)):
+            if claim is not None:
+                payer, patient = _claim_cents(claim)
+                coverage += payer
+                expenses += patient
+    return expenses, coverage
 
 
 def _active_condition_starts(record: HealthRecord, end_time: int) -> dict[str, int]:
@@ -724,13 +746,17 @@ def record_rows(
     end_time: int | None = None,
     organization_kind: OrganizationKind | None = None,
     files: Collection[str] | None = None,
+    lifetime: HealthRecord | None = None,
 ) -> dict[str, list[str]]:
     """All CSV lines (without line terminator) of one patient, per file stem, in the
     reference's per-patient row order (§1.1). ``end_time`` (default ``record.end_time``) is the
     end of the simulation, used for open medications' dispense counts and claim statuses.
     ``organization_kind`` maps an organization id to its kind for the claims' claim type
     (default: the provider network of the patient's state). ``files`` limits the result to
-    those stems (default: all); the claim transactions are not built unless asked for."""
+    those stems (default: all); the claim transactions are not built unless asked for.
+    ``lifetime`` is the whole record when ``record`` is its export window
+    (:mod:`simulator.export.history`): the patient's expenses and coverage are over all of its
+    claims."""
     if end_time is None:
         end_time = record.end_time
     patient = record.patient
@@ -868,6 +894,8 @@ def record_rows(
             c = _first(s.codes)
             supplies.append(f"{_opt_date(s.start)},{pe}{c.code},{clean(c.display)},{s.quantity}")
 
+    if lifetime is not None and lifetime is not record:
+        expenses, coverage = _lifetime_cents(lifetime)
     rows = {
         "patients": [_patient_line(patient, expenses, coverage)],
         "encounters": encounters,
@@ -884,7 +912,9 @@ def record_rows(
         "claims": claims,
         "claims_transactions": transactions,
         "payer_transitions": [
-            ",".join(row) for row in payer_transition_rows(pid, record.coverage, end_time)
+            ",".join(row) for row in payer_transition_rows(
+                pid, record.coverage, end_time, " ".join(n for n in (patient.first, patient.last)
+                                                         if n))
         ],
     }
     return rows if files is None else {stem: rows[stem] for stem in rows if stem in files}

@@ -29,6 +29,7 @@ from simulator.export.fhir import (
 )
 from simulator.export.fhir.bundle import shared_bundles, shared_resources
 from simulator.export.fhir.output import ndjson_lines, parameters, record_filename
+from simulator.export.history import recent_history
 from simulator.record import HealthRecord
 
 MAX_PROBLEMS = 200  # validation messages kept per shard and per run (the count is always complete)
@@ -85,8 +86,11 @@ class ShardExport:
 
     def __init__(self, formats: tuple[str, ...], part_dir: Path, world: Any,
                  bundle_mode: str = "transaction", validate: bool = False,
-                 csv_files: tuple[str, ...] | None = None) -> None:
+                 csv_files: tuple[str, ...] | None = None, years_of_history: int = 0,
+                 stop_time: int = 0) -> None:
         self.formats = formats
+        self.years_of_history = years_of_history  # the export window (export.history)
+        self.stop_time = stop_time
         self.csv_files = csv_files
         self.dirs = output_dirs(part_dir, formats)
         for d in self.dirs.values():
@@ -102,12 +106,15 @@ class ShardExport:
         self.lines = {f: LineFiles(self.dirs[f], APPENDED[f]) for f in APPENDED if f in formats}
         self.out = ShardOutput()
 
-    def add(self, record: HealthRecord) -> None:
+    def add(self, life: HealthRecord) -> None:
+        """Writes a life as exported: its last `years_of_history` years (the patient's
+        lifetime costs still count every claim)."""
+        record = recent_history(life, self.years_of_history, self.stop_time)
         out = self.out
         formats = self.formats
         if "csv" in formats:
             csv = self.lines["csv"]
-            for name, lines in record_rows(record, files=self.csv_files).items():
+            for name, lines in record_rows(record, files=self.csv_files, lifetime=life).items():
                 if lines:
                     csv.write(name, [line.encode() for line in lines])
                     out.written += len(lines)

@@ -32,24 +32,26 @@ class Billing:
 
     def enrol(self, plan: Plan, start: int, end: int, age: int,
               member_id: Callable[[], str]) -> None:
-        """The plan for [start, end): the last period grows when the plan is unchanged, else a
-        new period starts (with a member id from `member_id`, drawn only for an insured one)."""
+        """The plan year [start, end): a period of its own, as Synthea keeps one per plan year.
+        The member id stays while the plan is unchanged; a new plan gets one from `member_id`
+        (drawn only for an insured plan)."""
         coverage = self.coverage
         last = coverage[-1] if coverage else None
         self.current_plan = plan
-        if last is not None and last.plan_id == plan.id:
-            last.end = end
-            return
+        insured = plan.is_insured
         if last is not None and last.end > start:
             last.end = start  # close the previous period at the change
-        insured = plan.is_insured
+        if last is not None and last.plan_id == plan.id:
+            member = last.member_id
+        else:
+            member = member_id() if insured else ""
         coverage.append(
             CoveragePeriod(
                 start=start,
                 end=end,
                 payer_id=plan.payer.id,
                 plan_id=plan.id,
-                member_id=member_id() if insured else "",
+                member_id=member,
                 ownership=("Guardian" if age < ADULT_AGE else "Self") if insured else "",
             )
         )

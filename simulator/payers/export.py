@@ -43,10 +43,11 @@ def _clean(text: str) -> str:
 
 
 def payer_transition_rows(
-    patient_id: str, coverage: Iterable[CoveragePeriod], end_time: int
+    patient_id: str, coverage: Iterable[CoveragePeriod], end_time: int, name: str = ""
 ) -> list[list[str]]:
-    """One row per plan period that starts at or before `end_time`, in start order; a period
-    running past the end of the simulation is cut there."""
+    """One row per plan period (a plan year) that starts at or before `end_time`, in start
+    order; a period running past the end of the simulation is cut there. `name` is the
+    patient's, the owner's name of a plan the patient owns ("Self")."""
     rows: list[list[str]] = []
     for period in sorted(coverage, key=lambda p: p.start):
         if period.start > end_time:
@@ -59,7 +60,7 @@ def payer_transition_rows(
             period.payer_id,
             period.secondary_payer_id,
             period.ownership,
-            _clean(period.owner_name),
+            _clean(period.owner_name or (name if period.ownership == "Self" else "")),
         ])
     return rows
 

@@ -53,6 +53,7 @@ def _simulate_block(config: RunConfig, indices: list[int], base: str
     """In a worker: each person's records as PUT items (shared resources embedded)."""
     from simulator.export.fhir import FhirContext
     from simulator.export.fhir.clinical import RecordResources, literal_reference
+    from simulator.export.history import recent_history
     from simulator.shard import Utilization, automatic_collection, collect_person
     from simulator.worker import Worker
 
@@ -69,8 +70,9 @@ def _simulate_block(config: RunConfig, indices: list[int], base: str
             usage = Utilization()
             for record, _ in worker.lives(index, ints[k], floats[k], stats):
                 usage.add_record(record, shared)
-                payload.items.extend(record_items(iter(RecordResources(record, ctx, literal_reference)),
-                                                  base))
+                exported = recent_history(record, config.years_of_history, config.reference_time)
+                payload.items.extend(record_items(iter(RecordResources(exported, ctx,
+                                                                       literal_reference)), base))
                 if record.patient.deathdate is None:
                     payload.alive += 1
                 else:
