@@ -35,7 +35,7 @@ import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "synthea-modules"
-FORMATS = {"csv": "csv", "fhir": "fhir,csv"}
+FORMATS = {"csv": "csv", "fhir": "fhir,csv", "parquet": "parquet"}
 
 
 def measure(args: list[str]) -> dict[str, float]:

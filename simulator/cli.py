@@ -100,9 +100,9 @@ def _build_config(params: dict[str, Any]) -> RunConfig:
         kwargs["csv_files"] = parse_csv_files(
             texts(values["csv_files"], "--csv-files") if "csv_files" in values else None,
             texts(values["csv_exclude"], "--csv-exclude") if "csv_exclude" in values else None)
-        if "csv" not in kwargs.get("formats", RunConfig.formats):
-            raise UserError("options --csv-files/--csv-exclude: the run writes no CSV "
-                            "(add csv to --format)")
+        if not {"csv", "parquet"} & set(kwargs.get("formats", RunConfig.formats)):
+            raise UserError("options --csv-files/--csv-exclude: the run writes no tables "
+                            "(add csv or parquet to --format)")
     if "natural_death" in values:
         kwargs["natural_death"] = flag(values["natural_death"], "--natural-death")
     if "years_of_history" in values:
@@ -122,7 +122,7 @@ def _build_config(params: dict[str, Any]) -> RunConfig:
 @click.option("--modules-dir", type=str, help="Folder of GMF modules (default: the project's modules/).")
 @click.option("-o", "--output", type=str, help="Output folder (default ./output).")
 @click.option("--format", "format", type=str,
-              help="Output formats, comma-separated: fhir, csv, ndjson, ccda (default fhir,csv).")
+              help="Output formats, comma-separated: fhir, csv, ndjson, ccda, parquet (default fhir,csv).")
 @click.option("--csv-files", type=str,
               help="Only these CSV tables, comma-separated (e.g. patients,encounters,conditions).")
 @click.option("--csv-exclude", type=str,

@@ -20,8 +20,9 @@ MAX_WORKERS = 1024
 MAX_AGE = 110  # the oldest single year of age in the Census tables (population.sampler)
 EARLIEST_REFERENCE = date(1900, 1, 1)
 LATEST_REFERENCE = date(2100, 12, 31)
-# fhir: one Bundle per patient; ndjson: bulk-data NDJSON; ccda: one CCD document per patient.
-FORMATS = ("csv", "fhir", "ndjson", "ccda")
+# fhir: one Bundle per patient; ndjson: bulk-data NDJSON; ccda: one CCD document per patient;
+# parquet: the CSV tables as typed Parquet datasets.
+FORMATS = ("csv", "fhir", "ndjson", "ccda", "parquet")
 BUNDLE_MODES = ("transaction", "batch", "collection")
 DEFAULT_YEARS_OF_HISTORY = 10  # Synthea's exporter.years_of_history
 MAX_YEARS_OF_HISTORY = MAX_AGE + 1

@@ -29,7 +29,7 @@ from simulator.engine.program import Program
 from simulator.errors import RunFailed, UserError
 from simulator.executors import Executor, executor_for
 from simulator.export.csv import run_level_lines
-from simulator.export.pipeline import FOLDERS, MAX_PROBLEMS, WRITTEN, RunOutput
+from simulator.export.pipeline import FOLDERS, MAX_PROBLEMS, TABLE_FOLDERS, WRITTEN, RunOutput
 from simulator.payers import payer_rows
 from simulator.population.people import Population
 from simulator.providers.csv_rows import organization_rows, provider_rows
@@ -288,6 +288,10 @@ def clear_earlier_run(output: Path) -> list[str]:
             for path in target.glob(pattern):
                 if path.is_file() or path.is_symlink():
                     path.unlink()
+        if fmt in TABLE_FOLDERS:  # the table folders a run made, once emptied
+            for table in target.iterdir():
+                if table.is_dir() and not any(table.iterdir()):
+                    table.rmdir()
         left = sorted(p.name for p in target.iterdir())
         if left:
             kept.extend(f"{folder}/{name}" for name in left)

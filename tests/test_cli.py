@@ -81,7 +81,7 @@ def test_same_seed_gives_identical_bytes_and_other_seed_differs(tmp_path: Path, 
         (["--state", "Texas", "--city", "Houstn"], "option --city: no city named 'Houstn' in Texas. Did you mean Houston"),
         (["--csv-files", "patients,nope"], "option --csv-files: unknown CSV file 'nope'"),
         (["--csv-files", "claims", "--csv-exclude", "claims"], "no CSV file is left to write"),
-        (["--format", "fhir", "--csv-exclude", "claims"], "the run writes no CSV"),
+        (["--format", "fhir", "--csv-exclude", "claims"], "the run writes no tables"),
     ],
 )
 def test_bad_option_values_exit_2_with_one_paragraph(args: list[str], message: str, tmp_path: Path) -> None:

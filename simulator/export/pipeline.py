@@ -33,12 +33,15 @@ from simulator.export.history import recent_history
 from simulator.record import HealthRecord
 
 MAX_PROBLEMS = 200  # validation messages kept per shard and per run (the count is always complete)
-FOLDERS = {"csv": "csv", "fhir": "fhir", "ndjson": "fhir_ndjson", "ccda": "ccda"}
+FOLDERS = {"csv": "csv", "fhir": "fhir", "ndjson": "fhir_ndjson", "ccda": "ccda",
+           "parquet": "parquet"}
 # Formats whose shard slices are appended to one run-wide file per table / resource type.
 APPENDED = {"csv": ".csv", "ndjson": ".ndjson"}
 # Every file a format writes into its folder (what --overwrite deletes, and only that).
 WRITTEN = {"csv": ("*.csv",), "fhir": ("*.json",), "ndjson": ("*.ndjson", "parameters.json"),
-           "ccda": ("*.xml",)}
+           "ccda": ("*.xml",), "parquet": ("*/*.parquet",)}
+# Formats written as one folder per table, a file per shard in each (moved in at the merge).
+TABLE_FOLDERS = ("parquet",)
 
 
 def output_dirs(output: Path, formats: tuple[str, ...]) -> dict[str, Path]:
@@ -104,6 +107,12 @@ class ShardExport:
 
             self.validator = validator()
         self.lines = {f: LineFiles(self.dirs[f], APPENDED[f]) for f in APPENDED if f in formats}
+        self.parquet = None
+        if "parquet" in formats:
+            from simulator.export.parquet import ParquetTables
+
+            self.parquet = ParquetTables(self.dirs["parquet"], part_dir.name,
+                                         csv_files if csv_files is not None else CSV_FILES)
         self.out = ShardOutput()
 
     def add(self, life: HealthRecord) -> None:
@@ -112,12 +121,18 @@ class ShardExport:
         record = recent_history(life, self.years_of_history, self.stop_time)
         out = self.out
         formats = self.formats
-        if "csv" in formats:
-            csv = self.lines["csv"]
-            for name, lines in record_rows(record, files=self.csv_files, lifetime=life).items():
-                if lines:
-                    csv.write(name, [line.encode() for line in lines])
-                    out.written += len(lines)
+        if "csv" in formats or self.parquet is not None:
+            rows = record_rows(record, files=self.csv_files, lifetime=life)
+            if "csv" in formats:
+                csv = self.lines["csv"]
+                for name, lines in rows.items():
+                    if lines:
+                        csv.write(name, [line.encode() for line in lines])
+                        out.written += len(lines)
+            if self.parquet is not None:
+                before = self.parquet.rows
+                self.parquet.add(rows)
+                out.written += self.parquet.rows - before
         if "fhir" in formats:
             path = self.dirs["fhir"] / record_filename(record, ".json")
             if self.validator is not None:
@@ -154,6 +169,8 @@ class ShardExport:
     def close(self) -> ShardOutput:
         for files in self.lines.values():
             files.close()
+        if self.parquet is not None:
+            self.parquet.close()
         return self.out
 
 
@@ -244,6 +261,12 @@ class RunOutput:
                 for name in names:
                     with open(folder / name, "rb") as src:
                         append_file(src, self._handle(f"{FOLDERS[fmt]}/{name}"))
+            elif fmt in TABLE_FOLDERS:
+                for table in sorted(p for p in folder.iterdir() if p.is_dir()):
+                    target = self.dirs[fmt] / table.name
+                    target.mkdir(exist_ok=True)
+                    for path in sorted(table.iterdir()):
+                        os.replace(path, target / path.name)
             else:
                 target = self.dirs[fmt]
                 for name in names:
@@ -265,10 +288,21 @@ class RunOutput:
         """Once-per-run files: CSV organizations/providers/payers, FHIR side bundles, NDJSON
         shared resources and the bulk-data manifest."""
         ctx = FhirContext(world.network, world.payers)
+        tables = csv_lines() if {"csv", "parquet"} & set(self.formats) else {}
         if "csv" in self.formats:
-            for stem, lines in csv_lines().items():
+            for stem, lines in tables.items():
                 if stem in self.csv_files:
                     self._append(f"csv/{stem}.csv", [line.encode() for line in lines])
+        if "parquet" in self.formats:
+            from simulator.export.parquet import RUN_PART, write_table
+
+            folder = self.dirs["parquet"]
+            for stem, lines in tables.items():
+                if stem in self.csv_files:
+                    write_table(folder / stem / f"{RUN_PART}.parquet", stem, lines)
+            for stem in self.csv_files:  # a table no one had a row of still has its schema
+                if not any((folder / stem).glob("*.parquet")):
+                    write_table(folder / stem / f"{RUN_PART}.parquet", stem, [])
         if "fhir" in self.formats and world.network is not None:
             for name, bundle in shared_bundles(ctx, org_encounters, clinician_encounters,
                                                self.bundle_mode).items():
@@ -291,4 +325,5 @@ class RunOutput:
         self._files.clear()
 
 
-__all__ = ["MAX_PROBLEMS", "RunOutput", "ShardExport", "ShardOutput", "output_dirs"]
+__all__ = ["MAX_PROBLEMS", "TABLE_FOLDERS", "RunOutput", "ShardExport", "ShardOutput",
+           "output_dirs"]

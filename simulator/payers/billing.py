@@ -27,6 +27,9 @@ class Billing:
         self.coverage: list[CoveragePeriod] = []
         self.current_plan: Plan | None = None
         self._deductible: tuple[Plan | None, float] = (None, 0.0)  # (plan, left this plan-year)
+        # split_cost's answers: a life bills the same few costs against the same plan and
+        # deductible left (mostly none) thousands of times
+        self._splits: dict[tuple[int, float, float, str], tuple[float, ...]] = {}
 
     # ------------------------------------------------------------ plans
 
@@ -81,8 +84,13 @@ class Billing:
             left = float(plan.deductible)
         member = self.coverage[-1].member_id if self.coverage and plan.is_insured else ""
         lines = []
+        splits = self._splits
         for item_id, kind, cost in items:
-            copay, deductible, coinsurance, paid, left = split_cost(plan, cost, left, kind)
+            key = (id(plan), cost, left, kind)  # the catalog's plans live as long as this
+            split = splits.get(key)
+            if split is None:
+                split = splits[key] = split_cost(plan, cost, left, kind)
+            copay, deductible, coinsurance, paid, left = split
             lines.append(ClaimLine(item_id, kind, cost, copay, deductible, coinsurance, paid))
         self._deductible = (plan, left)
         return Claim(claim_id, plan.payer.id, lines, member)
