@@ -29,6 +29,7 @@ from simulator.engine.person import Person
 from simulator.engine.program import CompiledModule, Program, compile_program
 from simulator.engine.simulation import PersonSim, World
 from simulator.errors import RunFailed, UserError
+from simulator.export.history import cutoff_time
 from simulator.gmf.loader import load_modules
 from simulator.payers import load_payers
 from simulator.population.people import Population, PopulationOptions
@@ -56,6 +57,9 @@ class Worker:
     lifecycle: bool = True
     keep: KeepRule | None = None
     engine: str = "reference"  # or "compiled" (simulator.compiled)
+    # The export window's cut-off (a run's --years-of-history): the compiled engine's records
+    # may leave out the observations made before it, which no export writes. None: whole.
+    exported_since: int | None = None
 
     def __post_init__(self) -> None:
         if self.engine == "compiled":
@@ -70,8 +74,10 @@ class Worker:
         program = program_for(config)
         keep = keep_rule(config.keep)
         pop = population(population_options(config))
+        since = (cutoff_time(config.years_of_history, config.reference_time)
+                 if config.years_of_history > 0 else None)
         return cls(program, pop, world(pop.tables.abbreviation), lifecycle=True, keep=keep,
-                   engine=config.engine)
+                   engine=config.engine, exported_since=since)
 
     @classmethod
     def for_modules(cls, program: Program, people: Population, lifecycle: bool = True,
@@ -98,7 +104,8 @@ class Worker:
         if self.engine == "compiled":
             if executors is not None:
                 raise UserError("the compiled engine cannot trace states: use --engine reference")
-            life = self._compiled.live(person, self.population.options.reference_time, stats)  # type: ignore[attr-defined]
+            life = self._compiled.live(person, self.population.options.reference_time, stats,  # type: ignore[attr-defined]
+                                       self.exported_since)
             return life.record, life  # type: ignore[return-value]
         sim = PersonSim(self.program, person, self.population.options.reference_time, stats,
                         DEFAULT_LIFECYCLE if self.lifecycle else (), self.world)

@@ -197,6 +197,52 @@ def test_own_modules_live_the_same_lives() -> None:
     assert sum(len(r.encounters) for r in result.records) > 1000
 
 
+def test_records_leave_out_only_the_observations_the_window_drops() -> None:
+    """With an export window, a compiled record leaves out the observations (and panels) made
+    before its cut-off; the rest of the record is the whole one, and an entry left out is
+    still made, the same, when asked for by id."""
+    from simulator.compiled.replay import J_OBSERVATION, J_PANEL
+    from simulator.config import RunConfig
+    from simulator.worker import Worker
+
+    config = RunConfig(seed=3, engine="compiled", reference_date=date(2024, 6, 1))
+    worker = Worker.for_run(config)
+    replay = worker._compiled.replay  # type: ignore[attr-defined]
+    assert replay.window_safe
+    journals = []
+    build = replay.build
+    replay.build = lambda rows, values, since=None: (  # type: ignore[method-assign]
+        journals.append((rows.copy(), values.copy(), dict(replay.person_attributes))),
+        build(rows, values, since))[1]
+    try:
+        ints, floats = worker.population.draw(list(range(6)))
+        for i in range(6):
+            list(worker.lives(i, ints[i], floats[i]))
+    finally:
+        del replay.build
+    since = worker.exported_since
+    assert since is not None
+    left_out = 0
+    for rows, values, attributes in journals:
+        replay.person_attributes = attributes
+        whole, whole_entries, _ = replay.build(rows, values)
+        part, part_entries, _ = replay.build(rows, values, since)
+        assert len(whole) == len(part)
+        for a, b in zip(whole, part, strict=True):
+            recent = [o for o in a.observations if o.start > since]
+            assert b.observations == recent
+            assert (a.conditions, a.procedures, a.medications, a.claim) == (
+                b.conditions, b.procedures, b.medications, b.claim)
+        for row in rows:
+            if row[0] in (J_OBSERVATION, J_PANEL) and row[1] <= since:
+                left_out += 1
+                made = part_entries[int(row[2])]
+                expected = whole_entries[int(row[2])]
+                assert (made.id, made.start, made.codes, made.value) == (
+                    expected.id, expected.start, expected.codes, expected.value)
+    assert left_out > 100
+
+
 def test_engine_option_refuses_before_writing(tmp_path: Path) -> None:
     """A run the compiled engine (the default) cannot do fails at once, exit 2, with nothing
     written."""
@@ -213,11 +259,17 @@ def test_engine_option_refuses_before_writing(tmp_path: Path) -> None:
     assert bad.exit_code == 2 and "unknown engine 'fast'" in bad.output
 
 
-@pytest.mark.parametrize(("modules", "population"), [("own", 500), ("corpus", 200)])
-def test_full_runs_write_the_same_csv(tmp_path: Path, modules: str, population: int) -> None:
+@pytest.mark.parametrize(("modules", "population", "years"),
+                         [("own", 500, "0"), ("own", 300, "10"), ("corpus", 200, "10"),
+                          ("corpus", 60, "0")])
+def test_full_runs_write_the_same_csv(tmp_path: Path, modules: str, population: int,
+                                      years: str) -> None:
     """The bar for the compiled engine: a whole run (lifecycle, providers, payers and claims,
-    every module) writes byte-identical CSV with both engines, for Synthea's corpus too."""
-    args = ["-p", str(population), "-s", "11", "--format", "csv", "-w", "2"]
+    every module) writes byte-identical CSV with both engines, for Synthea's corpus too; whole
+    lives, and the default 10 years (where the compiled records leave out the observations
+    the window drops)."""
+    args = ["-p", str(population), "-s", "11", "--format", "csv", "-w", "2",
+            "--years-of-history", years]
     if modules == "corpus":
         if not CORPUS.is_dir():
             pytest.skip("Synthea's module corpus is not in ../shared/synthea-modules")

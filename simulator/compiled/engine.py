@@ -194,8 +194,11 @@ class CompiledEngine:
                 found.setdefault(code, i)
         return found
 
-    def live(self, person: Person, end_time: int, stats: Counter[str] | None = None) -> Life:
-        """One person's life (PersonSim(...).run() with the reference engine)."""
+    def live(self, person: Person, end_time: int, stats: Counter[str] | None = None,
+             since: int | None = None) -> Life:
+        """One person's life (PersonSim(...).run() with the reference engine); ``since``: the
+        export window's cut-off, before which the record may leave observations out
+        (Replay.build)."""
         while True:
             reset(self.KW, person.birth, end_time)
             self.W.pkey[0] = np.uint64(person.seed)
@@ -230,7 +233,7 @@ class CompiledEngine:
             for type_code, count in enumerate(W.stats[:len(_TYPE_NAMES)]):
                 if count:
                     stats[_TYPE_NAMES[type_code]] += int(count)
-        life = self._record(person, end_time, loaded)
+        life = self._record(person, end_time, loaded, since)
         life.kept = kept
         self.texts.forget_person()
         return life
@@ -253,12 +256,12 @@ class CompiledEngine:
                               "lives this person without error: please report this as a bug",
                               person.index)
 
-    def _record(self, person: Person, end_time: int, loaded: list[tuple[int, float, int]]
-                ) -> Life:
+    def _record(self, person: Person, end_time: int, loaded: list[tuple[int, float, int]],
+                since: int | None = None) -> Life:
         W = self.W
         n = int(W.n[k.N_J])
         self.replay.person_attributes = person.attributes
-        encounters, entries, billing = self.replay.build(W.j[:n], W.jf[:n])
+        encounters, entries, billing = self.replay.build(W.j[:n], W.jf[:n], since)
         death = int(W.n[k.N_DEATH])
         source = ""
         if death != k.NONE:

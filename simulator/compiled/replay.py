@@ -28,11 +28,13 @@ from simulator.compiled.ops import J
 from simulator.engine import timeutil as tu
 from simulator.engine.randomness import uuid_texts
 from simulator.engine.simulation import (
+    CAUSE_OF_DEATH,
     COST_ENCOUNTER,
     COST_IMMUNIZATION,
     COST_MEDICATION,
     COST_PROCEDURE,
     COST_REPORT,
+    DEATH_CERTIFICATE,
     merge_codes,
 )
 from simulator.payers.billing import Billing
@@ -57,6 +59,7 @@ from simulator.record import (
 )
 
 _SEVERITY = ("none", "mild", "moderate", "severe")
+_NEVER = -(1 << 62)  # a time no row is at or before: nothing is left out
 
 # The journal kinds as plain ints: the rows come as ints (tolist), and an int compares with an
 # int many times faster than with the kernel's numpy constants or an IntEnum.
@@ -89,6 +92,11 @@ class Replay:
         self.payers: Any = None  # the world's payer catalog, if any (claims are made then)
         self.plans = plans_in_order(load_payers())  # the insurance process's, by kernel index
         self.samples: dict[int, list[float]] = {}  # observation entry -> its sampled data
+        # Observations the export window drops may be left out (build's `since`) unless an
+        # observation or report of the program is one the window keeps whatever its age.
+        kept_codes = {CAUSE_OF_DEATH.code, DEATH_CERTIFICATE.code}
+        self.window_safe = not any(c.code in kept_codes for codes in self.state_codes
+                                   for c in codes)
 
     def value(self, kind: int, number: float, ref: int, entries: dict[int, Entry]) -> Any:
         if kind == K_NONE:
@@ -141,10 +149,17 @@ class Replay:
         enc.organization_id = org.id
         enc.clinician_id = network.clinician(org, GENERAL_PRACTICE, u).id
 
-    def build(self, rows: np.ndarray, values: np.ndarray
+    def build(self, rows: np.ndarray, values: np.ndarray, since: int | None = None
               ) -> tuple[list[Encounter], dict[int, Entry], Billing]:
         """Encounters in creation order, the entries by kernel id, and the person's plans and
-        claims (billed as the reference engine bills them, in the same order)."""
+        claims (billed as the reference engine bills them, in the same order).
+
+        With ``since`` (the export window's cut-off, simulator.export.history), observations
+        and panels made at or before it are left out of the encounters: the window drops
+        them, and they are 40% of a record's rows. A report made then keeps no observations
+        (it is dropped too, and billed all the same). An entry left out is still made if a
+        later row or attribute asks for it (``entries[id]``)."""
+        skip_until = since if since is not None and self.window_safe else _NEVER
         billing = Billing(self.payers)
         plans = self.plans
 
@@ -155,7 +170,7 @@ class Replay:
                 billing.recorded(enc, entry, group)
 
         encounters: list[Encounter] = []
-        entries: dict[int, Entry] = {}
+        entries: dict[int, Entry] = _Entries(self, rows, values)
         codes = self.codes
         strings = self.strings
         models = self.models
@@ -166,7 +181,7 @@ class Replay:
         imaging_state = -1
         series_spec: Any = None
         floats = values.tolist()
-        ids = uuid_texts(rows[:, 7], rows[:, 8])  # each row's entry id, if it makes an entry
+        ids = _row_ids(rows, skip_until)  # each row's entry id, if it makes an entry
         network = self.network
         self.preferred = {}
         self.samples = {}
@@ -174,6 +189,8 @@ class Replay:
         columns = rows[:, :7].T.tolist()
         for i, (kind, time, a, b, c, d, e) in enumerate(zip(*columns, strict=True)):
             if kind == J_OBSERVATION:  # the most frequent rows first
+                if time <= skip_until:
+                    continue
                 obs_codes, name, unit, category = observed[b]
                 if d == K_FLOAT:
                     value = floats[i]
@@ -296,6 +313,8 @@ class Replay:
                 entries[a] = renewed
                 put(encounters[c], "medications", renewed)
             elif kind == J_PANEL:
+                if time <= skip_until:  # its observations, made at the same time, are too
+                    continue
                 st = models[b]
                 enc = encounters[c]
                 moved = [enc.observations.pop() for _ in range(d)]
@@ -306,7 +325,7 @@ class Replay:
                 enc.observations.append(panel)
             elif kind == J_REPORT:
                 st = models[b]
-                children = encounters[c].observations[-d:] if d else []
+                children = encounters[c].observations[-d:] if d and time > skip_until else []
                 report = Report(id=ids[i], start=time, codes=list(st.codes),
                                 name=names[b], stop=time, observations=list(children),
                                 cost=COST_REPORT)
@@ -363,6 +382,53 @@ class Replay:
             else:
                 raise AssertionError(f"journal record {kind}")
         return encounters, entries, billing
+
+
+def _row_ids(rows: np.ndarray, skip_until: int) -> list[str]:
+    """The entry id of each row (formatted by numpy), but for the observations and panels
+    left out (empty)."""
+    if skip_until == _NEVER:
+        return uuid_texts(rows[:, 7], rows[:, 8])
+    kinds = rows[:, 0]
+    made = ~(((kinds == J_OBSERVATION) | (kinds == J_PANEL)) & (rows[:, 1] <= skip_until))
+    ids = np.full(len(rows), "", dtype=object)
+    ids[made] = uuid_texts(rows[made, 7], rows[made, 8])
+    return ids.tolist()
+
+
+class _Entries(dict[int, Entry]):
+    """A person's entries by kernel id; an observation that build left out is made on the
+    first ask (a reason or an attribute naming it), outside any encounter."""
+
+    def __init__(self, replay: Replay, rows: np.ndarray, values: np.ndarray) -> None:
+        super().__init__()
+        self.replay = replay
+        self.rows = rows
+        self.values = values
+
+    def __missing__(self, key: int) -> Entry:
+        kinds = self.rows[:, 0]
+        found = np.flatnonzero(((kinds == J_OBSERVATION) | (kinds == J_PANEL))
+                               & (self.rows[:, 2] == key))
+        if len(found) == 0:
+            raise KeyError(key)
+        i = int(found[0])
+        kind, time, _, b, _, d, e, hi, lo = (int(x) for x in self.rows[i])
+        replay = self.replay
+        (uid,) = uuid_texts(self.rows[i:i + 1, 7], self.rows[i:i + 1, 8])
+        obs_codes, name, unit, category = replay.observed[b]
+        if kind == J_PANEL:
+            value = None
+            unit, category = "", getattr(replay.models[b], "category", None)
+        elif d == K_FLOAT:
+            value = float(self.values[i])
+        elif d == K_INT:
+            value = int(self.values[i])
+        else:
+            value = replay.value(d, float(self.values[i]), e, self)
+        entry = self[key] = Observation(uid, time, list(obs_codes), name, time, value, unit,
+                                        category)
+        return entry
 
 
 def _codes_of(model: Any) -> list[Any]:
