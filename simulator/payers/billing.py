@@ -126,6 +126,8 @@ class Billing:
         line_kind = _LATE_LINE.get(kind)
         if cost is None or line_kind is None:
             return
-        extra = self._bill(enc.claim.id, [(entry.id, line_kind, cost)])
-        enc.claim.lines.extend(extra.lines)
-        enc.payer_coverage = enc.claim.payer_paid
+        (line,) = self._bill(enc.claim.id, [(entry.id, line_kind, cost)]).lines
+        enc.claim.lines.append(line)
+        # the claim's payer_paid, summed on from the lines before (the same float, in the same
+        # order, without going over an encounter's hundreds of late lines again)
+        enc.payer_coverage += line.payer
