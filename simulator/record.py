@@ -221,7 +221,12 @@ class Claim:
 
     @property
     def payer_paid(self) -> float:
-        return sum(line.payer for line in self.lines)
+        # added in line order, as Billing adds a late line onto the encounter's coverage
+        # (sum() of floats is compensated from Python 3.12, and would differ in the last bit)
+        paid = 0.0
+        for line in self.lines:
+            paid += line.payer
+        return paid
 
     @property
     def patient_paid(self) -> float:
