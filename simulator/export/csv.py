@@ -546,15 +546,9 @@ def _claim_cents(claim: Claim) -> tuple[int, int]:
         x = line.payer
         if 0.0 < x < inf:
             payer += round(x * 100.0)
-        x = line.copay
-        if 0.0 < x < inf:
-            patient += round(x * 100.0)
-        x = line.deductible
-        if 0.0 < x < inf:
-            patient += round(x * 100.0)
-        x = line.coinsurance
-        if 0.0 < x < inf:
-            patient += round(x * 100.0)
+        for x in (line.copay, line.deductible, line.coinsurance):
+            if 0.0 < x < inf:
+                patient += round(x * 100.0)
     return payer, patient
 
 

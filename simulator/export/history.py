@@ -94,7 +94,7 @@ def _filtered(enc: Encounter, cutoff: int, stop_time: int, active: set[str]) -> 
         if not entries:
             continue
         out = []
-        for entry in entries:  # _in_window and _kept_by_rule, inlined: the hot loop
+        for entry in entries:  # _in_window's time rule, then the kind's rule, inline: hot
             start = entry.start
             stop = entry.stop
             if cutoff < start <= stop_time or stop is not None and cutoff < stop <= stop_time:
