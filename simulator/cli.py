@@ -124,9 +124,9 @@ def _build_config(params: dict[str, Any]) -> RunConfig:
 @click.option("--format", "format", type=str,
               help="Output formats, comma-separated: fhir, csv, ndjson, ccda, parquet (default fhir,csv).")
 @click.option("--csv-files", type=str,
-              help="Only these CSV tables, comma-separated (e.g. patients,encounters,conditions).")
+              help="Only these tables, CSV and Parquet, comma-separated (e.g. patients,encounters,conditions).")
 @click.option("--csv-exclude", type=str,
-              help="All CSV tables but these, comma-separated (e.g. claims_transactions).")
+              help="All tables, CSV and Parquet, but these, comma-separated (e.g. claims_transactions).")
 @click.option("--fhir-bundle", type=str,
               help="FHIR bundle type: transaction (default; loads into a server in one POST), "
                    "batch (idempotent PUTs) or collection.")
