@@ -273,6 +273,11 @@ class Patient:
     multiple_birth: int | None = None  # birth order (1-3) of a multiple birth
     sexual_orientation: str = ""
 
+    @property
+    def name(self) -> str:
+        """"First Last", without the parts the patient has not got."""
+        return " ".join(x for x in (self.first, self.last) if x)
+
 
 @dataclass(slots=True)
 class CoveragePeriod:

@@ -384,13 +384,18 @@ class Replay:
         return encounters, entries, billing
 
 
+def _observation_rows(rows: np.ndarray) -> np.ndarray:
+    """Which journal rows make an observation or a panel: the rows build may leave out."""
+    kinds = rows[:, 0]
+    return (kinds == J_OBSERVATION) | (kinds == J_PANEL)
+
+
 def _row_ids(rows: np.ndarray, skip_until: int) -> list[str]:
     """The entry id of each row (formatted by numpy), but for the observations and panels
     left out (empty)."""
     if skip_until == _NEVER:
         return uuid_texts(rows[:, 7], rows[:, 8])
-    kinds = rows[:, 0]
-    made = ~(((kinds == J_OBSERVATION) | (kinds == J_PANEL)) & (rows[:, 1] <= skip_until))
+    made = ~(_observation_rows(rows) & (rows[:, 1] <= skip_until))
     ids = np.full(len(rows), "", dtype=object)
     ids[made] = uuid_texts(rows[made, 7], rows[made, 8])
     return ids.tolist()
@@ -407,23 +412,17 @@ class _Entries(dict[int, Entry]):
         self.values = values
 
     def __missing__(self, key: int) -> Entry:
-        kinds = self.rows[:, 0]
-        found = np.flatnonzero(((kinds == J_OBSERVATION) | (kinds == J_PANEL))
-                               & (self.rows[:, 2] == key))
+        found = np.flatnonzero(_observation_rows(self.rows) & (self.rows[:, 2] == key))
         if len(found) == 0:
             raise KeyError(key)
         i = int(found[0])
-        kind, time, _, b, _, d, e, hi, lo = (int(x) for x in self.rows[i])
+        kind, time, _, b, _, d, e = (int(x) for x in self.rows[i, :7])
         replay = self.replay
         (uid,) = uuid_texts(self.rows[i:i + 1, 7], self.rows[i:i + 1, 8])
         obs_codes, name, unit, category = replay.observed[b]
         if kind == J_PANEL:
             value = None
             unit, category = "", getattr(replay.models[b], "category", None)
-        elif d == K_FLOAT:
-            value = float(self.values[i])
-        elif d == K_INT:
-            value = int(self.values[i])
         else:
             value = replay.value(d, float(self.values[i]), e, self)
         entry = self[key] = Observation(uid, time, list(obs_codes), name, time, value, unit,

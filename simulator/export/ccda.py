@@ -389,7 +389,7 @@ def _patient_view(p: Patient, end_time: int) -> dict[str, Any]:
         "birth_city": _xml(p.birth_city),
         "birth_state": _xml(p.birth_state),
         "birth_country": _xml(p.birth_country),
-        "name": _xml(" ".join(x for x in (p.first, p.last) if x)),
+        "name": _xml(p.name),
         "end_time": _ts(end_time),
     }
 

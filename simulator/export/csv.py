@@ -906,9 +906,8 @@ def record_rows(
         "claims": claims,
         "claims_transactions": transactions,
         "payer_transitions": [
-            ",".join(row) for row in payer_transition_rows(
-                pid, record.coverage, end_time, " ".join(n for n in (patient.first, patient.last)
-                                                         if n))
+            ",".join(row)
+            for row in payer_transition_rows(pid, record.coverage, end_time, patient.name)
         ],
     }
     return rows if files is None else {stem: rows[stem] for stem in rows if stem in files}
