@@ -14,13 +14,15 @@ from simulator.export.csv import (
     CSV_FILES,
     RUN_LEVEL_FILES,
     CsvWriter,
-    clean,
     dispenses,
+    record_rows,
+)
+from simulator.export.csv_text import (
+    clean,
     format_date,
     format_datetime,
     format_decimal1,
     format_money,
-    record_rows,
 )
 from simulator.record import (
     Allergy,

@@ -40,19 +40,29 @@ Usage::
 
 from __future__ import annotations
 
-import datetime as _dt
 import functools
 import math
 import pathlib
 import threading
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
-from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from types import TracebackType
 from typing import Any
 
 from simulator.engine.timeutil import age_years
-from simulator.ids import derived_id
+from simulator.export.claim_transactions import ClaimTransactions
+from simulator.export.csv_text import (
+    MS_PER_DAY,
+    cents_text,
+    clean,
+    format_datetime,
+    format_decimal1,
+    format_money,
+    opt_date,
+    opt_datetime,
+    text,
+    truncate_cents,
+)
 from simulator.payers.export import PAYER_COLUMNS, PAYER_TRANSITION_COLUMNS, payer_transition_rows
 from simulator.providers.csv_rows import ORGANIZATION_COLUMNS, PROVIDER_COLUMNS
 from simulator.providers.network import provider_network
@@ -180,123 +190,6 @@ def _system_short(system: str) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# Text cleaning (§1 Quoting).
-# --------------------------------------------------------------------------------------------
-
-# Java's String.trim() strips every char <= U+0020 (and nothing else).
-_TRIM_CHARS = "".join(chr(i) for i in range(33))
-_CACHE_LIMIT = 1 << 16
-_clean_cache: dict[str, str] = {}
-
-
-def clean(text: str | None) -> str:
-    """CR LF / CR / LF / comma -> one space each, then trim; ``None`` -> empty."""
-    if not text:
-        return ""
-    out = _clean_cache.get(text)
-    if out is None:
-        out = (
-            text.replace("\r\n", " ")
-            .replace("\r", " ")
-            .replace("\n", " ")
-            .replace(",", " ")
-            .strip(_TRIM_CHARS)
-        )
-        if len(_clean_cache) >= _CACHE_LIMIT:
-            _clean_cache.clear()
-        _clean_cache[text] = out
-    return out
-
-
-def _text(text: str | None) -> str:
-    """Uncleaned text column: ``None`` -> empty."""
-    return text or ""
-
-
-# --------------------------------------------------------------------------------------------
-# Dates and times (UTC; epoch milliseconds, negative before 1970).
-# --------------------------------------------------------------------------------------------
-
-_MS_PER_DAY = 86_400_000
-_EPOCH_ORDINAL = _dt.date(1970, 1, 1).toordinal()
-_day_cache: dict[int, str] = {}
-_tod_cache: dict[int, str] = {}
-
-
-def _day_text(day: int) -> str:
-    out = _day_cache.get(day)
-    if out is None:
-        out = _dt.date.fromordinal(_EPOCH_ORDINAL + day).isoformat()
-        if len(_day_cache) >= _CACHE_LIMIT:
-            _day_cache.clear()
-        _day_cache[day] = out
-    return out
-
-
-def format_date(ms: int) -> str:
-    """``yyyy-MM-dd`` (UTC)."""
-    return _day_text(ms // _MS_PER_DAY)
-
-
-def format_datetime(ms: int) -> str:
-    """``yyyy-MM-ddTHH:mm:ssZ`` (UTC, milliseconds dropped, floor for pre-1970 times)."""
-    day, sod = divmod(ms // 1000, 86_400)
-    tod = _tod_cache.get(sod)
-    if tod is None:
-        hours, rest = divmod(sod, 3600)
-        minutes, seconds = divmod(rest, 60)
-        tod = _tod_cache[sod] = f"T{hours:02d}:{minutes:02d}:{seconds:02d}Z"
-    return _day_text(day) + tod
-
-
-def _opt_date(ms: int | None) -> str:
-    return "" if ms is None else _day_text(ms // _MS_PER_DAY)
-
-
-def _opt_datetime(ms: int | None) -> str:
-    return "" if ms is None else format_datetime(ms)
-
-
-# --------------------------------------------------------------------------------------------
-# Numbers.
-# --------------------------------------------------------------------------------------------
-
-_NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
-_CENT = Decimal("0.01")
-_TENTH = Decimal("0.1")
-
-
-def _half_up(x: float, text: str, tie_scale: float, quantum: Decimal) -> str:
-    # `text` is Python's correctly rounded (half-even on the exact binary value) result. The two
-    # only differ on exact ties, which for n fraction digits are the values with x*2**(n+1) an
-    # odd integer (the multiplication is exact in binary floating point).
-    t = x * tie_scale
-    if t.is_integer() and t % 2.0 == 1.0:
-        return f"{Decimal(x).quantize(quantum, ROUND_HALF_UP):f}"
-    if text[-1] in "nf":  # nan / inf
-        return _NON_FINITE.get(text, text)
-    return text
-
-
-def format_money(x: float) -> str:
-    """``%.2f`` with half-up rounding of the exact value."""
-    return _half_up(x, f"{x:.2f}", 8.0, _CENT)
-
-
-def format_decimal1(x: float) -> str:
-    """``%.1f`` with half-up rounding of the exact value (98.25 -> ``98.3``)."""
-    return _half_up(x, f"{x:.1f}", 4.0, _TENTH)
-
-
-def _truncate_cents(cost: float, factor: int) -> str:
-    """``cost × factor`` truncated (not rounded) to cents; the cost is taken as its decimal
-    repr (as a Java BigDecimal.valueOf would)."""
-    if not math.isfinite(cost):
-        return format_money(cost * factor)
-    return f"{(Decimal(repr(float(cost))) * factor).quantize(_CENT, ROUND_DOWN):f}"
-
-
-# --------------------------------------------------------------------------------------------
 # Medications: DISPENSES (§3.5).
 # --------------------------------------------------------------------------------------------
 
@@ -305,10 +198,10 @@ _UNIT_MS: dict[str, int] = {
     "seconds": 1000,
     "minutes": 60_000,
     "hours": 3_600_000,
-    "days": _MS_PER_DAY,
-    "weeks": 7 * _MS_PER_DAY,
-    "months": 30 * _MS_PER_DAY,
-    "years": 365 * _MS_PER_DAY,
+    "days": MS_PER_DAY,
+    "weeks": 7 * MS_PER_DAY,
+    "months": 30 * MS_PER_DAY,
+    "years": 365 * MS_PER_DAY,
 }
 _MONTH_MS = _UNIT_MS["months"]
 
@@ -366,8 +259,8 @@ def _patient_line(p: Patient, expenses: int, coverage: int) -> str:
     return ",".join(
         (
             p.id,
-            _opt_date(p.birthdate),
-            _opt_date(p.deathdate),
+            opt_date(p.birthdate),
+            opt_date(p.deathdate),
             clean(p.ssn),
             clean(p.drivers),
             clean(p.passport),
@@ -390,8 +283,8 @@ def _patient_line(p: Patient, expenses: int, coverage: int) -> str:
             clean(p.zip),
             "" if p.lat is None else repr(p.lat),
             "" if p.lon is None else repr(p.lon),
-            _cents_text(expenses),
-            _cents_text(coverage),
+            cents_text(expenses),
+            cents_text(coverage),
             "" if p.income is None else str(p.income),
         )
     )
@@ -409,9 +302,9 @@ def _encounter_line(e: Encounter, pid: str, covered_cents: int | None) -> str:
         covered = format_money(e.payer_coverage)
     else:
         payer = claim.payer_id
-        covered = _cents_text(covered_cents)
+        covered = cents_text(covered_cents)
     return (
-        f"{e.id},{format_datetime(e.start)},{_opt_datetime(e.stop)},{pid},"
+        f"{e.id},{format_datetime(e.start)},{opt_datetime(e.stop)},{pid},"
         f"{e.organization_id or ''},{e.clinician_id or ''},{payer},"
         f"{e.encounter_class or ''},{c.code},{clean(c.display)},"
         f"{format_money(e.base_cost)},{format_money(total)},{covered},"
@@ -432,7 +325,7 @@ def _allergy_line(a: Allergy, prefix: str) -> str:
     while len(parts) < 2:
         parts.append(",,")
     return (
-        f"{_opt_date(a.start)},{_opt_date(a.stop)},{prefix}{c.code},{_system_short(c.system)},"
+        f"{opt_date(a.start)},{opt_date(a.stop)},{prefix}{c.code},{_system_short(c.system)},"
         f"{clean(c.display)},{a.allergy_type or ''},{a.category or ''},{parts[0]},{parts[1]}"
     )
 
@@ -484,10 +377,6 @@ _DEPARTMENTS = {
 _INSTITUTIONAL_KINDS = frozenset({"hospital", "nursing"})
 _MAX_DIAGNOSES = 8
 _DIAGNOSIS_REFS = 4
-_PAYMENT_METHODS = ("CASH", "CHECK", "CC")  # §3.18 step 6: [CASH, CHECK, CC][chargeId mod 3]
-# §3.18 line kinds with transactions (condition, device, supply and report items have none).
-_TRANSACTION_KINDS = frozenset({"encounter", "procedure", "immunization", "medication"})
-_LOW_48 = (1 << 48) - 1
 
 
 def _no_kind(org_id: str) -> str | None:
@@ -512,33 +401,8 @@ def _network_kinds(state: str) -> OrganizationKind:
     return kind
 
 
-def _trunc_cents(amount: float) -> int:
-    """Whole cents, truncated, of the amount's decimal repr; the adjudication's rule
-    (``simulator.payers.insurance``), so a line's charge is the cost its parts split."""
-    if not amount > 0.0 or not math.isfinite(amount):
-        return 0
-    text = repr(float(amount))
-    if "e" in text:
-        return int((Decimal(text) * 100).to_integral_value(ROUND_DOWN))
-    whole, _, fraction = text.partition(".")  # string digits: cheaper than a Decimal per line
-    return int(whole) * 100 + int((fraction + "00")[:2])
-
-
-def _part_cents(amount: float) -> int:
-    """A claim line part (a whole number of cents as a float) in cents; nothing if <= 0."""
-    if amount > 0.0 and amount < math.inf:
-        return round(amount * 100.0)
-    return 0
-
-
-def _cents_text(cents: int) -> str:
-    if cents < 0:
-        return "-" + _cents_text(-cents)
-    return f"{cents // 100}.{cents % 100:02d}"
-
-
 def _claim_cents(claim: Claim) -> tuple[int, int]:
-    """(cents the payers paid, cents the patient paid) on a claim: :func:`_part_cents` of
+    """(cents the payers paid, cents the patient paid) on a claim: :func:`part_cents` of
     each part, inlined (a life has tens of thousands of claim lines)."""
     payer = patient = 0
     inf = math.inf
@@ -649,7 +513,7 @@ def _claim_line(claim: Claim, b: _Billing, covered: int, patient: int) -> str:
     if b.closed:
         out1 = outp = "0"
     else:
-        out1, outp = _cents_text(covered), _cents_text(patient)
+        out1, outp = cents_text(covered), cents_text(patient)
     status = b.status
     # STATUS2 / OUTSTANDING2 / LASTBILLEDDATE2 are filled only *without* a secondary payer
     # (the reference's inverted condition, §3.17 quirk).
@@ -666,81 +530,13 @@ def _claim_line(claim: Claim, b: _Billing, covered: int, patient: int) -> str:
     )
 
 
-def _transaction_ids(claim_id: str) -> tuple[str, int]:
-    """Transaction ``n`` of a claim has the id ``f"{head}{(low + n) & _LOW_48:012x}"``: one
-    derived id per claim with ``n`` added to its last 48 bits (deterministic, and one hash per
-    claim instead of one per transaction)."""
-    base = derived_id(claim_id, "claim transactions")
-    return base[:24], int(base[24:], 16)
-
-
-def _transaction_lines(
-    out: list[str], claim: Claim, entries: dict[tuple[str, str], Entry], main: Entry, b: _Billing
-) -> None:
-    """Append the claim's transactions (§3.18) to ``out``. Per line with transactions: CHARGE,
-    the main line's copay, the payer's payment, then the patient's remainder (transferred to
-    the patient first when insured). No payer adjustments or secondary payers exist yet."""
-    cid = claim.id
-    insured = bool(claim.member_id)
-    charge_type = "1" if insured else "p"
-    provider = b.provider or "null"
-    tail = f"{b.eid},,{claim.member_id},1,{provider},{provider}"
-    who = f",{cid},"
-    pid = f",{b.pid},"
-    id_head, id_low = _transaction_ids(cid)
-    n = 0
-    for index, line in enumerate(claim.lines):
-        if line.kind not in _TRANSACTION_KINDS:
-            continue
-        entry = entries.get((line.kind, line.entry_id), main)
-        code = _first(entry.codes)
-        stop = entry.stop
-        # TODATE quirk (§3.18): an entry without a stop gives the epoch.
-        mid = (
-            f"{format_datetime(entry.start)},{format_datetime(0 if stop is None else stop)},"
-            f"{b.place},{code.code},,,{b.diagnosis_refs},1,{b.department},{clean(code.display)}"
-        )
-        left = _trunc_cents(line.cost)
-        charge = _cents_text(left)
-        # (TYPE,AMOUNT,METHOD ; UNITAMOUNT,TRANSFEROUTID,TRANSFERTYPE,PAYMENTS,ADJUSTMENTS,
-        # TRANSFERS,OUTSTANDING) of each transaction of the line
-        rows = [(f"CHARGE,{charge},", f"{charge},,{charge_type},0.00,0.00,,{charge}")]
-        # Payments are capped at the balance so a line always balances to the cent.
-        copay = min(_part_cents(line.copay), left) if index == 0 else 0
-        if copay:
-            left -= copay
-            rows.append(
-                ("PAYMENT,,COPAY", f"0.00,,,{_cents_text(copay)},0.00,,{_cents_text(left)}")
-            )
-        paid = min(_part_cents(line.payer), left)
-        if paid:
-            left -= paid
-            rows.append(
-                ("PAYMENT,,ECHECK", f"0.00,,,{_cents_text(paid)},0.00,,{_cents_text(left)}")
-            )
-        if left > 0:
-            rest = _cents_text(left)
-            if insured:
-                transfer_out = n + len(rows)
-                rows.append(("TRANSFEROUT,,", f"0.00,,,0.00,0.00,{rest},{rest}"))
-                rows.append(
-                    (f"TRANSFERIN,{rest},", f"0.00,{transfer_out},p,0.00,0.00,{rest},{rest}")
-                )
-            method = _PAYMENT_METHODS[(n + len(rows)) % 3]
-            rows.append((f"PAYMENT,,{method}", f"0.00,,,{rest},0.00,,0.00"))
-        for kind, money in rows:
-            out.append(
-                f"{id_head}{(id_low + n) & _LOW_48:012x}{who}{n}{pid}{kind},{mid},{money},{tail}"
-            )
-            n += 1
-
-
 def record_rows(
     record: HealthRecord,
     end_time: int | None = None,
     organization_kind: OrganizationKind | None = None,
     files: Collection[str] | None = None,
     lifetime: HealthRecord | None = None,
+    transactions: ClaimTransactions | None = None,
 ) -> dict[str, list[str]]:
     """All CSV lines (without line terminator) of one patient, per file stem, in the
     reference's per-patient row order (§1.1). ``end_time`` (default ``record.end_time``) is the
@@ -750,7 +546,8 @@ def record_rows(
     those stems (default: all); the claim transactions are not built unless asked for.
     ``lifetime`` is the whole record when ``record`` is its export window
     (:mod:`simulator.export.history`): the patient's expenses and coverage are over all of its
-    claims."""
+    claims. With ``transactions``, the claim transactions are gathered there (made in bulk
+    for many records, :class:`ClaimTransactions`) and the result's list is empty."""
     if end_time is None:
         end_time = record.end_time
     patient = record.patient
@@ -771,8 +568,8 @@ def record_rows(
     devices: list[str] = []
     supplies: list[str] = []
     claims: list[str] = []
-    transactions: list[str] = []
     want_transactions = files is None or "claims_transactions" in files
+    gathered = transactions if transactions is not None else ClaimTransactions()
 
     for e in record.encounters:
         eid = e.id
@@ -798,13 +595,13 @@ def record_rows(
                                     ("immunization", e.immunizations)):
                     for entry in group:
                         entries[(kind, entry.id)] = entry
-                _transaction_lines(transactions, claim, entries, e, billing)
+                gathered.add(claim, entries, e, billing)
         encounters.append(_encounter_line(e, pid, covered_cents))
 
         for x in e.conditions:
             c = _first(x.codes)
             conditions.append(
-                f"{_opt_date(x.start)},{_opt_date(x.stop)},{pe}{_system_uri(c.system)},"
+                f"{opt_date(x.start)},{opt_date(x.stop)},{pe}{_system_uri(c.system)},"
                 f"{c.code},{clean(c.display)}"
             )
 
@@ -822,7 +619,7 @@ def record_rows(
         for p in e.procedures:
             c = _first(p.codes)
             procedures.append(
-                f"{format_datetime(p.start)},{_opt_datetime(p.stop)},{pe}"
+                f"{format_datetime(p.start)},{opt_datetime(p.stop)},{pe}"
                 f"{_system_uri(c.system)},{c.code},{clean(c.display)},{format_money(p.cost)},"
                 f"{_reason(p.reasons)}"
             )
@@ -839,15 +636,14 @@ def record_rows(
                 paid_by_payer, paid_by_patient = _claim_cents(med_claim)
                 coverage += paid_by_payer
                 expenses += paid_by_patient
-                med_covered = _cents_text(paid_by_payer)
+                med_covered = cents_text(paid_by_payer)
                 claims.append(_claim_line(med_claim, billing, paid_by_payer, paid_by_patient))
                 if want_transactions:
-                    _transaction_lines(transactions, med_claim, {("medication", m.id): m}, m,
-                                       billing)
+                    gathered.add(med_claim, {("medication", m.id): m}, m, billing)
             medications.append(
-                f"{format_datetime(m.start)},{_opt_datetime(stop)},{pid},{payer},{eid},"
+                f"{format_datetime(m.start)},{opt_datetime(stop)},{pid},{payer},{eid},"
                 f"{c.code},{clean(c.display)},{format_money(m.cost)},{med_covered},{n},"
-                f"{_truncate_cents(m.cost, n)},{_reason(m.reasons)}"
+                f"{truncate_cents(m.cost, n)},{_reason(m.reasons)}"
             )
 
         for i in e.immunizations:
@@ -859,8 +655,8 @@ def record_rows(
         for cp in e.careplans:
             c = _first(cp.codes)
             careplans.append(
-                f"{cp.id},{_opt_date(cp.start)},{_opt_date(cp.stop)},{pe}{c.code},"
-                f"{_text(c.display)},{_reason(cp.reasons)}"
+                f"{cp.id},{opt_date(cp.start)},{opt_date(cp.stop)},{pe}{c.code},"
+                f"{text(c.display)},{_reason(cp.reasons)}"
             )
 
         for s in e.imaging_studies:
@@ -870,23 +666,23 @@ def record_rows(
                 site = series.body_site
                 mod = series.modality
                 mid = (
-                    f"{series.uid},{site.code},{_text(site.display)},{mod.code},"
-                    f"{_text(mod.display)},"
+                    f"{series.uid},{site.code},{text(site.display)},{mod.code},"
+                    f"{text(mod.display)},"
                 )
                 for inst in series.instances:
                     sop = inst.sop_class
-                    imaging.append(f"{head}{mid}{inst.uid},{sop.code},{_text(sop.display)},{proc}")
+                    imaging.append(f"{head}{mid}{inst.uid},{sop.code},{text(sop.display)},{proc}")
 
         for d in e.devices:
             c = _first(d.codes)
             devices.append(
-                f"{format_datetime(d.start)},{_opt_datetime(d.stop)},{pe}{c.code},"
-                f"{clean(c.display)},{_text(d.udi)}"
+                f"{format_datetime(d.start)},{opt_datetime(d.stop)},{pe}{c.code},"
+                f"{clean(c.display)},{text(d.udi)}"
             )
 
         for s in e.supplies:
             c = _first(s.codes)
-            supplies.append(f"{_opt_date(s.start)},{pe}{c.code},{clean(c.display)},{s.quantity}")
+            supplies.append(f"{opt_date(s.start)},{pe}{c.code},{clean(c.display)},{s.quantity}")
 
     if lifetime is not None and lifetime is not record:
         expenses, coverage = _lifetime_cents(lifetime)
@@ -904,7 +700,8 @@ def record_rows(
         "devices": devices,
         "supplies": supplies,
         "claims": claims,
-        "claims_transactions": transactions,
+        # gathered into the caller's ``transactions``, or made here
+        "claims_transactions": gathered.lines() if transactions is None else [],
         "payer_transitions": [
             ",".join(row)
             for row in payer_transition_rows(pid, record.coverage, end_time, patient.name)

@@ -146,14 +146,18 @@ class ParquetTables:
 
     def add(self, rows: dict[str, list[str]]) -> None:
         for table, lines in rows.items():
-            if not lines or table not in self._text:
-                continue
-            chunk = ("\n".join(lines) + "\n").encode()
-            self._text[table].append(chunk)
-            self._size[table] += len(chunk)
-            self.rows += len(lines)
-            if self._size[table] >= FLUSH_BYTES:
-                self._flush(table)
+            if lines:
+                self.add_text(table, ("\n".join(lines) + "\n").encode(), len(lines))
+
+    def add_text(self, table: str, text: bytes, rows: int) -> None:
+        """``rows`` CSV lines of ``table``, each ending in LF."""
+        if table not in self._text:
+            return
+        self._text[table].append(text)
+        self._size[table] += len(text)
+        self.rows += rows
+        if self._size[table] >= FLUSH_BYTES:
+            self._flush(table)
 
     def _flush(self, table: str) -> None:
         import pyarrow.parquet as pq

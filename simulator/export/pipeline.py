@@ -20,6 +20,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
+from simulator.export.claim_transactions import ClaimTransactions
 from simulator.export.csv import CSV_FILES, record_rows
 from simulator.export.fhir import (
     FhirContext,
@@ -65,6 +66,10 @@ class LineFiles:
 
     def write(self, name: str, lines: list[bytes]) -> None:
         self._file(name).write(b"\n".join(lines) + b"\n")
+
+    def write_text(self, name: str, text: bytes) -> None:
+        """Lines already joined, each ending in LF."""
+        self._file(name).write(text)
 
     def write_one(self, name: str, line: bytes) -> None:
         f = self._file(name)
@@ -113,6 +118,10 @@ class ShardExport:
 
             self.parquet = ParquetTables(self.dirs["parquet"], part_dir.name,
                                          csv_files if csv_files is not None else CSV_FILES)
+        # where a record's claim transactions are made straight into text (None: no CSV table
+        # is written)
+        self.transactions = (ClaimTransactions() if "csv" in formats or self.parquet is not None
+                             else None)
         self.out = ShardOutput()
 
     def add(self, life: HealthRecord) -> None:
@@ -121,18 +130,15 @@ class ShardExport:
         record = recent_history(life, self.years_of_history, self.stop_time)
         out = self.out
         formats = self.formats
-        if "csv" in formats or self.parquet is not None:
-            rows = record_rows(record, files=self.csv_files, lifetime=life)
-            if "csv" in formats:
-                csv = self.lines["csv"]
-                for name, lines in rows.items():
-                    if lines:
-                        csv.write(name, [line.encode() for line in lines])
-                        out.written += len(lines)
-            if self.parquet is not None:
-                before = self.parquet.rows
-                self.parquet.add(rows)
-                out.written += self.parquet.rows - before
+        if self.transactions is not None:
+            rows = record_rows(record, files=self.csv_files, lifetime=life,
+                               transactions=self.transactions)
+            for name, lines in rows.items():
+                if lines:
+                    self._table_text(name, ("\n".join(lines) + "\n").encode(), len(lines))
+            made = self.transactions.rows
+            if made:
+                self._table_text("claims_transactions", self.transactions.text(), made)
         if "fhir" in formats:
             path = self.dirs["fhir"] / record_filename(record, ".json")
             if self.validator is not None:
@@ -158,6 +164,16 @@ class ShardExport:
                 for piece in ccda_chunks(record, self.world.network):
                     fh.write(piece)
             out.written += 1
+
+    def _table_text(self, name: str, text: bytes, rows: int) -> None:
+        """``rows`` lines of CSV table ``name`` into the CSV file and the Parquet table."""
+        if "csv" in self.formats:
+            self.lines["csv"].write_text(name, text)
+            self.out.written += rows
+        if self.parquet is not None:
+            before = self.parquet.rows
+            self.parquet.add_text(name, text, rows)
+            self.out.written += self.parquet.rows - before
 
     def _report(self, messages: list[str], prefix: str) -> None:
         out = self.out
