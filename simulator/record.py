@@ -172,6 +172,9 @@ class Encounter(Entry):
     devices: list[Device] = field(default_factory=list)
     supplies: list[Supply] = field(default_factory=list)
     claim: Claim | None = None  # set when the encounter ends (adjudicated by the payer)
+    # Its observations as observations.csv lines, made in bulk by the compiled engine when a
+    # run writes only CSV or Parquet (then `observations` is empty): no Observation objects.
+    observation_lines: list[str] | None = None
 
     @property
     def claim_total(self) -> float:

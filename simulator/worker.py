@@ -41,6 +41,8 @@ from simulator.record import HealthRecord
 # Synthea (engine-behaviour.md §2.1): the requested population counts living people. Natural
 # death is drawn conditional on survival for the retries, so only module deaths can need more
 # than two attempts.
+# Formats written from CSV rows alone (no FHIR, NDJSON or C-CDA document of a record).
+TABULAR_FORMATS = frozenset({"csv", "parquet"})
 MAX_ATTEMPTS = 20
 
 
@@ -60,6 +62,9 @@ class Worker:
     # The export window's cut-off (a run's --years-of-history): the compiled engine's records
     # may leave out the observations made before it, which no export writes. None: whole.
     exported_since: int | None = None
+    # Whether a record's observations may be CSV lines instead of objects (the compiled
+    # engine, a run that writes only CSV or Parquet: Encounter.observation_lines).
+    observation_text: bool = False
 
     def __post_init__(self) -> None:
         if self.engine == "compiled":
@@ -68,16 +73,18 @@ class Worker:
                                compiled_engine(self.program, self.world, self.lifecycle, keep))
 
     @classmethod
-    def for_run(cls, config: RunConfig) -> Worker:
+    def for_run(cls, config: RunConfig, objects: bool = False) -> Worker:
         """A run's worker, from this process's caches (the parent's compiled modules when it
-        was forked)."""
+        was forked). ``objects``: records hold every entry as an object whatever the formats
+        (a consumer other than the exporters reads them)."""
         program = program_for(config)
         keep = keep_rule(config.keep)
         pop = population(population_options(config))
         since = (cutoff_time(config.years_of_history, config.reference_time)
                  if config.years_of_history > 0 else None)
         return cls(program, pop, world(pop.tables.abbreviation), lifecycle=True, keep=keep,
-                   engine=config.engine, exported_since=since)
+                   engine=config.engine, exported_since=since,
+                   observation_text=not objects and set(config.formats) <= TABULAR_FORMATS)
 
     @classmethod
     def for_modules(cls, program: Program, people: Population, lifecycle: bool = True,
@@ -105,7 +112,7 @@ class Worker:
             if executors is not None:
                 raise UserError("the compiled engine cannot trace states: use --engine reference")
             life = self._compiled.live(person, self.population.options.reference_time, stats,  # type: ignore[attr-defined]
-                                       self.exported_since)
+                                       self.exported_since, self.observation_text)
             return life.record, life  # type: ignore[return-value]
         sim = PersonSim(self.program, person, self.population.options.reference_time, stats,
                         DEFAULT_LIFECYCLE if self.lifecycle else (), self.world)

@@ -211,9 +211,9 @@ def test_records_leave_out_only_the_observations_the_window_drops() -> None:
     assert replay.window_safe
     journals = []
     build = replay.build
-    replay.build = lambda rows, values, since=None: (  # type: ignore[method-assign]
+    replay.build = lambda rows, values, *options: (  # type: ignore[method-assign]
         journals.append((rows.copy(), values.copy(), dict(replay.person_attributes))),
-        build(rows, values, since))[1]
+        build(rows, values, *options))[1]
     try:
         ints, floats = worker.population.draw(list(range(6)))
         for i in range(6):
@@ -241,6 +241,35 @@ def test_records_leave_out_only_the_observations_the_window_drops() -> None:
                 assert (made.id, made.start, made.codes, made.value) == (
                     expected.id, expected.start, expected.codes, expected.value)
     assert left_out > 100
+
+
+@pytest.mark.parametrize("years", [10, 0])
+def test_observation_lines_write_what_observation_objects_write(years: int) -> None:
+    """A run writing only CSV or Parquet gets its observations as CSV lines made from the
+    journal (panels and the export window included): the exporter writes the same rows as from
+    Observation objects."""
+    from simulator.config import RunConfig
+    from simulator.export.csv import record_rows
+    from simulator.export.history import recent_history
+    from simulator.worker import Worker
+
+    config = RunConfig(seed=5, engine="compiled", formats=("csv", "parquet"),
+                       years_of_history=years, reference_date=date(2024, 6, 1))
+    as_text, as_objects = Worker.for_run(config), Worker.for_run(config, objects=True)
+    assert as_text.observation_text and not as_objects.observation_text
+    ints, floats = as_text.population.draw(list(range(40)))
+    lines = panels = 0
+    for i in range(40):
+        for (a, _), (b, _) in zip(as_text.lives(i, ints[i], floats[i]),
+                                  as_objects.lives(i, ints[i], floats[i]), strict=True):
+            assert all(not e.observations for e in a.encounters if e.observation_lines)
+            assert all(e.observation_lines is None for e in b.encounters)
+            rows_a = record_rows(recent_history(a, years, config.reference_time), lifetime=a)
+            rows_b = record_rows(recent_history(b, years, config.reference_time), lifetime=b)
+            assert rows_a == rows_b
+            lines += sum(len(e.observation_lines or ()) for e in a.encounters)
+            panels += sum(1 for e in b.encounters for o in e.observations if o.children)
+    assert lines > 1000 and panels > 10
 
 
 def test_engine_option_refuses_before_writing(tmp_path: Path) -> None:

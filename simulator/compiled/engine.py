@@ -195,10 +195,11 @@ class CompiledEngine:
         return found
 
     def live(self, person: Person, end_time: int, stats: Counter[str] | None = None,
-             since: int | None = None) -> Life:
+             since: int | None = None, observation_text: bool = False) -> Life:
         """One person's life (PersonSim(...).run() with the reference engine); ``since``: the
         export window's cut-off, before which the record may leave observations out
-        (Replay.build)."""
+        (Replay.build); ``observation_text``: the record's observations are CSV lines
+        (Encounter.observation_lines), not objects, where the program allows it."""
         while True:
             reset(self.KW, person.birth, end_time)
             self.W.pkey[0] = np.uint64(person.seed)
@@ -233,7 +234,8 @@ class CompiledEngine:
             for type_code, count in enumerate(W.stats[:len(_TYPE_NAMES)]):
                 if count:
                     stats[_TYPE_NAMES[type_code]] += int(count)
-        life = self._record(person, end_time, loaded, since)
+        life = self._record(person, end_time, loaded, since,
+                            observation_text and (since is None or self.replay.window_safe))
         life.kept = kept
         self.texts.forget_person()
         return life
@@ -257,11 +259,12 @@ class CompiledEngine:
                               person.index)
 
     def _record(self, person: Person, end_time: int, loaded: list[tuple[int, float, int]],
-                since: int | None = None) -> Life:
+                since: int | None = None, as_text: bool = False) -> Life:
         W = self.W
-        n = int(W.n[k.N_J])
+        journal = int(W.n[k.N_J])
+        made, made_values = W.j[:journal], W.jf[:journal]
         self.replay.person_attributes = person.attributes
-        encounters, entries, billing = self.replay.build(W.j[:n], W.jf[:n], since)
+        encounters, entries, billing = self.replay.build(made, made_values, since, as_text)
         death = int(W.n[k.N_DEATH])
         source = ""
         if death != k.NONE:
@@ -307,6 +310,9 @@ class CompiledEngine:
                                               self.replay.preferred, billing))
         record = HealthRecord(patient=patient_snapshot(person, end), index=person.index,
                               end_time=end, encounters=kept, coverage=billing.periods(end))
+        if as_text:
+            self.replay.observation_lines(made, made_values, entries, encounters,
+                                          record.patient.id, since, died)
         return Life(record, source)
 
 

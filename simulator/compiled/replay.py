@@ -60,6 +60,7 @@ from simulator.record import (
 
 _SEVERITY = ("none", "mild", "moderate", "severe")
 _NEVER = -(1 << 62)  # a time no row is at or before: nothing is left out
+_FOREVER = 1 << 62  # a time every row is at or before: every observation is left out
 
 # The journal kinds as plain ints: the rows come as ints (tolist), and an int compares with an
 # int many times faster than with the kernel's numpy constants or an IntEnum.
@@ -97,6 +98,7 @@ class Replay:
         kept_codes = {CAUSE_OF_DEATH.code, DEATH_CERTIFICATE.code}
         self.window_safe = not any(c.code in kept_codes for codes in self.state_codes
                                    for c in codes)
+        self._observed_text: list[tuple[str, str]] | None = None  # see observation_lines
 
     def value(self, kind: int, number: float, ref: int, entries: dict[int, Entry]) -> Any:
         if kind == K_NONE:
@@ -149,8 +151,8 @@ class Replay:
         enc.organization_id = org.id
         enc.clinician_id = network.clinician(org, GENERAL_PRACTICE, u).id
 
-    def build(self, rows: np.ndarray, values: np.ndarray, since: int | None = None
-              ) -> tuple[list[Encounter], dict[int, Entry], Billing]:
+    def build(self, rows: np.ndarray, values: np.ndarray, since: int | None = None,
+              as_text: bool = False) -> tuple[list[Encounter], dict[int, Entry], Billing]:
         """Encounters in creation order, the entries by kernel id, and the person's plans and
         claims (billed as the reference engine bills them, in the same order).
 
@@ -158,8 +160,12 @@ class Replay:
         and panels made at or before it are left out of the encounters: the window drops
         them, and they are 40% of a record's rows. A report made then keeps no observations
         (it is dropped too, and billed all the same). An entry left out is still made if a
-        later row or attribute asks for it (``entries[id]``)."""
-        skip_until = since if since is not None and self.window_safe else _NEVER
+        later row or attribute asks for it (``entries[id]``).
+
+        ``as_text``: no observation or panel is made at all (reports keep none):
+        :meth:`observation_lines` writes them as CSV lines instead."""
+        skip_until = _FOREVER if as_text else (
+            since if since is not None and self.window_safe else _NEVER)
         billing = Billing(self.payers)
         plans = self.plans
 
@@ -383,6 +389,74 @@ class Replay:
                 raise AssertionError(f"journal record {kind}")
         return encounters, entries, billing
 
+
+    def observation_lines(self, rows: np.ndarray, values: np.ndarray, entries: dict[int, Entry],
+                          encounters: list[Encounter], patient_id: str,
+                          since: int | None = None, died: int | None = None) -> None:
+        """The observations ``build(..., as_text=True)`` left out, written into their
+        encounters' ``observation_lines`` as the CSV exporter writes Observation objects
+        (only those after ``since``, the export window's cut-off; the program is
+        ``window_safe``; none in an encounter after ``died``): in each encounter's order, a panel in place of the observations it
+        took (the last first) and written as those of them with a value."""
+        from simulator.export.csv import observation_value
+        from simulator.export.csv_text import clean, format_datetime, format_decimal1
+
+        states = self._observed_text
+        if states is None:
+            states = self._observed_text = [
+                (f"{category or ''},{codes[0].code if codes else ''},"
+                 f"{clean(codes[0].display) if codes else ''}", clean(unit))
+                for codes, _, unit, category in self.observed]
+        kinds = rows[:, 0]
+        chosen = np.flatnonzero((kinds == J_OBSERVATION) | (kinds == J_PANEL))
+        if since is not None:
+            chosen = chosen[rows[chosen, 1] > since]
+        if not len(chosen):
+            return
+        # each encounter's list as build would leave it: a row index, or a panel's children
+        # each encounter's list as build would leave it: a position in `chosen`, or a panel's
+        # children (a list)
+        kind_of, times, _, states_of, encounter_of, value_kinds, refs = (
+            rows[chosen, :7].T.tolist())
+        floats = values[chosen].tolist()
+        held: dict[int, list[Any]] = {}
+        for p, (kind, c, d) in enumerate(zip(kind_of, encounter_of, value_kinds, strict=True)):
+            items = held.get(c)
+            if items is None:
+                items = held[c] = []
+            if kind == J_OBSERVATION:
+                items.append(p)
+            else:  # a panel: d is how many observations it takes
+                moved = items[len(items) - d:] if d else []
+                del items[len(items) - len(moved):]
+                moved.reverse()
+                items.append(moved)
+        for c, items in held.items():
+            encounter = encounters[c]
+            if died is not None and encounter.start > died:
+                continue  # the record ends before it
+            written: list[int] = []
+            for item in items:
+                if type(item) is int:
+                    written.append(item)
+                else:  # a panel: its children that are observations (a panel has no value)
+                    written.extend(child for child in item if type(child) is int)
+            prefix = f",{patient_id},{encounter.id},"
+            lines = []
+            for p in written:
+                d = value_kinds[p]
+                if d == K_FLOAT:
+                    value, kind = format_decimal1(floats[p]), "numeric"
+                elif d == K_INT:
+                    value, kind = str(int(floats[p])), "text"
+                elif d == K_NONE:
+                    continue  # no value: not written
+                else:
+                    value, kind = observation_value(self.value(d, floats[p], refs[p], entries))
+                coded, unit = states[states_of[p]]
+                lines.append(f"{format_datetime(times[p])}{prefix}{coded},{value},{unit},{kind}")
+            if lines:
+                encounter.observation_lines = lines
 
 def _observation_rows(rows: np.ndarray) -> np.ndarray:
     """Which journal rows make an observation or a panel: the rows build may leave out."""

@@ -83,6 +83,7 @@ __all__ = [
     "RUN_LEVEL_FILES",
     "CsvWriter",
     "OrganizationKind",
+    "observation_value",
     "record_rows",
     "run_level_lines",
 ]
@@ -330,7 +331,7 @@ def _allergy_line(a: Allergy, prefix: str) -> str:
     )
 
 
-def _observation_value(value: Any) -> tuple[str, str]:
+def observation_value(value: Any) -> tuple[str, str]:
     """(VALUE, TYPE) by value kind (§3.7)."""
     t = type(value)
     if t is float:
@@ -354,7 +355,7 @@ def _observation_value(value: Any) -> tuple[str, str]:
 
 def _observation_line(o: Observation, prefix: str) -> str:
     c = _first(o.codes)
-    value, kind = _observation_value(o.value)
+    value, kind = observation_value(o.value)
     return (
         f"{format_datetime(o.start)},{prefix}{o.category or ''},{c.code},{clean(c.display)},"
         f"{value},{clean(o.unit)},{kind}"
@@ -608,6 +609,8 @@ def record_rows(
         for a in e.allergies:
             allergies.append(_allergy_line(a, pe))
 
+        if e.observation_lines:
+            observations.extend(e.observation_lines)
         for o in e.observations:
             if o.value is not None:
                 observations.append(_observation_line(o, pe))

@@ -111,7 +111,8 @@ def _filtered(enc: Encounter, cutoff: int, stop_time: int, active: set[str]) -> 
             changes[group] = out
     view = _in_window(enc, cutoff, stop_time)
     if view is None and not _is_death_certification(enc, stop_time) and not any(
-            changes.get(group, getattr(enc, group)) for group in _KEEPS_ENCOUNTER):
+            changes.get(group, getattr(enc, group)) for group in _KEEPS_ENCOUNTER) and not (
+            enc.observation_lines):  # made only for observations the window keeps
         return None
     if removed and enc.claim is not None:
         changes["claim"] = _without_lines(enc.claim, removed)

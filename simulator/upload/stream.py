@@ -58,7 +58,7 @@ def _simulate_block(config: RunConfig, indices: list[int], base: str
     from simulator.worker import Worker
 
     began = time.process_time()
-    worker = Worker.for_run(config)  # no keep rule: check_config refuses one
+    worker = Worker.for_run(config, objects=True)  # no keep rule: check_config refuses one
     shared = worker.world
     ctx = FhirContext(shared.network, shared.payers)
     stats: Counter[str] = Counter()
