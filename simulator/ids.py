@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import hashlib
 
+_VARIANT = "89ab"  # the hex digit of byte 8's high nibble with the variant bits 10
+
 
 def derived_id(base: str, key: str) -> str:
     """A UUID-shaped id (RFC 9562 version 8, name-based) for `key` derived from `base`."""
-    h = bytearray(hashlib.blake2b(f"{base}\x1f{key}".encode(), digest_size=16).digest())
-    h[6] = (h[6] & 0x0F) | 0x80
-    h[8] = (h[8] & 0x3F) | 0x80
+    h = hashlib.blake2b(f"{base}\x1f{key}".encode(), digest_size=16).digest()
     x = h.hex()
-    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
+    # byte 6's high nibble is the version (8), byte 8's top two bits the variant (10)
+    return f"{x[:8]}-{x[8:12]}-8{x[13:16]}-{_VARIANT[(h[8] >> 4) & 3]}{x[17:20]}-{x[20:]}"

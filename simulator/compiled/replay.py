@@ -186,17 +186,20 @@ class Replay:
         code_lists = self.lowered.code_lists
         imaging_state = -1
         series_spec: Any = None
-        floats = values.tolist()
-        ids = _row_ids(rows, skip_until)  # each row's entry id, if it makes an entry
         network = self.network
         self.preferred = {}
         self.samples = {}
+        # the rows left out are not visited at all (entries still finds them by id)
+        left_out = _observation_rows(rows) & (rows[:, 1] <= skip_until)
+        if left_out.any():
+            made = np.flatnonzero(~left_out)
+            rows, values = rows[made], values[made]
+        floats = values.tolist()
+        ids = uuid_texts(rows[:, 7], rows[:, 8])  # each row's entry id, if it makes an entry
         # by columns: a list per row would be allocated and freed 3,000 times a person
         columns = rows[:, :7].T.tolist()
         for i, (kind, time, a, b, c, d, e) in enumerate(zip(*columns, strict=True)):
             if kind == J_OBSERVATION:  # the most frequent rows first
-                if time <= skip_until:
-                    continue
                 obs_codes, name, unit, category = observed[b]
                 if d == K_FLOAT:
                     value = floats[i]
@@ -319,8 +322,6 @@ class Replay:
                 entries[a] = renewed
                 put(encounters[c], "medications", renewed)
             elif kind == J_PANEL:
-                if time <= skip_until:  # its observations, made at the same time, are too
-                    continue
                 st = models[b]
                 enc = encounters[c]
                 moved = [enc.observations.pop() for _ in range(d)]
@@ -462,17 +463,6 @@ def _observation_rows(rows: np.ndarray) -> np.ndarray:
     """Which journal rows make an observation or a panel: the rows build may leave out."""
     kinds = rows[:, 0]
     return (kinds == J_OBSERVATION) | (kinds == J_PANEL)
-
-
-def _row_ids(rows: np.ndarray, skip_until: int) -> list[str]:
-    """The entry id of each row (formatted by numpy), but for the observations and panels
-    left out (empty)."""
-    if skip_until == _NEVER:
-        return uuid_texts(rows[:, 7], rows[:, 8])
-    made = ~(_observation_rows(rows) & (rows[:, 1] <= skip_until))
-    ids = np.full(len(rows), "", dtype=object)
-    ids[made] = uuid_texts(rows[made, 7], rows[made, 8])
-    return ids.tolist()
 
 
 class _Entries(dict[int, Entry]):

@@ -417,13 +417,15 @@ def _claim_cents(claim: Claim) -> tuple[int, int]:
     return payer, patient
 
 
-def _lifetime_cents(record: HealthRecord) -> tuple[int, int]:
-    """(cents the patient paid, cents the payers paid) over all of a record's claims."""
+def _lifetime_cents(record: HealthRecord, known: dict[int, tuple[int, int]]
+                    ) -> tuple[int, int]:
+    """(cents the patient paid, cents the payers paid) over all of a record's claims; each
+    claim's :func:`_claim_cents` goes into ``known`` by ``id(claim)``."""
     expenses = coverage = 0
     for e in record.encounters:
         for claim in (e.claim, *(m.claim for m in e.medications)):
             if claim is not None:
-                payer, patient = _claim_cents(claim)
+                payer, patient = known[id(claim)] = _claim_cents(claim)
                 coverage += payer
                 expenses += patient
     return expenses, coverage
@@ -556,6 +558,11 @@ def record_rows(
     kinds = organization_kind
     active_starts: dict[str, int] | None = None
     expenses = coverage = 0  # cents over all claims
+    # the claims' cents by id(claim), found over the whole life first when it is given (the
+    # window's claims are mostly the same objects; the record holds them all meanwhile)
+    known: dict[int, tuple[int, int]] = {}
+    if lifetime is not None and lifetime is not record:
+        lifetime_cents = _lifetime_cents(lifetime, known)
 
     encounters: list[str] = []
     conditions: list[str] = []
@@ -586,7 +593,7 @@ def record_rows(
             billing = _billing(e, pid, patient.birthdate, end_time, active_starts, kinds)
         covered_cents: int | None = None
         if claim is not None and billing is not None:
-            covered_cents, patient_cents = _claim_cents(claim)
+            covered_cents, patient_cents = known.get(id(claim)) or _claim_cents(claim)
             coverage += covered_cents
             expenses += patient_cents
             claims.append(_claim_line(claim, billing, covered_cents, patient_cents))
@@ -636,7 +643,8 @@ def record_rows(
             med_claim = m.claim
             med_covered = "0.00"
             if med_claim is not None and billing is not None:
-                paid_by_payer, paid_by_patient = _claim_cents(med_claim)
+                paid_by_payer, paid_by_patient = (known.get(id(med_claim))
+                                                   or _claim_cents(med_claim))
                 coverage += paid_by_payer
                 expenses += paid_by_patient
                 med_covered = cents_text(paid_by_payer)
@@ -688,7 +696,7 @@ def record_rows(
             supplies.append(f"{opt_date(s.start)},{pe}{c.code},{clean(c.display)},{s.quantity}")
 
     if lifetime is not None and lifetime is not record:
-        expenses, coverage = _lifetime_cents(lifetime)
+        expenses, coverage = lifetime_cents
     rows = {
         "patients": [_patient_line(patient, expenses, coverage)],
         "encounters": encounters,

@@ -85,8 +85,9 @@ class Billing:
         member = self.coverage[-1].member_id if self.coverage and plan.is_insured else ""
         lines = []
         splits = self._splits
+        plan_key = id(plan)  # the catalog's plans live as long as this
         for item_id, kind, cost in items:
-            key = (id(plan), cost, left, kind)  # the catalog's plans live as long as this
+            key = (plan_key, cost, left, kind)
             split = splits.get(key)
             if split is None:
                 split = splits[key] = split_cost(plan, cost, left, kind)
@@ -101,9 +102,12 @@ class Billing:
         if self.catalog is None:
             return
         items = [(enc.id, "encounter", enc.base_cost)]
-        for kind, group in (("procedure", enc.procedures), ("immunization", enc.immunizations),
-                            ("report", enc.reports)):
-            items.extend((entry.id, kind, entry.cost) for entry in group)
+        for entry in enc.procedures:
+            items.append((entry.id, "procedure", entry.cost))
+        for entry in enc.immunizations:
+            items.append((entry.id, "immunization", entry.cost))
+        for entry in enc.reports:
+            items.append((entry.id, "report", entry.cost))
         enc.claim = self._bill(derived_id(enc.id, "claim"), items)
         enc.payer_coverage = enc.claim.payer_paid
         for med in enc.medications:
