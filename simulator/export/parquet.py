@@ -159,15 +159,24 @@ class ParquetTables:
         if self._size[table] >= FLUSH_BYTES:
             self._flush(table)
 
-    def _flush(self, table: str) -> None:
-        import pyarrow.parquet as pq
+    def add_table(self, table: str, data: Any) -> None:
+        """Rows of ``table`` made as an Arrow table of :func:`column_types` (a row group)."""
+        if table in self._text and data.num_rows:
+            self._write(table, data)
+            self.rows += data.num_rows
 
+    def _flush(self, table: str) -> None:
         chunks = self._text[table]
         if not chunks:
             return
         data = _table(table, b"".join(chunks))
         chunks.clear()
         self._size[table] = 0
+        self._write(table, data)
+
+    def _write(self, table: str, data: Any) -> None:
+        import pyarrow.parquet as pq
+
         writer = self._writers.get(table)
         if writer is None:
             path = self.folder / table / f"{self.part}.parquet"

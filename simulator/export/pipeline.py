@@ -38,6 +38,9 @@ FOLDERS = {"csv": "csv", "fhir": "fhir", "ndjson": "fhir_ndjson", "ccda": "ccda"
            "parquet": "parquet"}
 # Formats whose shard slices are appended to one run-wide file per table / resource type.
 APPENDED = {"csv": ".csv", "ndjson": ".ndjson"}
+# Claim transactions per Parquet row group (made from values, not parsed from CSV text); about
+# the rows of FLUSH_BYTES of their CSV text.
+TRANSACTION_ROW_GROUP = 20_000
 # Every file a format writes into its folder (what --overwrite deletes, and only that).
 WRITTEN = {"csv": ("*.csv",), "fhir": ("*.json",), "ndjson": ("*.ndjson", "parameters.json"),
            "ccda": ("*.xml",), "parquet": ("*/*.parquet",)}
@@ -118,10 +121,11 @@ class ShardExport:
 
             self.parquet = ParquetTables(self.dirs["parquet"], part_dir.name,
                                          csv_files if csv_files is not None else CSV_FILES)
-        # where a record's claim transactions are made straight into text (None: no CSV table
-        # is written)
-        self.transactions = (ClaimTransactions() if "csv" in formats or self.parquet is not None
-                             else None)
+        # where the claim transactions are gathered: as text for the CSV file, as values for
+        # the Parquet table (None: no CSV table is written)
+        self.transactions = (
+            ClaimTransactions(text="csv" in formats, columns=self.parquet is not None)
+            if "csv" in formats or self.parquet is not None else None)
         self.out = ShardOutput()
 
     def add(self, life: HealthRecord) -> None:
@@ -138,7 +142,10 @@ class ShardExport:
                     self._table_text(name, ("\n".join(lines) + "\n").encode(), len(lines))
             made = self.transactions.rows
             if made:
-                self._table_text("claims_transactions", self.transactions.text(), made)
+                self.lines["csv"].write_text("claims_transactions", self.transactions.text())
+                self.out.written += made
+            if self.transactions.column_rows >= TRANSACTION_ROW_GROUP:
+                self._transaction_table()
         if "fhir" in formats:
             path = self.dirs["fhir"] / record_filename(record, ".json")
             if self.validator is not None:
@@ -175,6 +182,12 @@ class ShardExport:
             self.parquet.add_text(name, text, rows)
             self.out.written += self.parquet.rows - before
 
+    def _transaction_table(self) -> None:
+        assert self.parquet is not None and self.transactions is not None
+        before = self.parquet.rows
+        self.parquet.add_table("claims_transactions", self.transactions.table())
+        self.out.written += self.parquet.rows - before
+
     def _report(self, messages: list[str], prefix: str) -> None:
         out = self.out
         out.problem_count += len(messages)
@@ -183,6 +196,9 @@ class ShardExport:
             out.problems.extend(prefix + m for m in messages[:room])
 
     def close(self) -> ShardOutput:
+        if self.parquet is not None and self.transactions is not None and (
+                self.transactions.column_rows):
+            self._transaction_table()
         for files in self.lines.values():
             files.close()
         if self.parquet is not None:
