@@ -77,12 +77,17 @@ class Billing:
 
     def _bill(self, claim_id: str, items: list[tuple[str, str, float]]) -> Claim:
         """A claim for `items` (entry id, kind, cost) against the current plan, line by line."""
+        plan, lines = self._lines(items)
+        member = self.coverage[-1].member_id if self.coverage and plan.is_insured else ""
+        return Claim(claim_id, plan.payer.id, lines, member)
+
+    def _lines(self, items: list[tuple[str, str, float]]) -> tuple[Plan, list[ClaimLine]]:
+        """The lines of `items` against the current plan (which the deductible left follows)."""
         assert self.catalog is not None
         plan = self.current_plan or self.catalog.no_insurance_plan
         current, left = self._deductible
         if current is not plan:
             left = float(plan.deductible)
-        member = self.coverage[-1].member_id if self.coverage and plan.is_insured else ""
         lines = []
         splits = self._splits
         plan_key = id(plan)  # the catalog's plans live as long as this
@@ -94,7 +99,7 @@ class Billing:
             copay, deductible, coinsurance, paid, left = split
             lines.append(ClaimLine(item_id, kind, cost, copay, deductible, coinsurance, paid))
         self._deductible = (plan, left)
-        return Claim(claim_id, plan.payer.id, lines, member)
+        return plan, lines
 
     def adjudicate(self, enc: Encounter) -> None:
         """Bill the encounter as it ends (its own line, then procedures, immunizations and
@@ -130,7 +135,7 @@ class Billing:
         line_kind = _LATE_LINE.get(kind)
         if cost is None or line_kind is None:
             return
-        (line,) = self._bill(enc.claim.id, [(entry.id, line_kind, cost)]).lines
+        (line,) = self._lines([(entry.id, line_kind, cost)])[1]
         enc.claim.lines.append(line)
         # the claim's payer_paid, summed on from the lines before (the same float, in the same
         # order, without going over an encounter's hundreds of late lines again)
