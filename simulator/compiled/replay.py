@@ -390,15 +390,14 @@ class Replay:
                 raise AssertionError(f"journal record {kind}")
         return encounters, entries, billing
 
-
     def observation_lines(self, rows: np.ndarray, values: np.ndarray, entries: dict[int, Entry],
                           encounters: list[Encounter], patient_id: str,
                           since: int | None = None, died: int | None = None) -> None:
         """The observations ``build(..., as_text=True)`` left out, written into their
-        encounters' ``observation_lines`` as the CSV exporter writes Observation objects
-        (only those after ``since``, the export window's cut-off; the program is
-        ``window_safe``; none in an encounter after ``died``): in each encounter's order, a panel in place of the observations it
-        took (the last first) and written as those of them with a value."""
+        encounters' ``observation_lines`` as the CSV exporter writes Observation objects: only
+        those after ``since`` (the export window's cut-off; the program is ``window_safe``),
+        none in an encounter after ``died``; in each encounter's order, a panel in place of
+        the observations it took (the last first), written as those of them with a value."""
         from simulator.export.csv import observation_value
         from simulator.export.csv_text import clean, format_datetime, format_decimal1
 
@@ -414,7 +413,6 @@ class Replay:
             chosen = chosen[rows[chosen, 1] > since]
         if not len(chosen):
             return
-        # each encounter's list as build would leave it: a row index, or a panel's children
         # each encounter's list as build would leave it: a position in `chosen`, or a panel's
         # children (a list)
         kind_of, times, _, states_of, encounter_of, value_kinds, refs = (
@@ -458,6 +456,7 @@ class Replay:
                 lines.append(f"{format_datetime(times[p])}{prefix}{coded},{value},{unit},{kind}")
             if lines:
                 encounter.observation_lines = lines
+
 
 def _observation_rows(rows: np.ndarray) -> np.ndarray:
     """Which journal rows make an observation or a panel: the rows build may leave out."""

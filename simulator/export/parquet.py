@@ -144,11 +144,6 @@ class ParquetTables:
         self._writers: dict[str, Any] = {}
         self.rows = 0
 
-    def add(self, rows: dict[str, list[str]]) -> None:
-        for table, lines in rows.items():
-            if lines:
-                self.add_text(table, ("\n".join(lines) + "\n").encode(), len(lines))
-
     def add_text(self, table: str, text: bytes, rows: int) -> None:
         """``rows`` CSV lines of ``table``, each ending in LF."""
         if table not in self._text:

@@ -67,9 +67,6 @@ class LineFiles:
             f = self._files[name] = open(self.directory / f"{name}{self.suffix}", "ab")  # noqa: SIM115
         return f
 
-    def write(self, name: str, lines: list[bytes]) -> None:
-        self._file(name).write(b"\n".join(lines) + b"\n")
-
     def write_text(self, name: str, text: bytes) -> None:
         """Lines already joined, each ending in LF."""
         self._file(name).write(text)
