@@ -25,6 +25,7 @@ from simulator.config import (
     parse_engine,
     parse_formats,
     path_text,
+    shard_size_for,
     split_patterns,
     text,
     texts,
@@ -108,6 +109,8 @@ def _build_config(params: dict[str, Any]) -> RunConfig:
     if "years_of_history" in values:
         kwargs["years_of_history"] = whole_number(values["years_of_history"],
                                                   "--years-of-history", 0, MAX_YEARS_OF_HISTORY)
+    if "shard_size" not in kwargs:
+        kwargs["shard_size"] = shard_size_for(kwargs.get("population", RunConfig.population))
     return RunConfig(**kwargs)
 
 

@@ -29,6 +29,17 @@ MAX_YEARS_OF_HISTORY = MAX_AGE + 1
 ENGINES = ("reference", "compiled")  # simulator.engine (SimPy), simulator.compiled (numba)
 
 
+SHARD_SIZE = 25  # people per shard, the unit of work, merging and resuming
+MAX_SHARDS = 400  # a larger run gets larger shards: Parquet writes a file per shard and table
+
+
+def shard_size_for(population: int) -> int:
+    """People per shard by default: 25, or more above 10,000 people, so that a run has at
+    most about MAX_SHARDS shards (a million people would otherwise make 40,000 Parquet files
+    per table). It depends on the population only, so the files do not depend on -w."""
+    return max(SHARD_SIZE, -(-population // MAX_SHARDS))
+
+
 @dataclass(frozen=True)
 class KeepSpec:
     """What a run keeps (simulator.cohort): a keep module, a condition, both, or everyone."""
@@ -65,7 +76,7 @@ class RunConfig:
     validate: bool = False  # check every FHIR resource written against the R4 schema and US Core
     reference_date: date = field(default_factory=lambda: datetime.now(UTC).date())
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
-    shard_size: int = 25
+    shard_size: int = SHARD_SIZE  # a run's is shard_size_for(population) unless it says
     natural_death: bool = True
     keep: KeepSpec = KeepSpec()  # -k/--keep, --keep-condition: write only these people
     cluster: str | None = None  # Dask scheduler address (--cluster); None: local processes

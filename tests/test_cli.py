@@ -169,3 +169,18 @@ def test_state_city_gender_and_age_are_honoured_identically_on_any_worker_count(
         assert 30 <= age <= 40, r[1]
         assert (r[15], r[18], r[19], r[20]) == ("F", "Houston", "Texas", "Harris County")
         assert r[22].startswith("77")  # Houston ZIP codes
+
+
+def test_large_runs_get_larger_shards_whatever_the_workers() -> None:
+    """25 people per shard up to 10,000 people; above, at most about 400 shards (Parquet writes
+    a file per shard and table); the population alone decides, unless --shard-size says."""
+    from simulator.cli import _build_config
+
+    def size(**given: str) -> int:
+        return _build_config(given).shard_size
+
+    assert size(population="10") == size(population="10000") == 25
+    assert size(population="100000") == 250
+    assert size(population="1000000") == size(population="1000000", workers="1") == 2500
+    assert size(population="1000001") == 2501
+    assert size(population="1000000", shard_size="40") == 40
