@@ -23,7 +23,9 @@ from simulator.export.csv import CSV_FILES, RUN_LEVEL_FILES
 __all__ = ["RUN_PART", "ParquetTables", "column_types", "write_table"]
 
 RUN_PART = "run"  # the file of a once-per-run table (organizations, providers, payers)
-FLUSH_BYTES = 8 << 20  # CSV text buffered per table before it becomes a row group
+# CSV text buffered over all of a shard's tables: past it the largest table becomes a row
+# group, so a worker holds no more of it whatever the shard size (a large run's are larger)
+FLUSH_BYTES = 8 << 20
 COMPRESSION = "zstd"
 
 # Column kinds: T timestamp, D date, M money, I integer, F float, C dictionary text; any
@@ -127,8 +129,9 @@ def write_table(path: Path, table: str, lines: Iterable[str]) -> None:
 
 
 class ParquetTables:
-    """One shard's rows of every table, written as ``<folder>/<table>/<part>.parquet`` (a
-    row group each time a table's buffered text passes FLUSH_BYTES, and at the end)."""
+    """One shard's rows of every table, written as ``<folder>/<table>/<part>.parquet``: a
+    row group of the largest table each time the tables' buffered text passes FLUSH_BYTES,
+    and of each table at the end."""
 
     def __init__(self, folder: Path, part: str, tables: Collection[str]) -> None:
         import pyarrow as pa
@@ -151,8 +154,8 @@ class ParquetTables:
         self._text[table].append(text)
         self._size[table] += len(text)
         self.rows += rows
-        if self._size[table] >= FLUSH_BYTES:
-            self._flush(table)
+        if sum(self._size.values()) >= FLUSH_BYTES:
+            self._flush(max(self._size, key=self._size.__getitem__))
 
     def add_table(self, table: str, data: Any) -> None:
         """Rows of ``table`` made as an Arrow table of :func:`column_types` (a row group)."""
