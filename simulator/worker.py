@@ -43,7 +43,10 @@ from simulator.record import HealthRecord
 # than two attempts.
 # Formats written from CSV rows alone (no FHIR, NDJSON or C-CDA document of a record).
 TABULAR_FORMATS = frozenset({"csv", "parquet"})
-MAX_ATTEMPTS = 20
+# Lives tried per index until one survives to the reference date: Synthea's default
+# (generate.max_attempts_to_keep_patient). With 20, a million-person run stopped at a
+# 96-year-old who needed 21 (module deaths come on top of the life table).
+MAX_ATTEMPTS = 1000
 
 
 @dataclass(frozen=True, eq=False)

@@ -232,7 +232,7 @@ def test_a_module_that_kills_everyone_fails_with_exit_1_naming_the_state(tmp_pat
     result = simulate("-p", "2", "--modules-dir", str(folder), "-o", str(tmp_path / "out"))
     assert result.exit_code == 1, result.output
     assert "cannot give the population asked for" in result.output
-    assert "20 by kill.json: state 'Initial'" in result.output
+    assert "1000 by kill.json: state 'Initial'" in result.output
     record = orjson.loads((tmp_path / "out" / "run.json").read_bytes())
     assert record["status"] == "failed" and "kill.json: state 'Initial'" in record["error"]
 
