@@ -131,6 +131,7 @@ class ClaimTransactions:
             entry = entries.get((line.kind, line.entry_id), main)
             codes = entry.codes
             code = codes[0] if codes else _NO_CODE
+            note = clean(code.display)
             stop = entry.stop
             cost = line.cost
             charge = charges.get(cost)
@@ -149,15 +150,14 @@ class ClaimTransactions:
                 shape = shapes[key] = len(shape_text)
                 shape_text.append(_shape_rows(*key))
             if columns is not None:
-                columns.line(key, entry.start, 0 if stop is None else stop, code.code,
-                             clean(code.display))
+                columns.line(key, entry.start, 0 if stop is None else stop, code.code, note)
             rows = shape_text[shape]
             if out is None:
                 n += len(rows)
                 continue
             # TODATE quirk (§3.18): an entry without a stop gives the epoch.
             mid = (f"{format_datetime(entry.start)},{format_datetime(0 if stop is None else stop)},"
-                   f"{place},{code.code},,,{refs},1,{department},{clean(code.display)}")
+                   f"{place},{code.code},,,{refs},1,{department},{note}")
             for kind, money, transfer_in in rows:
                 if transfer_in:
                     money = f"0.00,{n - 1},{money}"

@@ -561,8 +561,8 @@ def record_rows(
     # the claims' cents by id(claim), found over the whole life first when it is given (the
     # window's claims are mostly the same objects; the record holds them all meanwhile)
     known: dict[int, tuple[int, int]] = {}
-    if lifetime is not None and lifetime is not record:
-        lifetime_cents = _lifetime_cents(lifetime, known)
+    lifetime_cents = (_lifetime_cents(lifetime, known)
+                      if lifetime is not None and lifetime is not record else None)
 
     encounters: list[str] = []
     conditions: list[str] = []
@@ -695,7 +695,7 @@ def record_rows(
             c = _first(s.codes)
             supplies.append(f"{opt_date(s.start)},{pe}{c.code},{clean(c.display)},{s.quantity}")
 
-    if lifetime is not None and lifetime is not record:
+    if lifetime_cents is not None:
         expenses, coverage = lifetime_cents
     rows = {
         "patients": [_patient_line(patient, expenses, coverage)],
