@@ -26,8 +26,9 @@ from simulator.payers import (
     payer_transition_rows,
 )
 from simulator.payers.billing import Billing
+from simulator.payers.insurance import cap_out_of_pocket, split_cost
 from simulator.payers.plans import DATA_FILE, PRIVATE
-from simulator.record import CoveragePeriod
+from simulator.record import CoveragePeriod, Encounter
 
 CATALOG = load_payers()
 POVERTY = 17_550
@@ -263,6 +264,66 @@ def test_cost_sharing_properties(plan: Plan, cost: float, deductible_left: float
     assert 0 <= left <= deductible_left
     if not plan.is_insured:
         assert payer == 0 and left == deductible_left
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    plan=st.sampled_from(ALL_PLANS),
+    cost=st.floats(min_value=0, max_value=1e5, allow_nan=False),
+    deductible_left=st.floats(min_value=0, max_value=1e4, allow_nan=False),
+    kind=st.sampled_from(["encounter", "medication", "procedure"]),
+    allowed=st.integers(min_value=0, max_value=2_000_000),
+)
+def test_out_of_pocket_cap_moves_only_the_excess_to_the_payer(
+        plan: Plan, cost: float, deductible_left: float, kind: str, allowed: int) -> None:
+    split = split_cost(plan, cost, deductible_left, kind)
+    capped = cap_out_of_pocket(split, allowed)
+    cents = [round(x * 100) for x in capped[:4]]
+    before = [round(x * 100) for x in split[:4]]
+    assert sum(cents) == sum(before) == _cents(cost)  # the line's cost, whoever pays it
+    assert all(c >= 0 for c in cents)
+    patient = sum(cents[:3])
+    assert patient == min(sum(before[:3]), allowed)
+    assert capped[4] == split[4]  # the deductible left is the split's
+
+
+def _visit(billing: Billing, when: int, cost: float, n: int) -> Encounter:
+    enc = Encounter(id=f"enc-{n}", start=when, codes=[], name="visit", base_cost=cost)
+    enc.stop, enc.ended = when, True
+    billing.adjudicate(enc)
+    return enc
+
+
+def test_deductible_starts_again_each_plan_year() -> None:
+    ppo = _plan("UnitedHealthcare PPO")  # copay 25, deductible 1735, coinsurance 19 %
+    billing = Billing(CATALOG)
+    year1, year2, year3 = (tu.ymd_ms(y, 3, 1) for y in (2021, 2022, 2023))
+    billing.enrol(ppo, year1, year2, 40, lambda: "m")
+    first = _visit(billing, year1 + tu.DAY, 1000.0, 1).claim.lines[0]
+    second = _visit(billing, year1 + 2 * tu.DAY, 1000.0, 2).claim.lines[0]
+    assert (first.copay, first.deductible) == (25.0, 975.0)
+    assert second.deductible == 1735.0 - 975.0  # what is left of the year's deductible
+    billing.enrol(ppo, year2, year3, 41, lambda: "m")  # the same plan, a new plan year
+    third = _visit(billing, year2 + tu.DAY, 1000.0, 3).claim.lines[0]
+    assert (third.copay, third.deductible) == (25.0, 975.0)
+
+
+def test_out_of_pocket_maximum_caps_each_plan_year() -> None:
+    cap = _plan("UnitedHealthcare PPO").max_out_of_pocket
+    assert cap == 9100
+    billing = Billing(CATALOG)
+    starts = [tu.ymd_ms(2020 + y, 3, 1) for y in range(3)]
+    paid_by_year = []
+    for y in range(2):  # two plan years of the same plan, each enrolled as it starts
+        billing.enrol(_plan("UnitedHealthcare PPO"), starts[y], starts[y + 1], 40, lambda: "m")
+        claims = [_visit(billing, starts[y] + (n + 1) * tu.DAY, 20_000.0, 10 * y + n).claim
+                  for n in range(6)]
+        patient = sum(line.patient for claim in claims for line in claim.lines)
+        assert round(patient, 2) == cap  # 6 x 20,000 of care reaches the cap every year
+        last = claims[-1].lines[0]
+        assert last.patient == 0 and last.payer == 20_000.0  # past the cap the plan pays all
+        paid_by_year.append(patient)
+    assert paid_by_year[0] == paid_by_year[1]
 
 
 # ------------------------------------------------------------------------ the yearly process

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from simulator.engine import timeutil as tu
 from simulator.ids import derived_id
-from simulator.payers.insurance import ADULT_AGE, split_cost
+from simulator.payers.insurance import ADULT_AGE, cap_out_of_pocket, split_cost
 from simulator.payers.plans import PayerCatalog, Plan
 from simulator.record import Claim, ClaimLine, CoveragePeriod, Encounter, Entry, Medication
 
@@ -26,7 +27,9 @@ class Billing:
         self.catalog = catalog
         self.coverage: list[CoveragePeriod] = []
         self.current_plan: Plan | None = None
-        self._deductible: tuple[Plan | None, float] = (None, 0.0)  # (plan, left this plan-year)
+        # The plan year being billed: its plan, the deductible left, and the cents the patient
+        # may still pay before the out-of-pocket maximum (None: the plan has no cap)
+        self._year: tuple[Plan | None, float, int | None] = (None, 0.0, None)
         # split_cost's answers: a life bills the same few costs against the same plan and
         # deductible left (mostly none) thousands of times
         self._splits: dict[tuple[int, float, float, str], tuple[float, ...]] = {}
@@ -48,6 +51,7 @@ class Billing:
             member = last.member_id
         else:
             member = member_id() if insured else ""
+        self._year = _plan_year(plan, tu.year_of(start))
         coverage.append(
             CoveragePeriod(
                 start=start,
@@ -82,12 +86,13 @@ class Billing:
         return Claim(claim_id, plan.payer.id, lines, member)
 
     def _lines(self, items: list[tuple[str, str, float]]) -> tuple[Plan, list[ClaimLine]]:
-        """The lines of `items` against the current plan (which the deductible left follows)."""
+        """The lines of `items` against the current plan year: its deductible left counts down
+        and its out-of-pocket maximum, if any, caps what the patient pays."""
         assert self.catalog is not None
         plan = self.current_plan or self.catalog.no_insurance_plan
-        current, left = self._deductible
-        if current is not plan:
-            left = float(plan.deductible)
+        current, left, allowed = self._year
+        if current is not plan:  # no plan year was started (a world without enrolment)
+            current, left, allowed = _plan_year(plan, None)
         lines = []
         splits = self._splits
         plan_key = id(plan)  # the catalog's plans live as long as this
@@ -96,9 +101,12 @@ class Billing:
             split = splits.get(key)
             if split is None:
                 split = splits[key] = split_cost(plan, cost, left, kind)
+            if allowed is not None:
+                split = cap_out_of_pocket(split, allowed)
+                allowed -= round((split[0] + split[1] + split[2]) * 100)
             copay, deductible, coinsurance, paid, left = split
             lines.append(ClaimLine(item_id, kind, cost, copay, deductible, coinsurance, paid))
-        self._deductible = (plan, left)
+        self._year = (plan, left, allowed)
         return plan, lines
 
     def adjudicate(self, enc: Encounter) -> None:
@@ -140,3 +148,11 @@ class Billing:
         # the claim's payer_paid, summed on from the lines before (the same float, in the same
         # order, without going over an encounter's hundreds of late lines again)
         enc.payer_coverage += line.payer
+
+
+def _plan_year(plan: Plan, year: int | None) -> tuple[Plan, float, int | None]:
+    """A plan year's billing state at its start: the full deductible (of that calendar year,
+    for a plan whose deductible changes by year) and the whole out-of-pocket maximum."""
+    deductible = plan.deductible if year is None else plan.deductible_in(year)
+    cap = plan.max_out_of_pocket
+    return plan, float(deductible), None if cap is None else round(cap * 100)

@@ -158,6 +158,27 @@ def split_cost(
     return copay / 100.0, deductible / 100.0, coinsurance / 100.0, payer / 100.0, left
 
 
+def cap_out_of_pocket(
+    split: tuple[float, float, float, float, float], allowed: int
+) -> tuple[float, float, float, float, float]:
+    """A ``split_cost`` answer whose patient share is at most ``allowed`` cents (what is left
+    of the plan year's out-of-pocket maximum): the excess moves to the payer, taken from the
+    coinsurance first, then the deductible, then the copay."""
+    copay, deductible, coinsurance, payer, left = split
+    parts = [round(coinsurance * 100), round(deductible * 100), round(copay * 100)]
+    excess = sum(parts) - max(allowed, 0)
+    if excess <= 0:
+        return split
+    moved = excess
+    for i, part in enumerate(parts):
+        take = min(part, excess)
+        parts[i] = part - take
+        excess -= take
+    coinsurance_c, deductible_c, copay_c = parts
+    return (copay_c / 100.0, deductible_c / 100.0, coinsurance_c / 100.0,
+            (round(payer * 100) + moved) / 100.0, left)
+
+
 def cost_sharing(
     plan: Plan, cost: float, deductible_left: float, kind: str
 ) -> tuple[float, float, float]:
