@@ -181,7 +181,7 @@ def numpy_draw(t: s.PopulationTables, seed: int, indices: np.ndarray, attempt: i
     floats[:, s.F_LON] = t.zip_lon[z] + (u(44) - 0.5) * 0.02
     exact_age = (t.reference_time - birth) / YEAR_MS
     floor_age = exact_age if (attempt > 0 and survived_only) else np.zeros(n)
-    floats[:, s.F_DEATH_AGE] = death_ages(t.survival, sex, uniforms(life, 0), floor_age)
+    floats[:, s.F_DEATH_AGE] = death_ages(t.natural_survival, sex, uniforms(life, 0), floor_age)
     z_height = normals(life, 1)
     floats[:, s.F_Z_HEIGHT] = z_height
     floats[:, s.F_Z_WEIGHT_INFANT] = 0.6 * z_height + 0.8 * normals(life, 3)

@@ -335,7 +335,7 @@ def run(config: RunConfig, progress: Callable[[int], None] | None = None,
     rule = keep_rule(config.keep)  # validates the keep module / condition too
     if rule is not None:
         check_producible(rule, program)
-    pop = population(population_options(config))  # validates --state/--city before any output
+    pop = population(population_options(config, program))  # validates --state/--city before any output
     preload(config, program)  # workers (and the shards run here) use it, not a compile of their own
     if config.engine == "compiled":
         # refuses, naming module, state and feature, what it cannot run; forked workers

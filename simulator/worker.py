@@ -32,6 +32,7 @@ from simulator.errors import RunFailed, UserError
 from simulator.export.history import cutoff_time
 from simulator.gmf.loader import load_modules
 from simulator.payers import load_payers
+from simulator.population.module_mortality import deleted_modules
 from simulator.population.people import Population, PopulationOptions
 from simulator.providers.network import provider_network
 from simulator.record import HealthRecord
@@ -82,7 +83,7 @@ class Worker:
         (a consumer other than the exporters reads them)."""
         program = program_for(config)
         keep = keep_rule(config.keep)
-        pop = population(population_options(config))
+        pop = population(population_options(config, program))
         since = (cutoff_time(config.years_of_history, config.reference_time)
                  if config.years_of_history > 0 else None)
         return cls(program, pop, world(pop.tables.abbreviation), lifecycle=True, keep=keep,
@@ -167,7 +168,11 @@ class Worker:
 # ------------------------------------------------------------------ the pieces of a run
 
 
-def population_options(config: RunConfig) -> PopulationOptions:
+def population_options(config: RunConfig, program: Program) -> PopulationOptions:
+    """The run's population; natural death leaves out the deaths of the program's modules
+    when they are the project's own (simulator.population.module_mortality)."""
+    deleted = (deleted_modules(config.modules_dir, [m.key for m in program.top_level])
+               if config.natural_death else ())
     return PopulationOptions(
         seed=config.seed,
         reference_time=config.reference_time,
@@ -177,6 +182,7 @@ def population_options(config: RunConfig) -> PopulationOptions:
         min_age=config.min_age,
         max_age=config.max_age,
         natural_death=config.natural_death,
+        deleted_causes=deleted,
     )
 
 
@@ -211,7 +217,7 @@ def world(state_abbreviation: str) -> World:
 
 def run_world(config: RunConfig) -> World:
     """The provider network and payers of a run's state."""
-    return world(population(population_options(config)).tables.abbreviation)
+    return world(population(population_options(config, program_for(config))).tables.abbreviation)
 
 
 _ENGINES: dict[tuple[int, int, bool, int], tuple[Any, ...]] = {}

@@ -176,7 +176,8 @@ P_C = 33  # 6 total-cholesterol bounds
 P_H = 39  # 6 HDL bounds
 P_G = 45  # 4 glucose bounds
 P_A1C_IMPACT = 49  # HbA1c impact per DIABETES_DRUGS
-N_PARAMS = P_A1C_IMPACT + len(DIABETES_DRUGS)
+P_BP_NORMAL = P_A1C_IMPACT + len(DIABETES_DRUGS)  # normotensive systolic lo, hi, diastolic lo, hi
+N_PARAMS = P_BP_NORMAL + 4
 
 # Integer constants as numpy int64: numba compiles a function once per distinct Python int
 # literal passed to it, once in all for int64 values.
@@ -225,6 +226,7 @@ def tables() -> VitalTables:
     params[P_H:P_H + 6] = ref._H
     params[P_G:P_G + 4] = ref._G
     params[P_A1C_IMPACT:P_A1C_IMPACT + len(DIABETES_DRUGS)] = list(ref.DIABETES_DRUG_IMPACT.values())
+    params[P_BP_NORMAL:P_BP_NORMAL + 4] = [*ref.NORMAL_SYSTOLIC, *ref.NORMAL_DIASTOLIC]
     # left writable (shared: do not change them): a read-only array is another numba type, so
     # another compilation of every function it reaches
     return VitalTables(charts, charts_n, params)
@@ -777,7 +779,7 @@ def _bounded(key: np.uint64, counter: np.ndarray, lo: float, hi: float) -> float
 def _blood_pressure(now: np.int64, bulk: np.ndarray, attr_kind: np.ndarray,
                     attr_num: np.ndarray, attr_ref: np.ndarray, str_info: np.ndarray,
                     med_active: np.ndarray, drug_impact: np.ndarray, key: np.uint64,
-                    counter: np.ndarray, out: np.ndarray) -> np.int64:
+                    counter: np.ndarray, params: np.ndarray, out: np.ndarray) -> np.int64:
     hyper = _is_true(attr_kind, attr_num, A_HYPERTENSION)
     severe = _is_true(attr_kind, attr_num, A_HYPERTENSION_SEVERE)
     sex_shift = 1.0 if _gender(attr_kind, attr_ref, str_info) == S_M else -1.0
@@ -786,9 +788,11 @@ def _blood_pressure(now: np.int64, bulk: np.ndarray, attr_kind: np.ndarray,
         a = (A_BP_TRUE_SYS if hyper else A_BP_FALSE_SYS) + which
         if attr_kind[a] == K_NONE:
             if which == 0:
-                lo, hi = ((160.0, 200.0) if severe else (140.0, 160.0)) if hyper else (100.0, 139.0)
+                lo, hi = ((160.0, 200.0) if severe else (140.0, 160.0)) if hyper else (
+                    params[P_BP_NORMAL], params[P_BP_NORMAL + 1])
             else:
-                lo, hi = (90.0, 120.0) if hyper else (70.0, 89.0)
+                lo, hi = (90.0, 120.0) if hyper else (params[P_BP_NORMAL + 2],
+                                                      params[P_BP_NORMAL + 3])
             base = lo + (hi - lo) * bulk[which] + sex_shift
             attr_kind[a] = K_FLOAT
             attr_num[a] = base
@@ -859,7 +863,7 @@ def compute_group(group: np.int64, now: np.int64, birth: np.int64, body: np.ndar
         out[V_RESP_RATE] = _bounded(key, counter, 12.0, 16.0)
         return 0
     return _blood_pressure(now, bulk, attr_kind, attr_num, attr_ref, str_info, med_active,
-                           drug_impact, key, counter, out)
+                           drug_impact, key, counter, params, out)
 
 
 @nb.njit(cache=True)

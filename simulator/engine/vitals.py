@@ -25,6 +25,13 @@ if TYPE_CHECKING:
 # A tuple, not a set: the order decides which drug gets which draws (and the float sum), so
 # it must not depend on the process's string hashing.
 ANTIHYPERTENSIVES = ("308136", "314076", "310798", "979485")
+# Normotensive baselines (mmHg): uniform ranges centred on the NHANES 2001-2008 means of
+# normotensive adults, 116/69 (Wright JD et al., Mean Systolic and Diastolic Blood Pressure in
+# Adults Aged 18 and Over in the United States, 2001-2008, NHSR No. 35, 2011). Synthea's
+# 100-139 / 70-89 puts a sixth of normotensive readings at >= 140/90, so measured hypertension
+# would be far above the survey's.
+NORMAL_SYSTOLIC = (100, 132)
+NORMAL_DIASTOLIC = (60, 78)
 # HbA1c (%) impact of active diabetes drugs (engine-behaviour.md §5.2).
 DIABETES_DRUG_IMPACT = {"860975": -1.5, "897122": -0.5, "1373463": -0.5, "106892": -3.0, "865098": -6.0}
 
@@ -239,8 +246,8 @@ class Vitals:
         sex_shift = 1.0 if p.gender == "M" else -1.0
         values = {}
         for which, normal, high, very_high, amp in (
-            ("SYSTOLIC", (100, 139), (140, 160), (160, 200), 8.0),
-            ("DIASTOLIC", (70, 89), (90, 120), (90, 120), 5.0),
+            ("SYSTOLIC", NORMAL_SYSTOLIC, (140, 160), (160, 200), 8.0),
+            ("DIASTOLIC", NORMAL_DIASTOLIC, (90, 120), (90, 120), 5.0),
         ):
             key = f"bp_baseline_{'true' if hyper else 'false'}_{which}"
             base = p.get(key)

@@ -156,6 +156,36 @@ def _arrays() -> tuple[np.ndarray, np.ndarray]:
     return survival, qx
 
 
+@functools.cache
+def natural_death_table(deleted: tuple[str, ...] = ()) -> LifeTable:
+    """The life table natural death draws from: the whole table, or with the deaths of the
+    project's modules ``deleted`` left out (simulator.population.module_mortality)."""
+    table = load_life_table()
+    if not deleted:
+        return table
+    from simulator.population.module_mortality import load_module_mortality
+
+    mortality = load_module_mortality()
+    all_causes = np.stack([table.qx[s] for s in SEXES])
+    natural = mortality.natural_qx(all_causes, deleted)
+    qx = {sex: natural[i] for i, sex in enumerate(SEXES)}
+    survival = {sex: _survival_from_qx(q) for sex, q in qx.items()}
+    for arr in (*qx.values(), *survival.values()):
+        arr.setflags(write=False)
+    return LifeTable(qx=qx, survival=survival, source=(
+        f"{table.source} Less the deaths of the modules {', '.join(deleted)}: "
+        f"{mortality.source}"))
+
+
+def natural_survival(deleted: tuple[str, ...] = ()) -> np.ndarray:
+    """``natural_death_table(deleted)``'s survival as a (2, 102) array (row 0 male) for jitted
+    code."""
+    table = natural_death_table(deleted)
+    out = np.ascontiguousarray(np.stack([table.survival[s] for s in SEXES]))
+    out.setflags(write=False)
+    return out
+
+
 @numba.njit(cache=True)
 def death_age(survival: np.ndarray, sex: int, u: float, survived_to: float) -> float:
     """``LifeTable.death_age_quantile`` for jitted code: the exact age at death of row ``sex``

@@ -36,6 +36,8 @@ class PopulationOptions:
     min_age: int | None = None
     max_age: int | None = None
     natural_death: bool = True
+    # the project's modules whose deaths natural death leaves out (module_mortality)
+    deleted_causes: tuple[str, ...] = ()
 
 
 class Population:
@@ -43,7 +45,7 @@ class Population:
         self.options = options
         self.tables = s.population_tables(
             options.state, options.reference_time, options.city, options.gender,
-            options.min_age, options.max_age,
+            options.min_age, options.max_age, options.deleted_causes,
         )
         from faker.providers.address.en_US import Provider as Addresses
 

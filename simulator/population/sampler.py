@@ -29,7 +29,7 @@ from simulator.population.geography import (
     foreign_birthplaces,
     state_geography,
 )
-from simulator.population.life_table import death_age, life_table_arrays
+from simulator.population.life_table import death_age, life_table_arrays, natural_survival
 from simulator.population.names import LANGUAGE_LOCALE, LOCALES, locale_names
 
 RACES = ("white", "black", "asian", "native", "hawaiian", "other")
@@ -119,7 +119,9 @@ class PopulationTables:
     street_suffix_count: int
     foreign_cdfs: np.ndarray
     foreign_offsets: np.ndarray  # [languages, 2]
-    survival: np.ndarray  # [2 (M, F), 102] life-table l(x)/l(0)
+    survival: np.ndarray  # [2 (M, F), 102] life-table l(x)/l(0): who is alive at which age
+    # [2, 102] what natural death draws from: the table less the run's module deaths
+    natural_survival: np.ndarray
 
 
 def _birth_windows(reference_time: int) -> tuple[np.ndarray, np.ndarray]:
@@ -167,6 +169,7 @@ def population_tables(
     gender: str | None = None,
     min_age: int | None = None,
     max_age: int | None = None,
+    deleted_causes: tuple[str, ...] = (),
 ) -> PopulationTables:
     from simulator.population.state_data import national_sdoh, state_profile
 
@@ -254,6 +257,7 @@ def population_tables(
         foreign_cdfs=np.concatenate(foreign.cdfs),
         foreign_offsets=foreign_offsets,
         survival=survival,
+        natural_survival=natural_survival(deleted_causes),
     )
 
 
@@ -388,7 +392,7 @@ def draw(tables: PopulationTables, seed: int, indices: np.ndarray, attempt: int 
         tables.income_low, tables.income_high, tables.sdoh, tables.city_cdf,
         tables.birth_city_cdf, tables.city_zip_start, tables.city_zip_count, tables.zip_lat, tables.zip_lon,
         tables.name_cdfs, tables.name_offsets, tables.street_suffix_count, tables.foreign_cdfs,
-        tables.foreign_offsets, tables.survival, _ORIENTATION_CDF,
+        tables.foreign_offsets, tables.natural_survival, _ORIENTATION_CDF,
     )
 
 
