@@ -34,6 +34,10 @@ def main() -> None:
     options, counts = record["options"], record["counts"]
     commit = subprocess.run(["git", "-C", str(ROOT), "log", "-1", "--format=%h"],
                             capture_output=True, text=True).stdout.strip()
+    changed = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "modules"],
+                             capture_output=True, text=True).stdout.strip()
+    if commit and changed:
+        commit += " with modules/ changes not yet committed (name the commit that lands them)"
     rates = measure(args.run, window_years=args.window, band_years=args.band)
     source = "\n".join([
         "Yearly probability of dying of each of the project's modules, by sex and age band",
