@@ -30,9 +30,9 @@ class Billing:
         # The plan year being billed: its plan, the deductible left, and the cents the patient
         # may still pay before the out-of-pocket maximum (None: the plan has no cap)
         self._year: tuple[Plan | None, float, int | None] = (None, 0.0, None)
-        # split_cost's answers: a life bills the same few costs against the same plan and
-        # deductible left (mostly none) thousands of times
-        self._splits: dict[tuple[int, float, float, str], tuple[float, ...]] = {}
+        # split_cost's answers, with the patient's part in cents: a life bills the same few
+        # costs against the same plan and deductible left (mostly none) thousands of times
+        self._splits: dict[tuple[int, float, float, str], tuple[tuple[float, ...], int]] = {}
 
     # ------------------------------------------------------------ plans
 
@@ -98,12 +98,15 @@ class Billing:
         plan_key = id(plan)  # the catalog's plans live as long as this
         for item_id, kind, cost in items:
             key = (plan_key, cost, left, kind)
-            split = splits.get(key)
-            if split is None:
-                split = splits[key] = split_cost(plan, cost, left, kind)
-            if allowed is not None:
-                split = cap_out_of_pocket(split, allowed)
-                allowed -= round((split[0] + split[1] + split[2]) * 100)
+            found = splits.get(key)
+            if found is None:
+                split = split_cost(plan, cost, left, kind)
+                found = splits[key] = (split, round((split[0] + split[1] + split[2]) * 100))
+            split, patient = found
+            if allowed is not None:  # cents left before the plan year's out-of-pocket maximum
+                if patient > allowed:
+                    split, patient = cap_out_of_pocket(split, allowed), allowed
+                allowed -= patient
             copay, deductible, coinsurance, paid, left = split
             lines.append(ClaimLine(item_id, kind, cost, copay, deductible, coinsurance, paid))
         self._year = (plan, left, allowed)
