@@ -149,9 +149,10 @@ class Run:
         return self.cached(("causes",), make)  # type: ignore[return-value]
 
     def module_causes(self) -> dict[str, str]:
+        """Each cause-of-death code of the project's modules, with its module."""
         from simulator.population.module_mortality import PROJECT_MODULES, cause_modules
 
-        return cause_modules(PROJECT_MODULES)
+        return self.cached(("module causes",), lambda: cause_modules(PROJECT_MODULES))  # type: ignore[return-value]
 
     def taking(self, codes: list[str], reasons: list[str]) -> set[str]:
         """People with an active medication of one of ``codes`` prescribed for one of
@@ -323,15 +324,11 @@ def life_expectancy(run: Run, sex: str) -> Result:
     retry's module risk is a first life's: only its natural death is conditioned on
     survival, so every life counts, and the old ages get twenty times the exposure)."""
     from simulator.population.life_table import natural_death_table
-    from simulator.population.module_mortality import (
-        PROJECT_MODULES,
-        cause_modules,
-        load_module_mortality,
-    )
+    from simulator.population.module_mortality import load_module_mortality
 
-    causes = cause_modules(PROJECT_MODULES)
     natural = natural_death_table(tuple(sorted(load_module_mortality().q)))
-    deaths, exposure = period_rates(run.people, sex, "all", set(causes), run.causes_of_death())
+    deaths, exposure = period_rates(run.people, sex, "all", set(run.module_causes()),
+                                    run.causes_of_death())
     rates = [d / e if e else 0.0 for d, e in zip(deaths, exposure, strict=True)]
     qx = natural.qx[sex]
 
