@@ -287,7 +287,7 @@ REALISTIC: dict[str, list[Any]] = {
     "hypertension": [None, True, False],
     "hypertension_severe": [None, True, False],
     "low_hdl": [None],
-    "high_total_chol": [None],
+    "high_total_chol": [None, None, False, True],
 }
 ODD: list[Any] = [None, True, False, 0, 1, 2, 3, 4, 5, -1, 7, 0.0, -0.0, 2.7, -3.5, 1e300, math.nan,
                   math.inf, -math.inf, "", "M", "F", "2", " 3 ", "x", "4.0",

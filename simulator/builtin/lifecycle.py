@@ -17,14 +17,15 @@ from simulator.record import Code
 if TYPE_CHECKING:
     from simulator.engine.simulation import PersonSim
 
-# Smokers quit at a constant 2.5% a year: with the initiation curve below, that makes the share
-# of adult ever-smokers who have quit 59%, as published (59.1% in 2015: Babb S et al. Quitting
+# Smokers quit at a constant 2.2% a year (2.5% before the initiation curve below fell faster
+# after 2008; recalibrated with it to NHIS 2021 current smoking by age, bench/module_targets.py):
+# the share of adult ever-smokers who have quit is then close to the 59% published (59.1% in 2015: Babb S et al. Quitting
 # Smoking Among Adults - United States 2000-2015. MMWR 2017;65(52):1457-1464, NHIS), and adult
 # current smoking about 11%. (The same report's 7.4% "recently quit" counts relapsing quitters;
 # as a lifelong hazard it would leave 88% of ever-smokers quit.) Synthea's default,
 # lifecycle.quit_smoking.baseline 0.01 per 7-day step (about 41% a year), leaves almost no
 # current smokers; see docs/compatibility.md.
-QUIT_SMOKING_PER_YEAR = 0.025
+QUIT_SMOKING_PER_YEAR = 0.022
 QUIT_SMOKING_PER_STEP = 1 - (1 - QUIT_SMOKING_PER_YEAR) ** (7 / 365.25)
 QUIT_ALCOHOLISM_PER_STEP = 0.001  # lifecycle.quit_alcoholism.baseline
 ALCOHOLISM_PROBABILITY = 0.025
@@ -37,11 +38,32 @@ NATURAL_CAUSES = "natural causes (the life table)"  # a death's source, in run e
 MARRIAGE_CHANGES = [(35, 0.02, 0.18), (45, 0.03, 0.02), (55, 0.06, 0.05)]
 
 
+# Synthea's linear trend in starting to smoke holds until SMOKING_TREND_END; from there the
+# chance falls linearly to SMOKING_RECENT in SMOKING_RECENT_YEAR and stays there. Current smoking
+# at 18-24 fell from 13.1% (NHIS 2016: Jamal A et al., MMWR 2018;67(2):53-59) to 5.3% (NHIS
+# 2021: Cornelius ME et al., MMWR 2023;72(18):475-483), far faster than Synthea's trend, which
+# left 14% of simulated 18-24-year-olds smoking in 2024; 0.059 is 5.3% before the few quits of
+# the first years (2.5% a year).
+SMOKING_TREND_END = 2008
+SMOKING_RECENT_YEAR = 2016
+SMOKING_RECENT = 0.059
+# Men start to smoke more often than women: current smoking 13.1% of men and 10.1% of women
+# (NHIS 2021, Cornelius 2023), a ratio of 1.3 kept by these factors on the chance above.
+SMOKING_MEN_FACTOR = 1.13
+SMOKING_WOMEN_FACTOR = 0.87
+
+
 def smoking_probability(year: int) -> float:
     """Chance a 16-year-old becomes a smoker in `year` (engine-behaviour.md §4.3.2 step 3)."""
     if year < 1965:
         return 0.424
-    return max((-0.4865 * year + 996.41) / 100.0, 0.0)
+    if year <= SMOKING_TREND_END:
+        return max((-0.4865 * year + 996.41) / 100.0, 0.0)
+    if year >= SMOKING_RECENT_YEAR:
+        return SMOKING_RECENT
+    start = max((-0.4865 * SMOKING_TREND_END + 996.41) / 100.0, 0.0)
+    return start + (SMOKING_RECENT - start) * (year - SMOKING_TREND_END) / (
+        SMOKING_RECENT_YEAR - SMOKING_TREND_END)
 
 
 def _geometric_steps(u: float, p: float) -> int:
@@ -70,7 +92,12 @@ def life_events(sim: PersonSim) -> Generator[Any, Any, None]:
         if at > sim.now:
             yield _sleep_until(sim, at)
         if what == "smoking" and person.get("smoker") is None:
-            smoker = rng.random() < smoking_probability(tu.year_of(sim.now))
+            chance = smoking_probability(tu.year_of(sim.now))
+            if person.gender == "M":
+                chance *= SMOKING_MEN_FACTOR
+            elif person.gender == "F":
+                chance *= SMOKING_WOMEN_FACTOR
+            smoker = rng.random() < chance
             person.set("smoker", smoker)
             person.set("quit smoking probability", QUIT_SMOKING_PER_STEP)
             if smoker:

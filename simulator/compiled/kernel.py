@@ -18,6 +18,7 @@ import math
 import numba as nb
 import numpy as np
 
+from simulator.builtin import lifecycle as lc
 from simulator.builtin import weight_management as wm
 from simulator.compiled import cardio as cd
 from simulator.compiled import civil
@@ -2858,9 +2859,8 @@ def run_engine(P, W, proc, now):
 LIFE_SMOKING, LIFE_DRIVERS, LIFE_ADULT, LIFE_PASSPORT, LIFE_ALCOHOL, LIFE_MARRIAGE, \
     LIFE_SUFFIX, LIFE_MARRIAGE_35, LIFE_MARRIAGE_45, LIFE_MARRIAGE_55, LIFE_DONE = range(11)
 # consts[C_LIFE0 + i]: the life-event ages in months (the drivers licence 1 ms after 16)
-QUIT_SMOKING_PER_YEAR = 0.025
-QUIT_SMOKING_PER_STEP = 1 - (1 - QUIT_SMOKING_PER_YEAR) ** (7 / 365.25)
-QUIT_ALCOHOLISM_PER_STEP = 0.001
+QUIT_SMOKING_PER_STEP = lc.QUIT_SMOKING_PER_STEP
+QUIT_ALCOHOLISM_PER_STEP = lc.QUIT_ALCOHOLISM_PER_STEP
 EMPLOYMENT_CHECK = 182 * DAY
 
 
@@ -2889,7 +2889,13 @@ def geometric_steps(u, p):
 def smoking_probability(year):
     if year < 1965:
         return 0.424
-    return max((-0.4865 * year + 996.41) / 100.0, 0.0)
+    if year <= lc.SMOKING_TREND_END:
+        return max((-0.4865 * year + 996.41) / 100.0, 0.0)
+    if year >= lc.SMOKING_RECENT_YEAR:
+        return lc.SMOKING_RECENT
+    start = max((-0.4865 * lc.SMOKING_TREND_END + 996.41) / 100.0, 0.0)
+    return start + (lc.SMOKING_RECENT - start) * (year - lc.SMOKING_TREND_END) / (
+        lc.SMOKING_RECENT_YEAR - lc.SMOKING_TREND_END)
 
 
 @nb.njit(cache=True)
@@ -3208,7 +3214,12 @@ def do_life_event(P, W, step, stream, now):
     k = P.consts
     if step == LIFE_SMOKING:
         if get_attr(P, W, k[C_A_SMOKER], now)[0] == K_NONE:
-            smoker = draw(P, W, stream) < smoking_probability(civil.year_of(now))
+            chance = smoking_probability(civil.year_of(now))
+            if is_male(P, W, now):
+                chance *= lc.SMOKING_MEN_FACTOR
+            elif is_female(P, W, now):
+                chance *= lc.SMOKING_WOMEN_FACTOR
+            smoker = draw(P, W, stream) < chance
             set_attr(P, W, k[C_A_SMOKER], K_BOOL, 1.0 if smoker else 0.0, ZERO, now)
             set_attr(P, W, k[C_A_QUIT_SMOKING_P], K_FLOAT, QUIT_SMOKING_PER_STEP, ZERO, now)
             if smoker:

@@ -135,11 +135,13 @@ S_EMPTY, S_M, S_F, S_OTHER = range(4)
 # the diabetes drugs in their dict order.
 ANTIHYPERTENSIVES = tuple(ref.ANTIHYPERTENSIVES)
 DIABETES_DRUGS = tuple(ref.DIABETES_DRUG_IMPACT)
+STATINS = tuple(ref.STATIN_TOTAL_CHOLESTEROL_CUT)
 # med_active columns. The reference iterates a *set* of strings, whose order depends on
 # PYTHONHASHSEED; it decides which drug's impact is drawn first and the order of a float sum,
 # so the order is data taken from the reference module in this process, not compiled in.
-MEDICATIONS = ANTIHYPERTENSIVES + DIABETES_DRUGS
+MEDICATIONS = ANTIHYPERTENSIVES + DIABETES_DRUGS + STATINS
 N_ANTIHYPERTENSIVES = len(ANTIHYPERTENSIVES)
+N_BEFORE_STATINS = N_ANTIHYPERTENSIVES + len(DIABETES_DRUGS)
 
 # body columns
 (B_SEX, B_Z_HEIGHT, B_Z_WEIGHT_INFANT, B_Z_HEAD, B_BMI_START, B_BMI_CHILD, B_BMI_ADULT,
@@ -177,7 +179,10 @@ P_H = 39  # 6 HDL bounds
 P_G = 45  # 4 glucose bounds
 P_A1C_IMPACT = 49  # HbA1c impact per DIABETES_DRUGS
 P_BP_NORMAL = P_A1C_IMPACT + len(DIABETES_DRUGS)  # normotensive systolic lo, hi, diastolic lo, hi
-N_PARAMS = P_BP_NORMAL + 4
+P_STATIN_CUT = P_BP_NORMAL + 4  # total cholesterol share removed per STATINS
+P_HIGH_CHOL = P_STATIN_CUT + len(STATINS)  # HIGH_CHOL_POINTS: the ages, then the shares
+N_HIGH_CHOL = len(ref.HIGH_CHOL_POINTS)
+N_PARAMS = P_HIGH_CHOL + 2 * N_HIGH_CHOL
 
 # Integer constants as numpy int64: numba compiles a function once per distinct Python int
 # literal passed to it, once in all for int64 values.
@@ -227,6 +232,10 @@ def tables() -> VitalTables:
     params[P_G:P_G + 4] = ref._G
     params[P_A1C_IMPACT:P_A1C_IMPACT + len(DIABETES_DRUGS)] = list(ref.DIABETES_DRUG_IMPACT.values())
     params[P_BP_NORMAL:P_BP_NORMAL + 4] = [*ref.NORMAL_SYSTOLIC, *ref.NORMAL_DIASTOLIC]
+    params[P_STATIN_CUT:P_STATIN_CUT + len(STATINS)] = list(
+        ref.STATIN_TOTAL_CHOLESTEROL_CUT.values())
+    params[P_HIGH_CHOL:P_HIGH_CHOL + 2 * N_HIGH_CHOL] = [
+        *(a for a, _ in ref.HIGH_CHOL_POINTS), *(v for _, v in ref.HIGH_CHOL_POINTS)]
     # left writable (shared: do not change them): a read-only array is another numba type, so
     # another compilation of every function it reaches
     return VitalTables(charts, charts_n, params)
@@ -650,8 +659,24 @@ def _growth(now: np.int64, birth: np.int64, body: np.ndarray, attr_kind: np.ndar
 
 
 @nb.njit(cache=True)
-def _lipids(bulk: np.ndarray, attr_kind: np.ndarray, attr_num: np.ndarray, attr_ref: np.ndarray,
-            str_info: np.ndarray, key: np.uint64, counter: np.ndarray, params: np.ndarray,
+def _high_chol_share(age: float, params: np.ndarray) -> float:
+    a0 = params[P_HIGH_CHOL]
+    share = params[P_HIGH_CHOL + N_HIGH_CHOL]
+    if age <= a0:
+        return share
+    for i in range(1, N_HIGH_CHOL):
+        a1 = params[P_HIGH_CHOL + i]
+        next_share = params[P_HIGH_CHOL + N_HIGH_CHOL + i]
+        if age < a1:
+            return share + (next_share - share) * (age - a0) / (a1 - a0)
+        a0, share = a1, next_share
+    return share
+
+
+@nb.njit(cache=True)
+def _lipids(now: np.int64, birth: np.int64, bulk: np.ndarray, attr_kind: np.ndarray,
+            attr_num: np.ndarray, attr_ref: np.ndarray, str_info: np.ndarray,
+            med_active: np.ndarray, key: np.uint64, counter: np.ndarray, params: np.ndarray,
             out: np.ndarray) -> np.int64:
     status, k = _severity(attr_kind, attr_num, attr_ref, str_info)
     if status != 0:
@@ -669,15 +694,17 @@ def _lipids(bulk: np.ndarray, attr_kind: np.ndarray, attr_num: np.ndarray, attr_
             written |= np.int64(1) << A_LOW_HDL
         else:
             low = _truth(attr_kind[A_LOW_HDL], attr_num[A_LOW_HDL], attr_ref[A_LOW_HDL], str_info)
-        if attr_kind[A_HIGH_CHOL] == K_NONE:
-            high = 1 if bulk[3] < 0.114 else 0
-            attr_kind[A_HIGH_CHOL] = K_BOOL
-            attr_num[A_HIGH_CHOL] = float(high)
-            attr_ref[A_HIGH_CHOL] = 0
-            written |= np.int64(1) << A_HIGH_CHOL
-        else:
-            high = _truth(attr_kind[A_HIGH_CHOL], attr_num[A_HIGH_CHOL], attr_ref[A_HIGH_CHOL],
-                          str_info)
+        unset = attr_kind[A_HIGH_CHOL] == K_NONE
+        high = 0 if unset else _truth(attr_kind[A_HIGH_CHOL], attr_num[A_HIGH_CHOL],
+                                      attr_ref[A_HIGH_CHOL], str_info)
+        if unset or high == 0:
+            now_high = 1 if bulk[3] < _high_chol_share((now - birth) / YEAR_365, params) else 0
+            if unset or now_high == 1:
+                attr_kind[A_HIGH_CHOL] = K_BOOL
+                attr_num[A_HIGH_CHOL] = float(now_high)
+                attr_ref[A_HIGH_CHOL] = 0
+                written |= np.int64(1) << A_HIGH_CHOL
+            high = now_high
         if low < 0:
             return ERR_UNSUPPORTED
         hdl = _gauss(key, counter, 30.0, 3.0) if low == 1 else _gauss(key, counter, 55.0, 5.0)
@@ -689,6 +716,11 @@ def _lipids(bulk: np.ndarray, attr_kind: np.ndarray, attr_num: np.ndarray, attr_
         total = c0 + (params[P_C + k + 1] - c0) * _draw(key, counter)
         h0 = params[P_H + k]
         hdl = h0 + (params[P_H + k + 1] - h0) * _draw(key, counter)
+    cut = 0.0
+    for j in range(len(STATINS)):
+        if med_active[N_BEFORE_STATINS + j]:
+            cut = max(cut, params[P_STATIN_CUT + j])
+    total *= 1.0 - cut
     out[V_TOTAL_CHOL] = total
     out[V_TRIG] = trig
     out[V_HDL] = hdl
@@ -839,7 +871,8 @@ def compute_group(group: np.int64, now: np.int64, birth: np.int64, body: np.ndar
         return _growth(now, birth, body, attr_kind, attr_num, attr_ref, str_info, charts,
                        charts_n, params, out)
     if group == G_LIPIDS:
-        return _lipids(bulk, attr_kind, attr_num, attr_ref, str_info, key, counter, params, out)
+        return _lipids(now, birth, bulk, attr_kind, attr_num, attr_ref, str_info, med_active, key,
+                       counter, params, out)
     if group == G_GLUCOSE:
         return _glucose(attr_kind, attr_num, attr_ref, str_info, med_active, dep, has_dep, key,
                         counter, params, out)
