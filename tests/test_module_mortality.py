@@ -25,9 +25,9 @@ from simulator.population.module_mortality import (
 from simulator.worker import population_options, program_for
 
 MORTAL = {  # the project's modules with a Death state
-    "breast_cancer", "colorectal_cancer", "coronary_heart_disease", "covid19", "dementia", "diabetes",
-    "heart_failure", "influenza", "lung_cancer", "osteoporosis", "prostate_cancer", "stroke",
-    "substance_use",
+    "breast_cancer", "chronic_kidney_disease", "colorectal_cancer", "coronary_heart_disease",
+    "covid19", "dementia", "diabetes", "heart_failure", "influenza", "lung_cancer", "osteoporosis",
+    "prostate_cancer", "stroke", "substance_use",
 }
 
 
