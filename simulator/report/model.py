@@ -37,10 +37,12 @@ class Figure:
     @classmethod
     def of(cls, label: str, result: Result, reference: float | None = None,
            in_band: bool | None = None, **extra: Any) -> Figure:
-        """A measured result; ``in_band`` None means there is no band to judge it by."""
+        """A measured result; ``in_band`` None means there is no band to judge it by;
+        ``why`` says why, should the result be unmeasured."""
+        why = extra.pop("why", None) or "nobody to measure"
         if not result.measured:
-            return cls(label, None, status=NOT_COMPUTABLE, reference=reference,
-                       why=extra.pop("why", "nobody to measure"), **extra)
+            return cls(label, None, status=NOT_COMPUTABLE, reference=reference, why=why,
+                       **extra)
         status = INFO if in_band is None else (IN if in_band else OUT)
         return cls(label, result.value, _finite(result.low), _finite(result.high), result.n,
                    reference, status=status, **extra)
