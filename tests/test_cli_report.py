@@ -111,3 +111,16 @@ def test_report_page_given_to_the_flag_is_checked_before_the_run(tmp_path: Path)
                                        "--report", str(tmp_path / "page.pdf")])
     _assert_clear(result.exit_code, result.output, "ending in .html")
     assert not out.exists()
+
+
+def test_overwrite_clears_the_earlier_runs_report(tmp_path: Path) -> None:
+    from simulator.run import clear_earlier_run, earlier_run
+
+    run = _run_record(tmp_path / "run")
+    (run / "report.html").write_text("<html></html>")
+    (run / "report").mkdir()
+    (run / "report" / "report.json").write_text("{}")
+    (run / "report" / "age-sex-pyramid.png").write_bytes(b"\x89PNG")
+    assert {"run.json", "report.html", "report/"} <= set(earlier_run(run))
+    assert clear_earlier_run(run) == []
+    assert sorted(p.name for p in run.iterdir()) == []

@@ -97,7 +97,10 @@ def test_every_chart_renders_in_chromium_and_the_page_requests_nothing(
     assert schemes["file"] == 1  # the page itself, nothing else from disk either
 
     boxes = json.loads(opened.value)
-    assert sorted(b["id"] for b in boxes) == sorted(c["id"] for c in report["charts"])
+    ids = [c["id"] for c in report["charts"]]
+    assert len(set(ids)) == len(ids) > 20
+    assert sorted(b["id"] for b in boxes) == sorted(ids)
+    assert sorted(p.stem for p in (run / "report").glob("*.png")) == sorted(ids)
     from PIL import Image
 
     shot = Image.open(io.BytesIO(opened.screenshot)).convert("RGB")
@@ -280,4 +283,4 @@ def test_a_corpus_run_with_few_tables_says_what_it_cannot_compute(tmp_path: Path
     for words in ("observations", "payer_transitions", "medications", "education"):
         assert words in said, words
     page = (out / "report.html").read_text(encoding="utf-8")
-    assert "Not computed here" in page and "see --csv-files" in page
+    assert "Not computed here" in page and "see --format and --csv-files" in page

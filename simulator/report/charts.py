@@ -34,6 +34,7 @@ def render(chart: Chart) -> bytes:
         figure = MplFigure(figsize=chart.size, dpi=DPI, layout="constrained")
         FigureCanvasAgg(figure)
         chart.draw(figure)
+        figure.suptitle(chart.title, fontsize=11, fontweight="bold", x=0.01, ha="left")
         buffer = io.BytesIO()
         # no Software text: the bytes then depend on the figures alone
         figure.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})

@@ -81,12 +81,15 @@ def write_report(run_folder: Path, page: Path | None = None) -> ReportSummary:
         run.close()
     charts = [(section, block) for section in sections for block in section.blocks
               if isinstance(block, Chart)]
+    ids = [chart.id for _, chart in charts]
+    if len(set(ids)) != len(ids):  # each names a PNG file: two would overwrite one another
+        raise ValueError(f"report: chart ids repeat: {sorted(i for i in ids if ids.count(i) > 1)}")
     pngs = {chart.id: render(chart) for _, chart in charts}
     summary = _verdicts(sections)
     assets = assets_folder(page)
     document = {
         "report_version": REPORT_VERSION,
-        "run": str(run_folder),
+        "run": str(run.folder),
         "summary": summary,
         "sections": {s.key: {"title": s.title, "figures": to_json(s.data),
                              "not_computed": s.not_computed} for s in sections},

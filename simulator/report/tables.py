@@ -29,13 +29,12 @@ KEPT_COLUMNS: dict[str, tuple[str, ...]] = {
     "patients": ("Id", "BIRTHDATE", "DEATHDATE", "RACE", "ETHNICITY", "GENDER", "INCOME",
                  "HEALTHCARE_EXPENSES", "HEALTHCARE_COVERAGE"),
     "encounters": ("Id", "START", "STOP", "PATIENT", "ORGANIZATION", "PROVIDER", "PAYER",
-                   "ENCOUNTERCLASS", "CODE", "DESCRIPTION", "TOTAL_CLAIM_COST",
-                   "PAYER_COVERAGE", "REASONCODE", "REASONDESCRIPTION"),
+                   "ENCOUNTERCLASS", "CODE", "TOTAL_CLAIM_COST", "PAYER_COVERAGE",
+                   "REASONCODE", "REASONDESCRIPTION"),
     "conditions": ("START", "STOP", "PATIENT", "ENCOUNTER", "CODE", "DESCRIPTION"),
     "medications": ("START", "STOP", "PATIENT", "PAYER", "ENCOUNTER", "CODE", "DESCRIPTION",
                     "TOTALCOST", "PAYER_COVERAGE", "REASONCODE"),
-    "observations": ("DATE", "PATIENT", "ENCOUNTER", "CODE", "DESCRIPTION", "VALUE", "UNITS",
-                     "TYPE"),
+    "observations": ("DATE", "PATIENT", "ENCOUNTER", "CODE", "VALUE", "UNITS"),
     "procedures": ("START", "STOP", "PATIENT", "ENCOUNTER", "CODE", "DESCRIPTION", "BASE_COST"),
     "payer_transitions": ("PATIENT", "START_DATE", "END_DATE", "PAYER"),
 }
@@ -124,7 +123,7 @@ class Tables:
         gone = self.missing(*tables)
         names = ", ".join(gone)
         return (f"the run wrote no {names} table{'s' if len(gone) > 1 else ''} "
-                "(neither csv/ nor parquet/; see --csv-files)")
+                "(neither csv/ nor parquet/; see --format and --csv-files)")
 
     def scan(self, table: str) -> str:
         """The table read where it lies, as a FROM clause with every column typed."""
@@ -176,9 +175,9 @@ class RunFolder:
     """A finished run's folder: its record (``run.json``) and its tables."""
 
     def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.record = read_record(folder)
-        self.tables = Tables.of_run(folder)
+        self.record = read_record(folder)  # its errors name the folder as it was given
+        self.folder = folder.resolve()  # the report names it the same way from anywhere
+        self.tables = Tables.of_run(self.folder)
 
     @property
     def options(self) -> dict[str, Any]:

@@ -180,6 +180,16 @@ def plan(ctx: Context) -> tuple[dict[str, list[Check]], list[Check], dict[str, l
     return runnable, skipped, joins
 
 
+def _as_text(table: str, column: str) -> str:
+    """A column of an example row as the CSV writes it (date-times as 2024-01-31T08:00:00Z)."""
+    from simulator.export.parquet import column_types
+
+    kind = str(column_types(table)[column])
+    if kind.startswith("timestamp"):
+        return f"strftime(t.{column}, '%Y-%m-%dT%H:%M:%SZ')"
+    return f"CAST(t.{column} AS VARCHAR)"
+
+
 def run_checks(ctx: Context) -> tuple[list[Check], dict[str, int]]:
     """Every check, counted (or said why not), and the rows of each table read."""
     tables = ctx.tables
@@ -194,7 +204,7 @@ def run_checks(ctx: Context) -> tuple[list[Check], dict[str, int]]:
                            f"{tables.rel('patients')}) l ON l.Id = t.{key}")
         parts = ["count(*)"]
         for c in checks:
-            shown = ", ".join(f"'{col}': CAST(t.{col} AS VARCHAR)" for col in c.columns)
+            shown = ", ".join(f"'{col}': {_as_text(table, col)}" for col in c.columns)
             parts.append(f"count(*) FILTER (WHERE {c.condition})")
             parts.append(f"min_by({{{shown}}}, {{{shown}}}, {EXAMPLES}) "
                          f"FILTER (WHERE {c.condition})")
@@ -243,5 +253,5 @@ def build(ctx: Context, checks: list[Check]) -> Section:
     absent = [t for t in CSV_FILES if not ctx.tables.has(t)]
     if absent:
         section.not_computed.append(f"no check of {', '.join(absent)}: the run wrote no such "
-                                    "table (see --csv-files)")
+                                    "table (see --format and --csv-files)")
     return section

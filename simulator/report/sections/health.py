@@ -7,7 +7,6 @@ procedures."""
 from __future__ import annotations
 
 import datetime as dt
-from itertools import groupby
 
 from simulator.report.charts import compare_bars, rate_lines, short_source, top_bars
 from simulator.report.context import Context
@@ -74,8 +73,10 @@ def _targets(run: MeasuredRun, section: Section) -> None:
     measures: list[dict[str, object]] = []
     table_rows: list[list[str]] = []
     statuses: list[str] = []
-    for name, group in groupby(rows, key=lambda r: r["measure"]):
-        group_rows = list(group)
+    grouped: dict[str, list[dict[str, str]]] = {}
+    for row in rows:  # a measure's rows need not be next to each other in the file
+        grouped.setdefault(row["measure"], []).append(row)
+    for name, group_rows in grouped.items():
         figures = [_target_figure(run, row) for row in group_rows]
         measures.append({"measure": name, "how": group_rows[0]["how"], "rows": figures})
         for row, f in zip(group_rows, figures, strict=True):
@@ -95,7 +96,7 @@ def _targets(run: MeasuredRun, section: Section) -> None:
             f"(grey). Source: {' | '.join(sources)}",
             compare_bars(figures, _axis(unit), percent=unit == "share",
                          note="Reference: " + short_source(sources[0])),
-            (8.0, 1.1 + 0.38 * len(figures))))
+            (8.0, max(1.8, 1.1 + 0.38 * len(figures)))))
     section.data["targets"] = measures
     section.blocks.append(Table(
         "Every target", ["measure", "sex", "ages", "target", "simulated (95% CI)", "band",

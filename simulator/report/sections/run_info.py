@@ -48,7 +48,7 @@ def build(ctx: Context, rows_of: dict[str, int]) -> Section:
     })
     shown = [k for k in FIRST_OPTIONS if k in options] + sorted(set(options) - set(FIRST_OPTIONS))
     section.blocks.append(Table("Options (run.json)", ["option", "value"],
-                                [[k, _text(options[k])] for k in shown]))
+                                [[k, _text(options[k], grouped=False)] for k in shown]))
     people_rows = [
         ["people asked for (-p)", _text(options.get("population"))],
         ["alive at the reference date", _text(counts.get("alive"))],
@@ -88,15 +88,17 @@ def build(ctx: Context, rows_of: dict[str, int]) -> Section:
     return section
 
 
-def _text(value: Any) -> str:
+def _text(value: Any, grouped: bool = True) -> str:
+    """A value for the page; ``grouped`` puts thousands separators in counts (not in a
+    seed, which is copied as it is)."""
     if value is None:
         return "—"
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, int):
-        return f"{value:,}"
+        return f"{value:,}" if grouped else str(value)
     if isinstance(value, list):
-        return ", ".join(_text(v) for v in value) or "—"
+        return ", ".join(_text(v, grouped) for v in value) or "—"
     if isinstance(value, dict):
-        return ", ".join(f"{k}: {_text(v)}" for k, v in value.items())
+        return ", ".join(f"{k}: {_text(v, grouped)}" for k, v in value.items())
     return str(value)

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from simulator.errors import UserError
 from simulator.report.charts import compare_bars, pyramid, short_source
 from simulator.report.context import Context
 from simulator.report.model import Chart, Figure, Section, Table
@@ -23,16 +24,15 @@ RACE_LABELS = {"white": "White", "black": "Black", "asian": "Asian",
 INSURANCE = ("Medicare", "Medicaid", "Dual Eligible", "Private", "Uninsured")
 
 
-def _share_figure(label: str, hits: int, n: int, reference: float | None, source: str | None,
-                  band: bool = True) -> Figure:
+def _share_figure(label: str, hits: int, n: int, reference: float | None,
+                  source: str | None) -> Figure:
+    """A share of living people, judged against its published share when there is one."""
     result = proportion(hits, n)
     if reference is None:
-        return Figure.of(label, result, unit="share", why=None if n else "nobody to count")
-    ok = share_in_band(result, reference, TOLERANCE) if band else None
-    return Figure.of(label, result, reference, ok, unit="share", source=source,
-                     band=BAND if band else None,
-                     band_low=reference * (1 - TOLERANCE) if band else None,
-                     band_high=reference * (1 + TOLERANCE) if band else None)
+        return Figure.of(label, result, unit="share", why="nobody to count")
+    return Figure.of(label, result, reference, share_in_band(result, reference, TOLERANCE),
+                     unit="share", source=source, band=BAND,
+                     band_low=reference * (1 - TOLERANCE), band_high=reference * (1 + TOLERANCE))
 
 
 def build(ctx: Context) -> Section:
@@ -51,7 +51,7 @@ def build(ctx: Context) -> Section:
     state = ctx.options.get("state") or "Massachusetts"
     try:
         profile = state_profile(str(state))
-    except Exception:  # an unknown state in an old run.json: show the run, without references
+    except UserError:  # a state with no published figures: the run shown without references
         profile = None
         section.not_computed.append(f"published figures: no demographics for state {state!r}")
     patients = tables.rel("patients")
@@ -110,9 +110,11 @@ def _pyramid(ctx: Context, section: Section, profile: Any, ages: dict[str, Any])
         return
     bands = profile.age_bands
     lows = np.array([lo for lo, _ in bands])
-    index = np.searchsorted(lows, np.asarray(ages["age"]), side="right") - 1
+    living = len(ages["age"])
+    index = np.searchsorted(lows, _numbers(ages["age"]), side="right") - 1
     sex = np.asarray(ages["sex"], dtype=object)
-    living = len(index)
+    counted = index >= 0  # a birth after the reference date is a record check's, not an age
+    index, sex = index[counted], sex[counted]
     male_ref, female_ref = _restricted_reference(ctx, profile)
     source = profile.sources.get("age_male") or profile.sources.get("age")
     labels = [_band_label(lo, hi, k == len(bands) - 1) for k, (lo, hi) in enumerate(bands)]
@@ -166,7 +168,7 @@ def _race_and_ethnicity(section: Section, profile: Any, ages: dict[str, Any]) ->
 def _income(section: Section, profile: Any, ages: dict[str, Any]) -> None:
     if profile is None:
         return
-    income = np.asarray(ages["income"], dtype=float)
+    income = _numbers(ages["income"])
     brackets = sorted(profile.income.items())
     lows = np.array([lo for (lo, _), _ in brackets], dtype=float)
     counted = income[~np.isnan(income)]
@@ -243,6 +245,11 @@ def _insurance(ctx: Context, section: Section, profile: Any) -> None:
                                 [[f.label, _percent(f.value), _percent(f.reference)]
                                  for f in figures],
                                 [f.status for f in figures]))
+
+
+def _numbers(column: Any) -> np.ndarray:
+    """A fetched column as floats, NaN where the table holds no value."""
+    return np.ma.filled(np.ma.asarray(column).astype(float), np.nan)
 
 
 def _percent(value: float | None) -> str:
