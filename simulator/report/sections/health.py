@@ -92,7 +92,7 @@ def _targets(run: MeasuredRun, section: Section) -> None:
         sources = sorted({row["source"] for row in group_rows})
         section.blocks.append(Chart(
             "target-" + _slug(name), name,
-            f"{name}: simulated (bar, 95% interval) against the target (diamond) and its band "
+            "Simulated (bar, 95% interval) against the target (diamond) and its band "
             f"(grey). Source: {' | '.join(sources)}",
             compare_bars(figures, _axis(unit), percent=unit == "share",
                          note="Reference: " + short_source(sources[0])),
@@ -224,8 +224,8 @@ def _causes_of_death(ctx: Context, section: Section) -> None:
         return
     section.blocks.append(Chart(
         "causes-of-death", "Causes of death",
-        f"The {len(shown)} most frequent causes on the {certified} death certificates of the "
-        f"{deceased} deceased records (a death certificate encounter's reason). No reference: "
+        f"The {len(shown)} most frequent causes on the {certified:,} death certificates of the "
+        f"{deceased:,} deceased records (a death certificate encounter's reason). No reference: "
         "the run's modules model some causes of death and natural death the rest, so the "
         "US's leading causes are not comparable.",
         top_bars([c for c, _ in shown], [n for _, n in shown], "deaths"),
@@ -266,7 +266,7 @@ def _top_lists(ctx: Context, section: Section) -> None:
             section.not_computed.append(f"{title.lower()}: none in the run")
             continue
         section.blocks.append(Chart(
-            key, title, f"The {len(rows)} most frequent, in % of the {living} living people: "
+            key, title, f"The {len(rows)} most frequent, in % of the {living:,} living people: "
             f"{what}. The run's own counts, without a reference.",
             top_bars([d or c for d, c, _ in rows], [100 * s for s in shares],
                      "% of living people"),

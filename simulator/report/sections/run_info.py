@@ -73,7 +73,7 @@ def build(ctx: Context, rows_of: dict[str, int]) -> Section:
             "The records the run wrote: people alive at the reference date and the deceased "
             "records of people who died before it (each followed by the person simulated "
             "again, alive). The run's own counts: no reference.",
-            compare_bars(figures, "% of the records"), (8.0, 1.6)))
+            compare_bars(figures, "% of the records", percent=True), (8.0, 1.8)))
     table_rows = [[t, ctx.tables.format_of(t) or "", f"{rows_of.get(t, 0):,}"]
                   for t in sorted(ctx.tables.sources)]
     absent = [t for t in ctx.tables.known if not ctx.tables.has(t)]
@@ -81,8 +81,8 @@ def build(ctx: Context, rows_of: dict[str, int]) -> Section:
         "Tables read", ["table", "format", "rows"], table_rows,
         note=("Not written by the run (so not read): " + ", ".join(absent)) if absent else ""))
     section.blocks.append(Table(
-        f"Modules ({len(ctx.top_level)} top-level, from {ctx.modules_dir})", ["module"],
-        [[m] for m in ctx.top_level], note=ctx.modules_note))
+        f"Modules ({len(ctx.top_level)} top-level, from {ctx.modules_dir})", [""],
+        [[", ".join(ctx.top_level) or "—"]], note=ctx.modules_note))
     if absent:
         section.not_computed.append("tables not written by the run: " + ", ".join(absent))
     return section
