@@ -124,3 +124,8 @@ def test_overwrite_clears_the_earlier_runs_report(tmp_path: Path) -> None:
     assert {"run.json", "report.html", "report/"} <= set(earlier_run(run))
     assert clear_earlier_run(run) == []
     assert sorted(p.name for p in run.iterdir()) == []
+
+
+def test_a_memory_limit_that_is_not_a_size_is_named(tmp_path: Path) -> None:
+    run = _run_record(tmp_path / "run")
+    _assert_clear(*_report(str(run), "--memory-limit", "lots"), "option --memory-limit", "512MB")

@@ -26,14 +26,19 @@ def report_line(s: ReportSummary) -> str:
 @click.option("-o", "--output-page", "page", type=click.Path(path_type=Path), default=None,
               help="HTML page to write (default OUTPUT/report.html); the charts (PNG) and "
                    "report.json go to a folder of the same name beside it.")
-def report_command(output: Path, page: Path | None) -> None:
+@click.option("--memory-limit", "memory", type=str, default=None,
+              help="Memory DuckDB may hold while it reads the tables, e.g. 512MB (default "
+                   "1GB); it spills to a temporary folder beyond it.")
+def report_command(output: Path, page: Path | None, memory: str | None) -> None:
     """Write the population report of the finished run in OUTPUT: who was simulated, their
     health, care and cost against published figures, and checks of the records, as one
     self-contained HTML page, a PNG of every chart and report.json."""
     from simulator.report.page import write_report
+    from simulator.report.tables import MEMORY_LIMIT, memory_limit
 
     try:
-        summary = write_report(output, page)
+        summary = write_report(output, page,
+                               memory_limit(memory) if memory is not None else MEMORY_LIMIT)
     except UserError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)

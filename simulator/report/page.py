@@ -26,7 +26,7 @@ from simulator.errors import UserError
 from simulator.report.charts import DPI, render
 from simulator.report.context import Context
 from simulator.report.model import IN, INFO, NOT_COMPUTABLE, OUT, Chart, Section, to_json
-from simulator.report.tables import RunFolder
+from simulator.report.tables import MEMORY_LIMIT, RunFolder
 
 REPORT_VERSION = 1
 PAGE_NAME = "report.html"
@@ -68,13 +68,15 @@ def check_page_path(page: Path) -> None:
                         "folder of that name beside the page")
 
 
-def write_report(run_folder: Path, page: Path | None = None) -> ReportSummary:
-    """Reads the run in ``run_folder`` and writes its report; raises UserError for a folder
-    that is not a finished run or a page that cannot be written."""
+def write_report(run_folder: Path, page: Path | None = None,
+                 memory: str = MEMORY_LIMIT) -> ReportSummary:
+    """Reads the run in ``run_folder`` and writes its report, DuckDB held to ``memory``;
+    raises UserError for a folder that is not a finished run or a page that cannot be
+    written."""
     began = time.perf_counter()
     page = page or default_page(run_folder)
     check_page_path(page)
-    run = RunFolder(run_folder)
+    run = RunFolder(run_folder, memory)
     try:
         sections = build_sections(Context.of(run))
     finally:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -21,8 +22,19 @@ import duckdb
 from simulator.errors import UserError
 
 RUN_FILE = "run.json"
-# DuckDB spills to disk past this rather than growing (the report's own target is 2 GB)
+# DuckDB spills to disk past this rather than growing (the report's own target is 2 GB for
+# 10,000 people; `simulate report --memory-limit` sets another)
 MEMORY_LIMIT = "1GB"
+_SIZE = re.compile(r"\s*\d+(\.\d+)?\s*(KB|MB|GB|TB|KIB|MIB|GIB|TIB)\s*", re.IGNORECASE)
+
+
+def memory_limit(text: str) -> str:
+    """A size for DuckDB's memory limit (512MB, 2GB), checked here so a typo is the user's
+    error, not DuckDB's."""
+    if not _SIZE.fullmatch(text):
+        raise UserError(f"option --memory-limit: expected a size such as 512MB or 2GB, got "
+                        f"{text!r}")
+    return text.strip().replace(" ", "")
 
 # The columns the report reads, per table; tables not named here are only scanned in place
 KEPT_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -63,21 +75,22 @@ def _quoted(text: str) -> str:
 class Tables:
     """The tables of one run (or of one folder of CSV files), as DuckDB relations."""
 
-    def __init__(self, sources: dict[str, tuple[str, Path]], where: Path) -> None:
+    def __init__(self, sources: dict[str, tuple[str, Path]], where: Path,
+                 memory: str = MEMORY_LIMIT) -> None:
         from simulator.export.csv import CSV_FILES
 
         self.where = where
         self.sources = sources  # table -> ("csv" | "parquet", path)
         self.known = tuple(CSV_FILES)
         self._spill = tempfile.TemporaryDirectory(prefix="simulate-report-")
-        self.db = duckdb.connect(config={"memory_limit": MEMORY_LIMIT,
+        self.db = duckdb.connect(config={"memory_limit": memory,
                                          "temp_directory": self._spill.name})
         # timestamps are UTC in both formats; dates taken from them must be UTC dates too
         self.db.execute("SET TimeZone = 'UTC'")
         self._ready: set[str] = set()
 
     @classmethod
-    def of_run(cls, folder: Path) -> Tables:
+    def of_run(cls, folder: Path, memory: str = MEMORY_LIMIT) -> Tables:
         """Every table a run wrote: Parquet where the run wrote it, else CSV."""
         from simulator.export.csv import CSV_FILES
 
@@ -89,7 +102,7 @@ class Tables:
                 sources[table] = ("parquet", parquet)
             elif csv.is_file():
                 sources[table] = ("csv", csv)
-        return cls(sources, folder)
+        return cls(sources, folder, memory)
 
     @classmethod
     def of_csv_folder(cls, folder: Path) -> Tables:
@@ -174,10 +187,10 @@ class Tables:
 class RunFolder:
     """A finished run's folder: its record (``run.json``) and its tables."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, memory: str = MEMORY_LIMIT) -> None:
         self.record = read_record(folder)  # its errors name the folder as it was given
         self.folder = folder.resolve()  # the report names it the same way from anywhere
-        self.tables = Tables.of_run(self.folder)
+        self.tables = Tables.of_run(self.folder, memory)
 
     @property
     def options(self) -> dict[str, Any]:
