@@ -129,3 +129,12 @@ def test_overwrite_clears_the_earlier_runs_report(tmp_path: Path) -> None:
 def test_a_memory_limit_that_is_not_a_size_is_named(tmp_path: Path) -> None:
     run = _run_record(tmp_path / "run")
     _assert_clear(*_report(str(run), "--memory-limit", "lots"), "option --memory-limit", "512MB")
+
+
+def test_report_flag_with_upload_and_a_file_is_the_uploads_json_report(tmp_path: Path) -> None:
+    report = tmp_path / "upload.json"
+    result = CliRunner().invoke(main, ["-p", "1", "-s", "1", "-w", "1", "--upload",
+                                       "http://127.0.0.1:9/fhir", "--dry-run",
+                                       "--report", str(report)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(report.read_text())["dry_run"] is True

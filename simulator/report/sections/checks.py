@@ -62,6 +62,11 @@ DURATIONS = {"encounters": ("START", "STOP"), "conditions": ("START", "STOP"),
              "allergies": ("START", "STOP"), "medications": ("START", "STOP"),
              "procedures": ("START", "STOP"), "careplans": ("START", "STOP"),
              "devices": ("START", "STOP"), "payer_transitions": ("START_DATE", "END_DATE")}
+# table -> its id column, which no two rows may share (imaging studies repeat theirs, one row
+# per instance; claim transactions are left out: grouping their millions of ids would cost
+# more than the rest of the report)
+UNIQUE_IDS = {"patients": "Id", "encounters": "Id", "careplans": "Id", "claims": "Id",
+              "organizations": "Id", "providers": "Id", "payers": "Id"}
 CODED = ("encounters", "conditions", "allergies", "medications", "observations", "procedures",
          "immunizations", "careplans", "devices", "supplies")
 # table -> amounts that cannot be negative
@@ -200,8 +205,10 @@ def run_checks(ctx: Context) -> tuple[list[Check], dict[str, int]]:
         person_join = ""
         if needs_person:
             key = "PATIENTID" if table.startswith("claims") else "PATIENT"
-            person_join = (f"LEFT JOIN (SELECT Id, BIRTHDATE, DEATHDATE FROM "
-                           f"{tables.rel('patients')}) l ON l.Id = t.{key}")
+            # one row per id, so a repeated patient id cannot count a row twice
+            person_join = (f"LEFT JOIN (SELECT Id, min(BIRTHDATE) AS BIRTHDATE, "
+                           f"min(DEATHDATE) AS DEATHDATE FROM {tables.rel('patients')} "
+                           f"GROUP BY Id) l ON l.Id = t.{key}")
         parts = ["count(*)"]
         for c in checks:
             shown = ", ".join(f"'{col}': {_as_text(table, col)}" for col in c.columns)
@@ -219,9 +226,26 @@ def run_checks(ctx: Context) -> tuple[list[Check], dict[str, int]]:
     for table in tables.sources:
         if table not in rows_of:
             rows_of[table] = int(tables.one(f"SELECT count(*) FROM {tables.rel(table)}"))
-    ordered = [c for checks in runnable.values() for c in checks] + skipped
+    repeated = [_repeated_ids(ctx, table, column, rows_of[table])
+                for table, column in UNIQUE_IDS.items() if tables.has(table)]
+    ordered = [c for checks in runnable.values() for c in checks] + skipped + repeated
     ordered.sort(key=lambda c: (c.kind, c.table, c.name))
     return ordered, rows_of
+
+
+def _repeated_ids(ctx: Context, table: str, column: str, rows: int) -> Check:
+    """Rows whose id another row of the table has too (the rows beyond each id's first),
+    with the first ids repeated."""
+    tables = ctx.tables
+    check = Check("referential integrity", f"{table}: {column} repeated", table, "",
+                  (column,), rows=rows)
+    extra, first = tables.sql(
+        f"SELECT coalesce(sum(n - 1), 0), list({{'{column}': id, 'rows': n}} ORDER BY id)[1:{EXAMPLES}] "
+        f"FROM (SELECT CAST({column} AS VARCHAR) AS id, count(*) AS n FROM {tables.rel(table)} "
+        "GROUP BY id HAVING count(*) > 1)")[0]
+    check.count = int(extra)
+    check.examples = [dict(e) for e in (first or [])]
+    return check
 
 
 def build(ctx: Context, checks: list[Check]) -> Section:
