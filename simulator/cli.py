@@ -32,7 +32,7 @@ from simulator.config import (
     whole_number,
 )
 from simulator.errors import UserError, internal_error
-from simulator.upload.command import UPLOAD_PARAMS, upload_options
+from simulator.upload.command import UPLOAD_PARAMS, run_upload_options
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -164,7 +164,7 @@ def _build_config(params: dict[str, Any]) -> RunConfig:
 @click.option("--upload", "upload_url", type=str,
               help="FHIR base URL: stream the people straight to this server (--format fhir, "
                    "nothing written to disk); see the Upload options.")
-@upload_options
+@run_upload_options
 @click.option("--shard-size", type=str, hidden=True)
 @click.option("--config", type=click.Path(dir_okay=False), help="TOML file with any of these options.")
 @click.pass_context
@@ -176,6 +176,12 @@ def main(ctx: click.Context, **params: Any) -> None:
     overwrite = bool(params.pop("overwrite", False))
     upload_url = params.pop("upload_url", None)
     upload_params = {k: params.pop(k) for k in UPLOAD_PARAMS}
+    report: str | None = None
+    if upload_url is None:  # --report is then the population report's
+        report = upload_params.pop("report_path")
+    elif upload_params["report_path"] == "":
+        _fail("option --report: with --upload, give the file to write the upload's JSON "
+              "report to (--report FILE)")
     if upload_url is not None:
         if resume:
             _fail("option --upload: an interrupted upload goes on when started again with the "
@@ -194,6 +200,7 @@ def main(ctx: click.Context, **params: Any) -> None:
     config: RunConfig | None = None
     try:
         config = _resume_config(params) if resume else _build_config(params)
+        page = _report_page(config, report)
         summary = _run_with_progress(config, resume, overwrite)
     except UserError as exc:
         _fail(str(exc), exc.exit_code)
@@ -206,8 +213,37 @@ def main(ctx: click.Context, **params: Any) -> None:
     except Exception as exc:  # a bug: one paragraph for the user, the traceback in a file
         _fail(internal_error(exc, config.output if config is not None else None), 1)
     _print_summary(config, summary)
+    if page is not None:
+        _write_report(config, page)
     if summary.problem_count:
         sys.exit(1)
+
+
+def _report_page(config: RunConfig, report: str | None) -> Path | None:
+    """The page ``--report [FILE]`` asks for, checked before the run: the report reads the
+    run's tables, so a run must write some."""
+    if report is None:
+        return None
+    from simulator.report.page import check_page_path, default_page
+
+    if not {"csv", "parquet"} & set(config.formats):
+        raise UserError("option --report: the report reads the run's tables, and this run "
+                        "writes none (add csv or parquet to --format)")
+    page = Path(report) if report else default_page(config.output)
+    check_page_path(page)
+    return page
+
+
+def _write_report(config: RunConfig, page: Path) -> None:
+    from simulator.report.command import report_line
+    from simulator.report.page import write_report
+
+    try:
+        click.echo(report_line(write_report(config.output, page)))
+    except UserError as exc:
+        _fail(str(exc), exc.exit_code)
+    except Exception as exc:  # a bug: one paragraph for the user, the traceback in a file
+        _fail(internal_error(exc, config.output), 1)
 
 
 def _resume_config(params: dict[str, Any]) -> RunConfig:
@@ -297,9 +333,11 @@ def _print_summary(config: RunConfig, summary: Any) -> None:
 def _register_subcommands() -> None:
     from simulator.authoring.check_commands import check_command, new_command
     from simulator.authoring.command import modules_command
+    from simulator.report.command import report_command
     from simulator.upload.command import upload_command
 
     main.add_command(upload_command)
+    main.add_command(report_command)
     modules_command.add_command(check_command)
     modules_command.add_command(new_command)
     main.add_command(modules_command)

@@ -257,13 +257,18 @@ def _exclusive(output: Path) -> Iterator[None]:
 
 
 # What a run writes into its output folder besides the formats' files (pipeline.WRITTEN) and
-# .lock: cleared by --overwrite, and a folder holding any of it is an earlier run's.
-RUN_FILES = ("run.json", "run.json.tmp")
+# .lock: cleared by --overwrite, and a folder holding any of it is an earlier run's. The
+# report (--report, simulate report) is the run's too: a report of the run replaced would
+# describe a run no longer there.
+RUN_FILES = ("run.json", "run.json.tmp", "report.html")
+REPORT_FOLDER, REPORT_WRITTEN = "report", ("*.png", "report.json")
 
 
 def earlier_run(output: Path) -> list[str]:
     """What an earlier run left in the folder (run.json, the format folders, unmerged shards)."""
     found = [name for name in RUN_FILES if (output / name).exists()]
+    if (output / REPORT_FOLDER / "report.json").exists():
+        found.append(REPORT_FOLDER + "/")
     if parts_dir(output).exists():
         found.append(PARTS + "/")
     for folder in FOLDERS.values():
@@ -279,6 +284,16 @@ def clear_earlier_run(output: Path) -> list[str]:
         (output / name).unlink(missing_ok=True)
     shutil.rmtree(parts_dir(output), ignore_errors=True)
     kept: list[str] = []
+    report = output / REPORT_FOLDER
+    if (report / "report.json").is_file():
+        for pattern in REPORT_WRITTEN:
+            for path in report.glob(pattern):
+                path.unlink()
+        left = sorted(p.name for p in report.iterdir())
+        if left:
+            kept.extend(f"{REPORT_FOLDER}/{name}" for name in left)
+        else:
+            report.rmdir()
     for fmt, patterns in WRITTEN.items():
         folder = FOLDERS[fmt]
         target = output / folder

@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 
 STATE_FILE = "upload-state.jsonl"
 
+_UPLOAD_REPORT = click.option("--report", "report_path", type=click.Path(dir_okay=False),
+                              default=None,
+                              help="Upload: also write the final report as JSON to this file.")
 _OPTIONS = [
     click.option("--concurrency", type=int, default=None,
                  help="Upload: requests in flight at once (default 8)."),
@@ -53,8 +56,7 @@ _OPTIONS = [
                       "where it stopped."),
     click.option("--restart", is_flag=True, default=False,
                  help="Upload: ignore the state file and send everything again."),
-    click.option("--report", "report_path", type=click.Path(dir_okay=False), default=None,
-                 help="Upload: also write the final report as JSON to this file."),
+    _UPLOAD_REPORT,
     click.option("--dry-run", is_flag=True, default=False,
                  help="Upload: build every request but send none."),
 ]
@@ -67,6 +69,25 @@ UPLOAD_PARAMS = ("concurrency", "rate", "duration", "max_requests", "bundle_type
 def upload_options(command: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(_OPTIONS):
         command = option(command)
+    return command
+
+
+# `simulate ... --report [FILE]`: one option, two reports. With --upload it is the upload's
+# JSON report (a FILE is needed); without, the population report at the end of the run
+# (simulator/report), to OUTPUT/report.html or FILE. Click gives "" for the bare flag.
+RUN_REPORT_OPTION = click.option(
+    "--report", "report_path", type=str, is_flag=False, flag_value="", default=None,
+    metavar="[FILE]",
+    help="Write the population report (simulate report) when the run ends: to "
+         "OUTPUT/report.html, or to FILE.html. With --upload: the upload's final report as "
+         "JSON to FILE.")
+
+
+def run_upload_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The upload options of `simulate` itself, whose --report also names the population
+    report."""
+    for option in reversed(_OPTIONS):
+        command = (RUN_REPORT_OPTION if option is _UPLOAD_REPORT else option)(command)
     return command
 
 

@@ -1,0 +1,198 @@
+"""Section 4, care and cost: encounters per person-year by class and age band, cost per
+person-year and the out-of-pocket share, beside published national figures where the
+project has one (``simulator/data/report_references.json``, each with its source). They are
+drawn for scale and judged by no band: the surveys' definitions are not the simulator's."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from simulator.report.charts import compare_bars, grouped_bars, short_source
+from simulator.report.context import Context
+from simulator.report.model import Chart, Figure, Section, Table
+from simulator.report.stats import Result, poisson_rate
+from simulator.report.targets import YEAR
+
+REFERENCES = Path(__file__).resolve().parent.parent.parent / "data" / "report_references.json"
+AGE_BANDS = ((0, 18, "0-17"), (18, 45, "18-44"), (45, 65, "45-64"), (65, math.inf, "65+"))
+ALL_AGES = "all ages"
+MAX_WINDOW_YEARS = 10
+# encounter class -> the published rate drawn on its all-ages bar
+CLASS_REFERENCES = {"emergency": "emergency_visits_per_person_year",
+                    "inpatient": "hospital_stays_per_person_year"}
+
+
+def load_references() -> dict[str, dict[str, Any]]:
+    data = json.loads(REFERENCES.read_text(encoding="utf-8"))
+    return {k: v for k, v in data.items() if isinstance(v, dict)}
+
+
+def window_years(options: dict[str, Any]) -> int:
+    """Encounters are counted over the last years the run exported whole (its
+    ``--years-of-history``, at most 10; whole lives: the last 10)."""
+    history = int(options.get("years_of_history") or 0)
+    return min(history, MAX_WINDOW_YEARS) if history > 0 else MAX_WINDOW_YEARS
+
+
+def build(ctx: Context) -> Section:
+    section = Section("care", "Care and cost", (
+        "How much care the people received and what it cost. Published national figures "
+        "are drawn beside the simulated ones for scale where a source exists (named under "
+        "each chart), without a band: the surveys count differently from the simulator (an "
+        "emergency department visit is not always one encounter of class emergency, and the "
+        "engine prices care at fixed costs). Figures without a published reference are shown "
+        "alone, and say so."))
+    references = load_references()
+    run = ctx.measured
+    if run is None:
+        section.not_computed.append(
+            f"everything in this section: {ctx.tables.why_missing('patients')}")
+        return section
+    _encounters(ctx, section, references)
+    _cost(ctx, section, references)
+    return section
+
+
+def _exposure(ctx: Context, start: float, end: float) -> list[float]:
+    """Person-years lived by every life in each age band of AGE_BANDS between two days."""
+    lives = ctx.measured.lives  # type: ignore[union-attr]
+    death = np.where(np.isnan(lives.death), end, lives.death)
+    begin, finish = np.maximum(lives.birth, start), np.minimum(death, end)
+    inside = finish > begin
+    a0, a1 = (begin - lives.birth) / YEAR, (finish - lives.birth) / YEAR
+    out = []
+    for low, high, _ in AGE_BANDS:
+        overlap = np.minimum(a1, high) - np.maximum(a0, low)
+        out.append(float(np.sum(overlap[inside & (overlap > 0)])))
+    return out
+
+
+def _encounters(ctx: Context, section: Section, references: dict[str, dict[str, Any]]) -> None:
+    tables = ctx.tables
+    if not tables.has("encounters"):
+        section.not_computed.append(f"encounters per person-year: {tables.why_missing('encounters')}")
+        return
+    years = window_years(ctx.options)
+    ref = ctx.reference
+    first_day = ref.replace(year=ref.year - years)
+    epoch = dt.date(1970, 1, 1)
+    start, end = float((first_day - epoch).days), float((ref - epoch).days)
+    exposure = _exposure(ctx, start, end)
+    cases = " ".join(f"WHEN age < {high} THEN {k}" for k, (_, high, _) in enumerate(AGE_BANDS)
+                     if high != math.inf)
+    rows = tables.sql(f"""
+        SELECT ENCOUNTERCLASS, band, count(*) FROM (
+            SELECT e.ENCOUNTERCLASS,
+                   CASE {cases} ELSE {len(AGE_BANDS) - 1} END AS band
+            FROM (SELECT e.ENCOUNTERCLASS,
+                         (date_diff('day', DATE '1970-01-01', CAST(e.START AS DATE)) - l.birth)
+                         / {YEAR} AS age
+                  FROM {tables.rel('encounters')} e JOIN lives l ON l.Id = e.PATIENT
+                  WHERE e.START >= TIMESTAMPTZ '{first_day}' AND e.START < TIMESTAMPTZ '{ref}') e)
+        GROUP BY ALL ORDER BY ALL""")
+    classes = sorted({c or "(none)" for c, _, _ in rows})
+    counts = {(c or "(none)", b): n for c, b, n in rows}
+    labels = [label for _, _, label in AGE_BANDS] + [ALL_AGES]
+    total_years = sum(exposure)
+    per_class: dict[str, dict[str, Figure]] = {}
+    marked: dict[tuple[str, str], Figure] = {}
+    for cls in classes:
+        figures: dict[str, Figure] = {}
+        for k, label in enumerate(labels):
+            if label == ALL_AGES:
+                events = sum(counts.get((cls, b), 0) for b in range(len(AGE_BANDS)))
+                result = poisson_rate(events, total_years)
+            else:
+                result = poisson_rate(counts.get((cls, k), 0), exposure[k])
+            reference = references.get(CLASS_REFERENCES.get(cls, "")) if label == ALL_AGES else None
+            figure = Figure.of(f"{cls}, {label}", result,
+                               reference["value"] if reference else None, None,
+                               source=reference["source"] if reference else None,
+                               unit="per person-year", why="nobody lived at these ages")
+            figures[label] = figure
+            if reference:
+                marked[(cls, label)] = figure
+        per_class[cls] = figures
+    section.data["encounters_per_person_year"] = {
+        "window_years": years, "person_years": dict(zip(labels, [*exposure, total_years],
+                                                        strict=True)),
+        "classes": per_class}
+    if not classes:
+        section.not_computed.append("encounters per person-year: no encounter in the window")
+        return
+    series = {label: [per_class[c][label].value or 0.0 for c in classes] for label in labels}
+    sources = [f"{cls}: {references[key]['source']}" for cls, key in CLASS_REFERENCES.items()
+               if key in references and cls in classes]
+    section.blocks.append(Chart(
+        "encounters-per-person-year", "Encounters per person-year",
+        f"Encounters per person-year by class and age at the encounter, over the {years} "
+        f"years before the reference date, every life counted (person-years {total_years:,.0f})."
+        " Diamonds: published rates (all ages), for scale. "
+        + ("Sources: " + " | ".join(sources) if sources else "No published rate for these "
+           "classes."),
+        grouped_bars(classes, series, marked, "encounters per person-year (log scale)",
+                     note="References: " + "; ".join(
+                         short_source(references[k]["source"]) for c, k in
+                         CLASS_REFERENCES.items() if c in classes and k in references)),
+        (9.0, 4.2)))
+    section.blocks.append(Table(
+        "Encounters per person-year", ["class", *labels],
+        [[cls, *(_rate(per_class[cls][label]) for label in labels)] for cls in classes]))
+
+
+def _rate(f: Figure) -> str:
+    if f.value is None:
+        return "—"
+    text = f"{f.value:.3f}"
+    return text + (f" (published {f.reference:.3f})" if f.reference is not None else "")
+
+
+def _cost(ctx: Context, section: Section, references: dict[str, dict[str, Any]]) -> None:
+    tables = ctx.tables
+    lives = ctx.measured.lives  # type: ignore[union-attr]
+    ref_day = float((ctx.reference - dt.date(1970, 1, 1)).days)
+    lived = float(np.sum((np.minimum(np.where(np.isnan(lives.death), ref_day, lives.death),
+                                      ref_day) - lives.birth) / YEAR))
+    paid, covered = tables.sql(
+        f"SELECT coalesce(sum(HEALTHCARE_EXPENSES), 0)::DOUBLE, "
+        f"coalesce(sum(HEALTHCARE_COVERAGE), 0)::DOUBLE FROM {tables.rel('patients')}")[0]
+    total = paid + covered
+    spending = references.get("health_spending_per_person_year")
+    pocket = references.get("out_of_pocket_share")
+    per_year = Figure.of("cost per person-year", Result(total / lived, math.nan, math.nan,
+                                                        lives.n)
+                         if lived > 0 else Result(math.nan, math.nan, math.nan, 0),
+                         spending["value"] if spending else None, None,
+                         source=spending["source"] if spending else None, unit="US dollars")
+    share = Figure.of("out-of-pocket share", Result(paid / total, math.nan, math.nan, lives.n)
+                      if total > 0 else Result(math.nan, math.nan, math.nan, 0),
+                      pocket["value"] if pocket else None, None,
+                      source=pocket["source"] if pocket else None, unit="share",
+                      why="no claim cost anything")
+    section.data["cost"] = {"person_years": lived, "paid_by_patients": paid,
+                            "paid_by_payers": covered, "per_person_year": per_year,
+                            "out_of_pocket_share": share}
+    for figure, key, axis, percent in ((per_year, "cost-per-person-year",
+                                        "US dollars per person-year", False),
+                                       (share, "out-of-pocket-share",
+                                        "% of the claims' totals", True)):
+        source = figure.source
+        what = (spending if figure is per_year else pocket) or {}
+        section.blocks.append(Chart(
+            key, figure.label.capitalize(),
+            ("Over every life written, birth to death or the reference date: what the claims "
+             "cost (patients.csv HEALTHCARE_EXPENSES + HEALTHCARE_COVERAGE) per year lived"
+             if figure is per_year else
+             "What patients paid (HEALTHCARE_EXPENSES: copays, deductibles, coinsurance) as a "
+             "share of their claims' totals, over every life written")
+            + (f". Published (for scale, no band): {what.get('what', '')}. Source: {source}"
+               if source else ". No published reference."),
+            compare_bars([figure], axis, percent=percent,
+                         note="Reference: " + short_source(source) if source else ""),
+            (8.0, 1.8)))
