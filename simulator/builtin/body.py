@@ -98,8 +98,13 @@ def _adult_median(sex: str, age: float) -> float:
     return medians[-1][1]
 
 
+# Percentiles are read off the growth charts between z = -3 and +3: the LMS curves' tails break
+# down beyond (at z = -3.7, the old limit, a birth weight came out at 0.2 kg).
+CHART_P_LIMIT = 0.00135
+
+
 def _clamp_p(z: float) -> float:
-    return min(max(_N.cdf(z), 1e-4), 1.0 - 1e-4)
+    return min(max(_N.cdf(z), CHART_P_LIMIT), 1.0 - CHART_P_LIMIT)
 
 
 def _bmi_on_chart(charts: GrowthCharts, sex: str, months: float, z: float) -> float:

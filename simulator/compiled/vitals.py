@@ -445,7 +445,7 @@ def _chart(charts: np.ndarray, charts_n: np.ndarray, c: np.int64, sex: np.int64,
 
 @nb.njit(cache=True)
 def _clamp_p(z: float) -> float:
-    return _pmin(_pmax(_cdf(z), 1e-4), 1.0 - 1e-4)
+    return _pmin(_pmax(_cdf(z), body_model.CHART_P_LIMIT), 1.0 - body_model.CHART_P_LIMIT)
 
 
 @nb.njit(cache=True)
