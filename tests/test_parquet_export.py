@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from simulator.cli import main
 from simulator.export.csv import CSV_FILES
 from simulator.export.parquet import column_types
+from simulator.report.tables import duckdb_type
 
 RUN = ["-p", "15", "-s", "29", "--reference-date", "2024-06-01", "--shard-size", "4"]
 
@@ -31,24 +32,10 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
                      "--years-of-history", "0", "-w", "1")
 
 
-def _duckdb_type(arrow: object) -> str:
-    if pa.types.is_timestamp(arrow):
-        return "TIMESTAMPTZ"
-    if pa.types.is_date32(arrow):
-        return "DATE"
-    if pa.types.is_decimal(arrow):
-        return f"DECIMAL({arrow.precision},{arrow.scale})"
-    if pa.types.is_int64(arrow):
-        return "BIGINT"
-    if pa.types.is_float64(arrow):
-        return "DOUBLE"
-    return "VARCHAR"
-
-
 def test_every_table_holds_the_csv_rows(run: Path) -> None:
     con = duckdb.connect()
     for table in CSV_FILES:
-        types = {name: _duckdb_type(t) for name, t in column_types(table).items()}
+        types = {name: duckdb_type(t) for name, t in column_types(table).items()}
         columns = "{" + ", ".join(f"'{k}': '{v}'" for k, v in types.items()) + "}"
         csv = (f"read_csv('{run / 'csv' / table}.csv', header=true, delim=',', quote='', "
                f"escape='', columns={columns})")

@@ -52,7 +52,8 @@ KEPT_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _duckdb_type(arrow: Any) -> str:
+def duckdb_type(arrow: Any) -> str:
+    """The DuckDB column type a Parquet column of this Arrow type is read as."""
     import pyarrow as pa
 
     if pa.types.is_timestamp(arrow):
@@ -147,7 +148,7 @@ class Tables:
             files = sorted(str(p) for p in path.glob("*.parquet"))  # shard order
             listed = "[" + ", ".join(_quoted(f) for f in files) + "]"
             return f"read_parquet({listed})"
-        types = {c: _duckdb_type(t) for c, t in column_types(table).items()}
+        types = {c: duckdb_type(t) for c, t in column_types(table).items()}
         self._check_header(table, path, list(types))
         columns = "{" + ", ".join(f"{_quoted(c)}: {_quoted(t)}" for c, t in types.items()) + "}"
         # values are never quoted (csv-export.md §1): a '"' is an ordinary character
