@@ -42,7 +42,7 @@ STATIN_TOTAL_CHOLESTEROL_CUT = {"617311": 0.37, "259255": 0.45}
 # between these (age, share) points and flat outside them. With statins lowering the treated,
 # measured prevalence follows NHANES 2015-2018's 7.5% / 15.7% / 11.4% at 20-39 / 40-59 / 60+
 # (Carroll MD, Fryar CD, NCHS Data Brief 363, 2020); the points are calibrated to that.
-HIGH_CHOL_POINTS = ((20.0, 0.04), (40.0, 0.10), (55.0, 0.23))
+HIGH_CHOL_POINTS = ((20.0, 0.04), (40.0, 0.11), (55.0, 0.23))
 
 
 def high_chol_share(age: float) -> float:
