@@ -22,7 +22,9 @@ CSV files is its ``how`` column:
   heart failure or kidney disease do not count), among those with a blood pressure reading:
   hypertension as a survey measures it, diagnosed or not;
 * ``incidence:CODE|CODE`` — first diagnoses of one of the codes per 1,000 person-years of the
-  group over the last 5 years (age and sex at diagnosis);
+  group over the last 5 years (age and sex at diagnosis), age-standardised to the run's own
+  population: rates by 5-year age band from the first lives, weighted by every life's
+  person-years in the band;
 * ``life_expectancy`` — period life expectancy at birth of the row's sex over the last 10 years:
   natural death at the rates of the table the run drew it from (the life table less the
   modules' deaths), module deaths (by their death certificates) at the rates measured on every

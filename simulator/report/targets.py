@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 
 from simulator.config import PROJECT_MODULES
-from simulator.report.stats import NOT_MEASURED, Result, Z, poisson_rate, proportion
+from simulator.report.stats import NOT_MEASURED, Result, Z, proportion
 from simulator.report.tables import Tables
 
 TARGETS = PROJECT_MODULES / "targets.csv"
@@ -244,24 +244,49 @@ class MeasuredRun:
         return proportion(int(high.sum()), int(measured.sum()))
 
     def incidence(self, sex: str, group: str, rule: str) -> Result:
-        """First diagnoses per 1,000 person-years of the group over the last
-        INCIDENCE_YEARS."""
+        """First diagnoses per 1,000 person-years of the group over the last INCIDENCE_YEARS,
+        age-standardised to the run's own population.
+
+        The rate in each age band comes from the first lives (each person's first life is an
+        unconditioned draw, so its rates by age are unbiased); the bands are weighted by the
+        person-years every life spent in them over the window (the people alive at the
+        reference date, whose ages follow the published population, and the people who died
+        during the window). A crude rate of the first lives alone reads too low: their deaths
+        are not replaced, so they are younger than the population a published rate counts."""
         low, high = age_group(group)
         start = float(_days(self.reference.replace(year=self.reference.year - INCIDENCE_YEARS)))
         lives = self.lives
-        chosen = lives.first & lives.of_sex(sex)
-        birth = lives.birth[chosen]
-        death = np.where(np.isnan(lives.death[chosen]), self.ref, lives.death[chosen])
-        begin, end = np.maximum(birth, start), np.minimum(death, self.ref)
-        a0, a1 = (begin - birth) / YEAR, (end - birth) / YEAR
-        years = float(np.sum(np.maximum(np.minimum(a1, high) - np.maximum(a0, low), 0.0)))
-        when = self.first_diagnosis(rule.split("|"))[chosen]
-        with np.errstate(invalid="ignore"):
-            at = (when - birth) / YEAR
-            events = int(np.sum((start <= when) & (when < self.ref) & (low <= at) & (at < high)))
-        if years == 0:
+        edges = np.array(sorted({low, *(b for b in BANDS if low < b < high)}), dtype=float)
+        of_sex = lives.of_sex(sex)
+        when = self.first_diagnosis(rule.split("|"))
+
+        def band_years(chosen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            """Person-years of the chosen lives in each age band over the window, and the
+            band of each one's first diagnosis in it (-1: none)."""
+            birth = lives.birth[chosen]
+            death = np.where(np.isnan(lives.death[chosen]), self.ref, lives.death[chosen])
+            begin, end = np.maximum(birth, start), np.minimum(death, self.ref)
+            a0, a1 = (begin - birth) / YEAR, (end - birth) / YEAR
+            tops = np.append(edges[1:], high)
+            years = np.array([np.sum(np.maximum(np.minimum(a1, top) - np.maximum(a0, bottom),
+                                                0.0)) for bottom, top in zip(edges, tops, strict=True)])
+            with np.errstate(invalid="ignore"):
+                at = (when[chosen] - birth) / YEAR
+                inside = (start <= when[chosen]) & (when[chosen] < self.ref) & (low <= at) & (at < high)
+            band = np.full(len(birth), -1)
+            band[inside] = np.searchsorted(edges, at[inside], side="right") - 1
+            return years, band
+
+        years, band = band_years(lives.first & of_sex)
+        weight, _ = band_years(of_sex)
+        events = np.bincount(band[band >= 0], minlength=len(edges)).astype(float)
+        usable = years > 0
+        if not usable.any() or weight[usable].sum() == 0:
             return NOT_MEASURED
-        return poisson_rate(events, years, per=1000.0)
+        share = weight[usable] / weight[usable].sum()
+        rate = float(np.sum(share * events[usable] / years[usable])) * 1000.0
+        half = Z * math.sqrt(float(np.sum(share**2 * events[usable] / years[usable] ** 2))) * 1000.0
+        return Result(rate, max(rate - half, 0.0), rate + half, int(events.sum()))
 
     def period_rates(self, sex: str, lives: str = "first", died_of: np.ndarray | None = None
                      ) -> tuple[list[float], list[float]]:
