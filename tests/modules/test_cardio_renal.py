@@ -13,7 +13,9 @@ import math
 from datetime import date
 
 import pytest
-from project_modules import REFERENCE_DATE, active_at_end, ever_had, run
+from project_modules import REFERENCE_DATE, active_at_end, ever_had, load, run
+
+from simulator.testing import run_modules
 
 MODULES = ["coronary_heart_disease", "stroke", "heart_failure", "atrial_fibrillation",
            "chronic_kidney_disease"]
@@ -132,3 +134,75 @@ def test_ckd_is_mostly_undiagnosed_and_shows_in_the_labs(result, alive):
     assert low_egfr  # a reduced eGFR in the record, no diagnosis
     assert not any(reason.code == CKD for r in undiagnosed for e in r.encounters
                    for m in e.medications for reason in m.reasons)  # no CKD treatment
+
+
+ESKD = "46177005"
+DIALYSIS_DEPENDENCE = "105502003"
+HEMODIALYSIS = "302497006"
+DIALYSIS_ENCOUNTER = "265764009"
+DAPAGLIFLOZIN = "1488569"
+MONTH_MS = 30.4 * DAY_MS
+# A test-only module: everybody has diabetes from 18, the fastest-declining CKD group.
+DIABETES_FROM_18 = {
+    "name": "diabetes from 18 (test)", "gmf_version": 2, "states": {
+        "Initial": {"type": "Initial", "direct_transition": "Adult"},
+        "Adult": {"type": "Guard", "allow": {"condition_type": "Age", "operator": ">=",
+                                             "quantity": 18, "unit": "years"},
+                  "direct_transition": "Diabetes"},
+        "Diabetes": {"type": "SetAttribute", "attribute": "diabetes", "value": True,
+                     "direct_transition": "Done"},
+        "Done": {"type": "Terminal"}}}
+
+
+@pytest.fixture(scope="module")
+def diabetic_ckd():
+    tree = {**load("chronic_kidney_disease"), "diabetes_from_18": DIABETES_FROM_18}
+    return run_modules(tree, population=1500, age=(55, 90), seed=7,
+                       reference_date=REFERENCE_DATE)
+
+
+def test_kidney_failure_is_diagnosed_and_treated_with_dialysis(diabetic_ckd):
+    """eGFR < 15 is found, coded (CKD, stage 5, end-stage renal disease, dialysis dependence)
+    and treated with hemodialysis at a monthly dialysis-unit encounter until death; an eGFR
+    never falls below 15 untreated for more than the visit that finds it."""
+    failing = [r for r in diabetic_ckd.records if ever_had(r, ESKD)]
+    assert len(failing) >= 5, len(failing)
+    ckd = [p for p in diabetic_ckd.people if p.attributes.get("chronic_kidney_disease") is True]
+    # most CKD, diagnosed or not, never reaches kidney failure (USRDS: about 0.3% of adults
+    # live with it, against 14.7% with CKD)
+    assert len(failing) < 0.35 * len(ckd), (len(failing), len(ckd))
+    for r in failing:
+        onset = min(c.start for e in r.encounters for c in e.conditions if c.code.code == ESKD)
+        assert ever_had(r, CKD) and ever_had(r, "433146000") and ever_had(r, DIALYSIS_DEPENDENCE)
+        sessions = sorted(p.start for e in r.encounters for p in e.procedures
+                          if p.code.code == HEMODIALYSIS)
+        end = r.patient.deathdate or REF_MS
+        assert sessions and sessions[0] >= onset
+        # one session a month from the start to death or the reference date
+        assert len(sessions) >= int((end - onset) / MONTH_MS) - 1, (len(sessions), end - onset)
+        assert all(e.code.code == DIALYSIS_ENCOUNTER for e in r.encounters
+                   if any(p.code.code == HEMODIALYSIS for p in e.procedures))
+        # the SGLT2 inhibitor is stopped at the visit that starts dialysis
+        assert not any(m.code.code == DAPAGLIFLOZIN and (m.stop is None or m.stop > onset + DAY_MS)
+                       for e in r.encounters for m in e.medications)
+    untreated = [r for r in diabetic_ckd.records if not ever_had(r, ESKD) and any(
+        o.code.code == "98979-8" and o.value < 15 for e in r.encounters for o in e.observations)]
+    assert not untreated
+    causes = [r.patient.cause_of_death.code for r in failing if r.patient.cause_of_death]
+    assert ESKD in causes  # 165 deaths per 1,000 patient-years on dialysis
+
+
+def test_recurrent_events_add_no_second_diagnosis_or_prescription(result):
+    """A second MI or stroke is a new acute condition, while the history, the chronic
+    diagnosis and the secondary-prevention drugs of the first one stay single."""
+    recurrent = 0
+    for r in result.records:
+        onsets = [c.code.code for e in r.encounters for c in e.conditions]
+        recurrent += onsets.count(ACUTE_MI) > 1 or (
+            onsets.count(ISCHEMIC_STROKE) + onsets.count("274100004") > 1)
+        for single in (CHD, "399211009", STROKE_HISTORY):
+            assert onsets.count(single) <= 1, (single, onsets)
+        open_drugs = [(m.code.code, m.reasons[0].code if m.reasons else None)
+                      for e in r.encounters for m in e.medications if m.stop is None]
+        assert len(open_drugs) == len(set(open_drugs)), open_drugs
+    assert recurrent > 0

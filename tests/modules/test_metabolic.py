@@ -142,3 +142,36 @@ def test_high_cholesterol_is_measured_more_often_than_treated(records):
     assert abs(high / measured - 0.114) <= 4 * math.sqrt(0.114 * 0.886 / measured)
     assert diagnosed_high <= high / 2  # a high reading is mostly undiagnosed
     assert treated_readings and sum(treated_readings) / len(treated_readings) < 200
+
+
+T1D, T2D = "46635009", "44054006"
+METFORMIN, GLARGINE = "860975", "285018"
+
+
+@pytest.fixture(scope="module")
+def young_adults():
+    return run(["wellness_vitals", "obesity", "diabetes", "type1_diabetes"], population=2000,
+               seed=11, age=(18, 44))
+
+
+def test_type1_diabetes_is_insulin_treated_and_never_type2(young_adults):
+    """Type 1 diabetes: onset mostly in youth (SEARCH: 22 per 100,000 a year; 45.5 at 10-14)
+    and 19 per 100,000 adults to 64 (Rogers et al. 2017), so about 0.7% of 18-44-year-olds
+    have it; insulin from diagnosis, HbA1c reviews, and the type 2 module leaves them alone."""
+    records = young_adults.records
+    t1d = [r for r in records if active_at_end(r, T1D)]
+    assert 0.002 <= len(t1d) / len(records) <= 0.015, len(t1d)
+    dka = 0
+    for r in t1d:
+        codes = {c.code.code for e in r.encounters for c in e.conditions}
+        drugs = {m.code.code for e in r.encounters for m in e.medications}
+        assert T2D not in codes and METFORMIN not in drugs
+        assert GLARGINE in drugs
+        onset = min(c.start for e in r.encounters for c in e.conditions if c.code.code == T1D)
+        a1c = [o.value for e in r.encounters for o in e.observations
+               if o.code.code == "4548-4" and o.start >= onset]
+        assert a1c and min(a1c) >= 6.4  # diabetic from diagnosis on
+        dka += "420422005" in codes
+    assert 0 < dka < len(t1d)  # about 30% present in ketoacidosis
+    attributes = [p.attributes for p in young_adults.people]
+    assert all(a.get("diabetes") is True for a in attributes if a.get("type1_diabetes"))
