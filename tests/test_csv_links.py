@@ -209,10 +209,13 @@ def check_patient_totals(run: Run, whole_life: bool) -> None:
             target = paid_by_patient if r["METHOD"] in PATIENT_METHODS else paid_by_payer
             target[r["PATIENTID"]] += cents(r["PAYMENTS"])
     covered_by_encounters: Counter[str] = Counter()
+    costs: Counter[str] = Counter()  # what the rows say was done and dispensed
     for e in run.tables["encounters"]:
         covered_by_encounters[e["PATIENT"]] += cents(e["PAYER_COVERAGE"])
+        costs[e["PATIENT"]] += cents(e["TOTAL_CLAIM_COST"])
     for m in run.tables["medications"]:
         covered_by_encounters[m["PATIENT"]] += cents(m["PAYER_COVERAGE"])
+        costs[m["PATIENT"]] += cents(m["TOTALCOST"])  # BASE_COST x DISPENSES
     total_expenses = 0
     for p in run.tables["patients"]:
         expenses, coverage = cents(p["HEALTHCARE_EXPENSES"]), cents(p["HEALTHCARE_COVERAGE"])
@@ -220,6 +223,8 @@ def check_patient_totals(run: Run, whole_life: bool) -> None:
         assert coverage >= paid_by_payer[p["Id"]], p
         if whole_life:
             assert coverage == covered_by_encounters[p["Id"]], p
+            # every dispense is billed: patient and payers paid what the rows cost
+            assert expenses + coverage == costs[p["Id"]], p
         else:
             assert coverage >= covered_by_encounters[p["Id"]], p
         total_expenses += expenses

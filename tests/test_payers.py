@@ -26,9 +26,10 @@ from simulator.payers import (
     payer_transition_rows,
 )
 from simulator.payers.billing import Billing
+from simulator.payers.fills import dispenses
 from simulator.payers.insurance import cap_out_of_pocket, split_cost
 from simulator.payers.plans import DATA_FILE, PRIVATE
-from simulator.record import CoveragePeriod, Encounter
+from simulator.record import CoveragePeriod, Encounter, Medication
 
 CATALOG = load_payers()
 POVERTY = 17_550
@@ -299,12 +300,14 @@ def test_deductible_starts_again_each_plan_year() -> None:
     billing = Billing(CATALOG)
     year1, year2, year3 = (tu.ymd_ms(y, 3, 1) for y in (2021, 2022, 2023))
     billing.enrol(ppo, year1, year2, 40, lambda: "m")
-    first = _visit(billing, year1 + tu.DAY, 1000.0, 1).claim.lines[0]
-    second = _visit(billing, year1 + 2 * tu.DAY, 1000.0, 2).claim.lines[0]
+    visits = [_visit(billing, year1 + tu.DAY, 1000.0, 1),
+              _visit(billing, year1 + 2 * tu.DAY, 1000.0, 2)]
+    billing.enrol(ppo, year2, year3, 41, lambda: "m")  # the same plan, a new plan year
+    visits.append(_visit(billing, year2 + tu.DAY, 1000.0, 3))
+    billing.close(year3)
+    first, second, third = (v.claim.lines[0] for v in visits)
     assert (first.copay, first.deductible) == (25.0, 975.0)
     assert second.deductible == 1735.0 - 975.0  # what is left of the year's deductible
-    billing.enrol(ppo, year2, year3, 41, lambda: "m")  # the same plan, a new plan year
-    third = _visit(billing, year2 + tu.DAY, 1000.0, 3).claim.lines[0]
     assert (third.copay, third.deductible) == (25.0, 975.0)
 
 
@@ -314,10 +317,13 @@ def test_out_of_pocket_maximum_caps_each_plan_year() -> None:
     billing = Billing(CATALOG)
     starts = [tu.ymd_ms(2020 + y, 3, 1) for y in range(3)]
     paid_by_year = []
+    years = []
     for y in range(2):  # two plan years of the same plan, each enrolled as it starts
         billing.enrol(_plan("UnitedHealthcare PPO"), starts[y], starts[y + 1], 40, lambda: "m")
-        claims = [_visit(billing, starts[y] + (n + 1) * tu.DAY, 20_000.0, 10 * y + n).claim
-                  for n in range(6)]
+        years.append([_visit(billing, starts[y] + (n + 1) * tu.DAY, 20_000.0, 10 * y + n).claim
+                      for n in range(6)])
+    billing.close(starts[2])
+    for claims in years:
         patient = sum(line.patient for claim in claims for line in claim.lines)
         assert round(patient, 2) == cap  # 6 x 20,000 of care reaches the cap every year
         last = claims[-1].lines[0]
@@ -455,3 +461,52 @@ def test_payer_rows_and_stats_merge() -> None:
     last = dict(zip(PAYER_COLUMNS, rows[-1], strict=True))
     assert last["NAME"] == "NO_INSURANCE" and last["OWNERSHIP"] == "NO_INSURANCE"
     assert last["QOLS_AVG"] == "NaN" and last["AMOUNT_COVERED"] == "0.00"
+
+
+# ------------------------------------------------------------------------ prescription fills
+
+
+def test_every_fill_of_a_prescription_is_billed_in_the_plan_year_it_falls_in() -> None:
+    """11 monthly fills of 40.00 (csv DISPENSES 11, TOTALCOST 440.00) cross a plan year: the
+    claim charges all 11, and the deductible starts again for the fills after the change."""
+    ppo = _plan("UnitedHealthcare PPO")  # copay 25, deductible 1735, coinsurance 19 %
+    billing = Billing(CATALOG)
+    year1, year2, year3 = (tu.ymd_ms(y, 1, 1) for y in (2021, 2022, 2023))
+    billing.enrol(ppo, year1, year2, 40, lambda: "m")
+    visit = Encounter(id="enc", start=year2 - 95 * tu.DAY, codes=[], name="visit",
+                      base_cost=0.0)
+    med = Medication(id="med", start=visit.start, codes=[], name="statin", cost=40.0,
+                     prescription={"refills": 11, "duration": {"quantity": 30, "unit": "days"}})
+    visit.medications.append(med)
+    visit.stop, visit.ended = visit.start, True
+    billing.adjudicate(visit)
+    billing.enrol(ppo, year2, year3, 41, lambda: "m")
+    late = _visit(billing, year2 + 200 * tu.DAY, 100.0, 2)
+    billing.close(year3)
+    assert med.claim is not None
+    (line,) = med.claim.lines
+    assert dispenses(med, year3) == 11 and line.cost == 440.0
+    assert round((line.patient + line.payer) * 100) == 44000
+    # 4 fills (days 0, 30, 60, 90) before the new plan year: all under its deductible; the
+    # next 7 fill the new year's deductible too (40 - 25 copay = 15 each), before the visit
+    assert (line.copay, line.deductible, line.payer) == (11 * 25.0, 11 * 15.0, 0.0)
+    assert late.claim is not None and late.claim.lines[0].deductible == 100.0 - 25.0
+
+
+def test_a_fill_counted_only_with_its_whole_supply_period() -> None:
+    """Without refills a prescription is dispensed once a supply period it was active: 2.5
+    periods bill 2 fills, as DISPENSES counts."""
+    billing = Billing(CATALOG)
+    start = tu.ymd_ms(2021, 1, 1)
+    visit = Encounter(id="enc", start=start, codes=[], name="visit", base_cost=0.0)
+    med = Medication(id="med", start=start, codes=[], name="x", cost=12.34,
+                     prescription={"duration": {"quantity": 10, "unit": "days"}})
+    med.stop = start + 25 * tu.DAY
+    visit.medications.append(med)
+    visit.stop, visit.ended = start, True
+    billing.adjudicate(visit)
+    billing.close(start + 400 * tu.DAY)
+    assert med.claim is not None
+    (line,) = med.claim.lines
+    assert dispenses(med, start + 400 * tu.DAY) == 2
+    assert line.cost == 24.68 and line.patient == 24.68  # uninsured: the patient pays all

@@ -308,6 +308,7 @@ class CompiledEngine:
             if isinstance(cause, Code):
                 kept.append(death_certificate(person, died, cause, self.world,
                                               self.replay.preferred, billing))
+        billing.close(end)
         record = HealthRecord(patient=patient_snapshot(person, end), index=person.index,
                               end_time=end, encounters=kept, coverage=billing.periods(end))
         if as_text:

@@ -688,6 +688,7 @@ class PersonSim:
             cause = person.attributes.get("cause_of_death")
             if isinstance(cause, Code):
                 encounters.append(self._death_certificate(death, cause))
+        self.billing.close(end)
         coverage = self.billing.periods(end)
         return HealthRecord(
             patient=patient_snapshot(person, end),

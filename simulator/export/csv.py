@@ -52,7 +52,6 @@ from typing import Any
 from simulator.engine.timeutil import age_years
 from simulator.export.claim_transactions import ClaimTransactions
 from simulator.export.csv_text import (
-    MS_PER_DAY,
     cents_text,
     clean,
     format_datetime,
@@ -64,6 +63,7 @@ from simulator.export.csv_text import (
     truncate_cents,
 )
 from simulator.payers.export import PAYER_COLUMNS, PAYER_TRANSITION_COLUMNS, payer_transition_rows
+from simulator.payers.fills import dispenses
 from simulator.providers.csv_rows import ORGANIZATION_COLUMNS, PROVIDER_COLUMNS
 from simulator.providers.network import provider_network
 from simulator.record import (
@@ -73,7 +73,6 @@ from simulator.record import (
     Encounter,
     Entry,
     HealthRecord,
-    Medication,
     Observation,
     Patient,
 )
@@ -188,51 +187,6 @@ def _system_uri(system: str) -> str:
 def _system_short(system: str) -> str:
     """allergies SYSTEM: short name, ``Unknown`` for unrecognised systems."""
     return _SYSTEM_SHORT.get(system, "Unknown")
-
-
-# --------------------------------------------------------------------------------------------
-# Medications: DISPENSES (§3.5).
-# --------------------------------------------------------------------------------------------
-
-# Integer time routine (module-format §5.4): years = 365 days, months = 30 days.
-_UNIT_MS: dict[str, int] = {
-    "seconds": 1000,
-    "minutes": 60_000,
-    "hours": 3_600_000,
-    "days": MS_PER_DAY,
-    "weeks": 7 * MS_PER_DAY,
-    "months": 30 * MS_PER_DAY,
-    "years": 365 * MS_PER_DAY,
-}
-_MONTH_MS = _UNIT_MS["months"]
-
-
-def _convert_time_int(unit: str, quantity: Any) -> int:
-    try:
-        return _UNIT_MS[unit] * int(quantity)
-    except KeyError:
-        raise ValueError(f"unknown time unit {unit!r}") from None
-
-
-def dispenses(medication: Medication, end_time: int) -> int:
-    """Number of dispenses: ``refills``; else active time / ``duration`` (integer time
-    routine); else active time / 30 days; at least 1. Active time = (stop, or ``end_time``
-    when still active) − start; an administration without a stop counts as stop = start."""
-    stop = medication.stop
-    if stop is None:
-        stop = medication.start if medication.administration else end_time
-    active = stop - medication.start
-    details = medication.prescription
-    count: int
-    if details and details.get("refills") is not None:
-        count = int(details["refills"])
-    elif details and details.get("duration") is not None:
-        duration = details["duration"]
-        period = _convert_time_int(duration.get("unit", ""), duration.get("quantity", 0))
-        count = active // period if period > 0 else 1
-    else:
-        count = active // _MONTH_MS
-    return count if count > 1 else 1
 
 
 # --------------------------------------------------------------------------------------------

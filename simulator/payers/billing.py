@@ -1,22 +1,37 @@
-"""A person's insurance as both engines keep it: the coverage periods, the current plan and
-the deductible left, and the claims billed against them (engine-behaviour.md §4.1, §8).
+"""A person's insurance as both engines keep it: the coverage periods, the current plan, and
+the claims billed against them (engine-behaviour.md §4.1, §8).
 
 The reference engine fills it as its insurance process and visits run; the compiled engine's
 replay fills it from the kernel's journal, in the same order, so both give the same claims.
+
+What is billed is queued as the life goes, and adjudicated when it ends (:meth:`Billing.close`),
+in the order it was billed: a prescription is dispensed again and again after it is billed,
+and how many times (csv-export.md §3.5 DISPENSES) is known only at its stop or the life's end
+— and in the compiled engine its prescription is set after it is recorded. Each fill is
+adjudicated in time order among the other claims, against the plan year it falls in. The
+rejected alternative, billing fills as the visits go on, cannot know whether a fill will be
+counted, so its totals could disagree with the record's.
 """
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable
 
 from simulator.engine import timeutil as tu
 from simulator.ids import derived_id
-from simulator.payers.insurance import ADULT_AGE, cap_out_of_pocket, split_cost
+from simulator.payers.fills import fill_times
+from simulator.payers.insurance import ADULT_AGE, cap_out_of_pocket, split_cost, truncated_cents
 from simulator.payers.plans import PayerCatalog, Plan
 from simulator.record import Claim, ClaimLine, CoveragePeriod, Encounter, Entry, Medication
 
 # Where a late entry's cost goes: the encounter's claim gets a line of this kind.
 _LATE_LINE = {"procedures": "procedure", "immunizations": "immunization", "reports": "report"}
+
+Item = tuple[str, str, float]  # (entry id, line kind, cost)
+# A medication's next fill: (due time, order billed, fill number, its claim line, one fill's
+# cost, the line's cents so far [cost, copay, deductible, coinsurance, payer], fill times)
+_Fill = tuple[int, int, int, ClaimLine, float, list[int], list[int]]
 
 
 class Billing:
@@ -27,8 +42,13 @@ class Billing:
         self.catalog = catalog
         self.coverage: list[CoveragePeriod] = []
         self.current_plan: Plan | None = None
-        # The plan year being billed: its plan, the deductible left, and the cents the patient
-        # may still pay before the out-of-pocket maximum (None: the plan has no cap)
+        # What close() adjudicates, in billing order: a plan year starting (time, plan, None,
+        # None) or a claim's items (time, None, claim, (items, encounter or medication))
+        self._queue: list[tuple[int, Plan | None, Claim | None,
+                                tuple[list[Item], Entry] | None]] = []
+        self.closed = False
+        # The plan year being adjudicated: its plan, the deductible left, and the cents the
+        # patient may still pay before the out-of-pocket maximum (None: the plan has no cap)
         self._year: tuple[Plan | None, float, int | None] = (None, 0.0, None)
         # split_cost's answers, with the patient's part in cents: a life bills the same few
         # costs against the same plan and deductible left (mostly none) thousands of times
@@ -51,7 +71,7 @@ class Billing:
             member = last.member_id
         else:
             member = member_id() if insured else ""
-        self._year = _plan_year(plan, tu.year_of(start))
+        self._queue.append((start, plan, None, None))
         coverage.append(
             CoveragePeriod(
                 start=start,
@@ -79,17 +99,115 @@ class Billing:
 
     # ------------------------------------------------------------ claims
 
-    def _bill(self, claim_id: str, items: list[tuple[str, str, float]]) -> Claim:
-        """A claim for `items` (entry id, kind, cost) against the current plan, line by line."""
-        plan, lines = self._lines(items)
-        member = self.coverage[-1].member_id if self.coverage and plan.is_insured else ""
-        return Claim(claim_id, plan.payer.id, lines, member)
-
-    def _lines(self, items: list[tuple[str, str, float]]) -> tuple[Plan, list[ClaimLine]]:
-        """The lines of `items` against the current plan year: its deductible left counts down
-        and its out-of-pocket maximum, if any, caps what the patient pays."""
-        assert self.catalog is not None
+    def _bill(self, claim_id: str, when: int, items: list[Item], entry: Entry) -> Claim:
+        """A claim to the current plan's payer for `items`, its lines made by close()."""
+        assert self.catalog is not None and not self.closed
         plan = self.current_plan or self.catalog.no_insurance_plan
+        member = self.coverage[-1].member_id if self.coverage and plan.is_insured else ""
+        claim = Claim(claim_id, plan.payer.id, [], member)
+        self._queue.append((when, None, claim, (items, entry)))
+        return claim
+
+    def adjudicate(self, enc: Encounter) -> None:
+        """Bill the encounter as it ends (its own line, then procedures, immunizations and
+        reports) and each of its medications on a claim of its own."""
+        if self.catalog is None:
+            return
+        # its start: the one time of it both engines know alike when it ends (the stop of an
+        # encounter open at death is moved back to the death after it is billed)
+        when = enc.start
+        items = [(enc.id, "encounter", enc.base_cost)]
+        for entry in enc.procedures:
+            items.append((entry.id, "procedure", entry.cost))
+        for entry in enc.immunizations:
+            items.append((entry.id, "immunization", entry.cost))
+        for entry in enc.reports:
+            items.append((entry.id, "report", entry.cost))
+        enc.claim = self._bill(derived_id(enc.id, "claim"), when, items, enc)
+        for med in enc.medications:
+            if med.claim is None:
+                med.claim = self._bill(derived_id(med.id, "claim"), when,
+                                       [(med.id, "medication", med.cost)], med)
+
+    def recorded(self, enc: Encounter, entry: Entry, kind: str) -> None:
+        """An entry was recorded into `enc` (its group `kind`). Once the visit is billed (a
+        module acting after it ended), a medication gets its claim now and a costed item a
+        line on the encounter's claim."""
+        if enc.claim is None or self.catalog is None:
+            return
+        if isinstance(entry, Medication):
+            if entry.claim is None:
+                entry.claim = self._bill(derived_id(entry.id, "claim"), entry.start,
+                                         [(entry.id, "medication", entry.cost)], entry)
+            return
+        cost = getattr(entry, "cost", None)
+        line_kind = _LATE_LINE.get(kind)
+        if cost is None or line_kind is None:
+            return
+        self._queue.append((entry.start, None, enc.claim, ([(entry.id, line_kind, cost)], enc)))
+
+    # ------------------------------------------------------------ adjudication
+
+    def close(self, end: int) -> None:
+        """Adjudicate everything billed, the life having ended at `end`: each claim's lines in
+        billing order, and each medication's further fills (:func:`fill_times`) in time
+        order among them, each fill before the first claim or plan year billed at or after
+        it (fills due after the last are adjudicated last). A medication's fills are summed
+        on its claim's one line, so the line's cost is BASE_COST × DISPENSES."""
+        if self.closed:
+            return
+        self.closed = True
+        queue, self._queue = self._queue, []
+        if self.catalog is None:
+            return
+        plan = self.catalog.no_insurance_plan
+        # (due time, order, fill number, the medication's line, its cost, the line's cents
+        # so far: cost, copay, deductible, coinsurance, payer; the fills' times)
+        fills: list[_Fill] = []
+        billed: dict[int, Encounter] = {}
+        order = 0
+        for when, starts, claim, what in queue:
+            while fills and fills[0][0] <= when:
+                self._fill(plan, fills)
+            if starts is not None:  # a plan year starts
+                plan = starts
+                self._year = _plan_year(plan, tu.year_of(when))
+                continue
+            assert claim is not None and what is not None
+            items, entry = what
+            lines = self._lines(plan, items)
+            claim.lines.extend(lines)
+            if isinstance(entry, Medication):
+                times = fill_times(entry, end)
+                if len(times) > 1:
+                    line = lines[0]
+                    cents = [truncated_cents(line.cost), *(round(x * 100) for x in (
+                        line.copay, line.deductible, line.coinsurance, line.payer))]
+                    heapq.heappush(fills, (times[1], order, 1, line, line.cost, cents, times))
+                    order += 1
+            elif isinstance(entry, Encounter):
+                billed[id(entry)] = entry
+        while fills:
+            self._fill(plan, fills)
+        for enc in billed.values():
+            # summed in line order, as the claim's payer_paid is (the same float)
+            enc.payer_coverage = enc.claim.payer_paid if enc.claim is not None else 0.0
+
+    def _fill(self, plan: Plan, fills: list[_Fill]) -> None:
+        """Adjudicate the next fill due onto its medication's line; queue the one after."""
+        due, order, k, line, cost, cents, times = heapq.heappop(fills)
+        (fill,) = self._lines(plan, [(line.entry_id, "medication", cost)])
+        cents[0] += truncated_cents(cost)
+        for i, x in enumerate((fill.copay, fill.deductible, fill.coinsurance, fill.payer), 1):
+            cents[i] += round(x * 100)
+        line.cost, line.copay, line.deductible, line.coinsurance, line.payer = (
+            c / 100 for c in cents)
+        if k + 1 < len(times):
+            heapq.heappush(fills, (times[k + 1], order, k + 1, line, cost, cents, times))
+
+    def _lines(self, plan: Plan, items: list[Item]) -> list[ClaimLine]:
+        """The lines of `items` against `plan` in the current plan year: its deductible left
+        counts down and its out-of-pocket maximum, if any, caps what the patient pays."""
         current, left, allowed = self._year
         if current is not plan:  # no plan year was started (a world without enrolment)
             current, left, allowed = _plan_year(plan, None)
@@ -110,47 +228,7 @@ class Billing:
             copay, deductible, coinsurance, paid, left = split
             lines.append(ClaimLine(item_id, kind, cost, copay, deductible, coinsurance, paid))
         self._year = (plan, left, allowed)
-        return plan, lines
-
-    def adjudicate(self, enc: Encounter) -> None:
-        """Bill the encounter as it ends (its own line, then procedures, immunizations and
-        reports) and each of its medications on a claim of its own."""
-        if self.catalog is None:
-            return
-        items = [(enc.id, "encounter", enc.base_cost)]
-        for entry in enc.procedures:
-            items.append((entry.id, "procedure", entry.cost))
-        for entry in enc.immunizations:
-            items.append((entry.id, "immunization", entry.cost))
-        for entry in enc.reports:
-            items.append((entry.id, "report", entry.cost))
-        enc.claim = self._bill(derived_id(enc.id, "claim"), items)
-        enc.payer_coverage = enc.claim.payer_paid
-        for med in enc.medications:
-            if med.claim is None:
-                med.claim = self._bill(derived_id(med.id, "claim"),
-                                       [(med.id, "medication", med.cost)])
-
-    def recorded(self, enc: Encounter, entry: Entry, kind: str) -> None:
-        """An entry was recorded into `enc` (its group `kind`). Once the visit is billed (a
-        module acting after it ended), a medication gets its claim now and a costed item a
-        line on the encounter's claim."""
-        if enc.claim is None or self.catalog is None:
-            return
-        if isinstance(entry, Medication):
-            if entry.claim is None:
-                entry.claim = self._bill(derived_id(entry.id, "claim"),
-                                         [(entry.id, "medication", entry.cost)])
-            return
-        cost = getattr(entry, "cost", None)
-        line_kind = _LATE_LINE.get(kind)
-        if cost is None or line_kind is None:
-            return
-        (line,) = self._lines([(entry.id, line_kind, cost)])[1]
-        enc.claim.lines.append(line)
-        # the claim's payer_paid, summed on from the lines before (the same float, in the same
-        # order, without going over an encounter's hundreds of late lines again)
-        enc.payer_coverage += line.payer
+        return lines
 
 
 def _plan_year(plan: Plan, year: int | None) -> tuple[Plan, float, int | None]:

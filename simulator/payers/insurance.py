@@ -118,7 +118,7 @@ def insurance_status(plan: Plan) -> str:
     return "private"
 
 
-def _cents(amount: float) -> int:
+def truncated_cents(amount: float) -> int:
     """Whole cents, truncated, of the amount's decimal repr (12.34 stays 1234 although the
     binary value is 12.3399...); negative and non-finite amounts count as nothing."""
     if not amount > 0.0 or not math.isfinite(amount):
@@ -141,15 +141,15 @@ def split_cost(
     (encounters and medications), then the remaining deductible, then coinsurance on the rest.
     Amounts are truncated to cents, and the four parts always sum to the truncated cost.
     """
-    total = _cents(cost)
+    total = truncated_cents(cost)
     if not plan.is_insured:
         return 0.0, 0.0, total / 100.0, 0.0, deductible_left
     remaining = total
     copay = 0
     if kind in COPAY_KINDS:
-        copay = min(_cents(plan.copay), remaining)
+        copay = min(truncated_cents(plan.copay), remaining)
         remaining -= copay
-    deductible = min(_cents(deductible_left), remaining)
+    deductible = min(truncated_cents(deductible_left), remaining)
     remaining -= deductible
     share = min(max(plan.coinsurance, 0.0), 1.0)
     coinsurance = min(math.floor(remaining * share + 1e-9), remaining)
