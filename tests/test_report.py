@@ -164,8 +164,8 @@ def _age(birth: str, on: dt.date) -> float:
 def test_targets_agree_with_the_csv_files(run: Path, report: dict[str, Any]) -> None:
     adults = {p["Id"] for p in _rows(run, "patients")
               if not p["DEATHDATE"] and _age(p["BIRTHDATE"], REFERENCE) >= 18}
-    diabetic = {c["PATIENT"] for c in _rows(run, "conditions")
-                if c["CODE"] == "44054006" and not c["STOP"]}
+    diabetic = {c["PATIENT"] for c in _rows(run, "conditions")  # type 2 or type 1
+                if c["CODE"] in ("44054006", "46635009") and not c["STOP"]}
     measures = {m["measure"]: m for m in _figure(report, "health", "figures", "targets")}
     overall = measures["diagnosed diabetes"]["rows"][0]
     assert overall["label"] == "all, 18+" and overall["n"] == len(adults)
