@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 from simulator.builtin import covid19_immunization as c19
 from simulator.builtin.immunizations import (
     BY_KEY,
-    IMMUNIZATION_COST,
     SCHEDULE,
     due_vaccines,
     give_immunizations,
@@ -18,6 +17,7 @@ from simulator.builtin.immunizations import (
 )
 from simulator.engine import timeutil as tu
 from simulator.engine.person import Person
+from simulator.payers.prices import IMMUNIZATION_COST
 from simulator.record import Code, Encounter
 
 WELLNESS_MONTHS = [0, 1, 2, 4, 6, 9, 12, 15, 18, 24, 30, 36] + [12 * y for y in range(4, 20)]

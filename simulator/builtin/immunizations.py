@@ -23,12 +23,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from simulator.engine import timeutil as tu
+from simulator.payers.prices import IMMUNIZATION_COST
 from simulator.record import Code, Immunization
 
 if TYPE_CHECKING:
     from simulator.record import Encounter
 
-IMMUNIZATION_COST = 136.0
 ATTRIBUTE = "immunizations"
 # A dose more than this many months overdue is no longer offered (catch-up window).
 CATCH_UP_MONTHS = 48

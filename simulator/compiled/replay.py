@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from simulator.builtin.immunizations import IMMUNIZATION_COST, SCHEDULE
+from simulator.builtin.immunizations import SCHEDULE
 from simulator.compiled.insurance import plans_in_order
 from simulator.compiled.lower import (
     K_BOOL,
@@ -29,16 +29,18 @@ from simulator.engine import timeutil as tu
 from simulator.engine.randomness import uuid_texts
 from simulator.engine.simulation import (
     CAUSE_OF_DEATH,
-    COST_ENCOUNTER,
-    COST_IMMUNIZATION,
-    COST_MEDICATION,
-    COST_PROCEDURE,
-    COST_REPORT,
     DEATH_CERTIFICATE,
     merge_codes,
 )
 from simulator.payers.billing import Billing
 from simulator.payers.plans import load_payers
+from simulator.payers.prices import (
+    IMMUNIZATION_COST,
+    PROCEDURE_COST,
+    REPORT_COST,
+    encounter_cost,
+    medication_cost,
+)
 from simulator.record import (
     Allergy,
     CarePlan,
@@ -214,7 +216,7 @@ class Replay:
             elif kind == J_PROCEDURE:
                 proc = Procedure(ids[i], time,
                                  list(state_codes[b]) or [models[b].procedure_code],
-                                 names[b], d, [], COST_PROCEDURE)
+                                 names[b], d, [], PROCEDURE_COST)
                 entries[a] = proc
                 put(encounters[c], "procedures", proc)
             elif kind in (J_REASON_ENTRY, J_REASON_CODE):
@@ -238,7 +240,7 @@ class Replay:
                 enc = Encounter(
                     id=ids[i], start=time, codes=[codes[x] for x in code_lists[d]],
                     name=strings[e], encounter_class=strings[b], owner=strings[c],
-                    base_cost=COST_ENCOUNTER,
+                    base_cost=encounter_cost(strings[b]),
                 )
                 if network is not None:
                     self.assign_provider(enc, network, floats[i])
@@ -282,9 +284,10 @@ class Replay:
                 entry.name = names[b]
                 merge_codes(entry, state_codes[b])
             elif kind == J_MEDICATION:
-                med = Medication(id=ids[i], start=time, codes=list(state_codes[b]),
+                med_codes = state_codes[b]
+                med = Medication(id=ids[i], start=time, codes=list(med_codes),
                                  name=names[b], stop=time if d else None,
-                                 administration=bool(d), cost=COST_MEDICATION)
+                                 administration=bool(d), cost=medication_cost(med_codes[0].code))
                 entries[a] = med
                 put(encounters[c], "medications", med)
             elif kind == J_CHRONIC:
@@ -303,7 +306,7 @@ class Replay:
             elif kind == J_IMMUNIZATION:
                 st = models[b]
                 imm = Immunization(id=ids[i], start=time, codes=list(st.codes),
-                                   name=names[b], series=st.series, cost=COST_IMMUNIZATION)
+                                   name=names[b], series=st.series, cost=IMMUNIZATION_COST)
                 entries[a] = imm
                 put(encounters[c], "immunizations", imm)
             elif kind == J_SUPPLY:
@@ -335,7 +338,7 @@ class Replay:
                 children = encounters[c].observations[-d:] if d and time > skip_until else []
                 report = Report(id=ids[i], start=time, codes=list(st.codes),
                                 name=names[b], stop=time, observations=list(children),
-                                cost=COST_REPORT)
+                                cost=REPORT_COST)
                 entries[a] = report
                 put(encounters[c], "reports", report)
             elif kind == J_DEVICE:
@@ -383,7 +386,7 @@ class Replay:
             elif kind == J_COVID_DOSE:
                 encounters[c].immunizations.append(Immunization(
                     id=ids[i], start=time, codes=[codes[b]], name="covid19",
-                    series=d, cost=COST_IMMUNIZATION))
+                    series=d, cost=IMMUNIZATION_COST))
             elif kind == J_DEATH:
                 pass  # the kernel's final state says who died when
             else:

@@ -34,6 +34,12 @@ from simulator.engine.vitals import VitalNotSet, Vitals
 from simulator.errors import SimulationError
 from simulator.gmf.rules import MAX_STATES_PER_LIFE
 from simulator.payers.billing import Billing
+from simulator.payers.prices import (
+    IMMUNIZATION_COST,
+    PROCEDURE_COST,
+    REPORT_COST,
+    encounter_cost,
+)
 from simulator.record import (
     Code,
     Condition,
@@ -75,12 +81,6 @@ ENGINE_OWNER = "Encounter"
 DEATH_OWNER = "DeathModule"
 
 DEFAULT_MINUTES = {"emergency": 60, "inpatient": 24 * 60, "hospice": 24 * 60, "snf": 24 * 60}
-# Base costs for codes without a cost table entry (engine-behaviour.md §8).
-COST_ENCOUNTER = 125.0
-COST_PROCEDURE = 500.0
-COST_MEDICATION = 255.0
-COST_IMMUNIZATION = 136.0
-COST_REPORT = 100.0
 
 
 @dataclass(slots=True, eq=False)
@@ -443,7 +443,7 @@ class PersonSim:
             name=name,
             encounter_class=cls,
             owner=owner,
-            base_cost=COST_ENCOUNTER,
+            base_cost=encounter_cost(cls),
         )
         self._assign_provider(enc)
         person.encounters.append(enc)
@@ -471,7 +471,7 @@ class PersonSim:
         enc = self._new_encounter("ambulatory", [VACCINATION_VISIT], ENGINE_OWNER, "Vaccination")
         enc.immunizations.append(Immunization(
             id=self.person.rng.uuid(), start=self.now, codes=[vaccine], name="covid19", series=series,
-            cost=COST_IMMUNIZATION,
+            cost=IMMUNIZATION_COST,
         ))
         self.end_encounter(enc)
 
@@ -626,7 +626,7 @@ class PersonSim:
     def record_procedure(self, codes: list[Code], name: str, duration: int | None) -> Procedure:
         proc = Procedure(
             id=self.person.rng.uuid(), start=self.now, codes=list(codes), name=name,
-            cost=COST_PROCEDURE,
+            cost=PROCEDURE_COST,
         )
         proc.stop = self.now + (duration if duration is not None else 15 * tu.MINUTE)
         self.record_entry(proc, "procedures")
@@ -702,7 +702,8 @@ class PersonSim:
         rng = self.person.rng = self.person.stream(DEATH_STREAM)
         enc = Encounter(
             id=rng.uuid(), start=when, codes=[DEATH_CERTIFICATION], name="Death Certification",
-            encounter_class="wellness", owner=DEATH_OWNER, reason=cause, base_cost=COST_ENCOUNTER,
+            encounter_class="wellness", owner=DEATH_OWNER, reason=cause,
+            base_cost=encounter_cost("wellness"),
         )
         self._assign_provider(enc)
         obs = Observation(
@@ -711,7 +712,7 @@ class PersonSim:
         )
         report = Report(
             id=rng.uuid(), start=when, codes=[DEATH_CERTIFICATE], observations=[obs],
-            cost=COST_REPORT, stop=when,
+            cost=REPORT_COST, stop=when,
         )
         enc.observations.append(obs)
         enc.reports.append(report)

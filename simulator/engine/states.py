@@ -18,9 +18,6 @@ from simulator.engine.expressions_runtime import evaluate_expression
 from simulator.engine.person import CHRONIC, ENGINE_ENCOUNTER, LOCK
 from simulator.engine.randomness import sample_distribution, sample_range
 from simulator.engine.simulation import (
-    COST_IMMUNIZATION,
-    COST_MEDICATION,
-    COST_REPORT,
     STOPPED_MEDICAL_ADVICE,
     Frame,
     PersonSim,
@@ -28,6 +25,7 @@ from simulator.engine.simulation import (
     merge_codes,
 )
 from simulator.gmf import schema as s
+from simulator.payers.prices import IMMUNIZATION_COST, REPORT_COST, medication_cost
 from simulator.record import (
     Allergy,
     CarePlan,
@@ -386,7 +384,7 @@ def medication_order(sim: PersonSim, fr: Frame, visit: Visit) -> None:
     if st.administration:
         admin = Medication(
             id=person.rng.uuid(), start=sim.now, codes=list(st.codes), name=visit.name,
-            stop=sim.now, administration=True, cost=COST_MEDICATION,
+            stop=sim.now, administration=True, cost=medication_cost(st.codes[0].code),
         )
         sim.record_entry(admin, "medications")
         entries.append(admin)
@@ -397,7 +395,7 @@ def medication_order(sim: PersonSim, fr: Frame, visit: Visit) -> None:
         else:
             med = Medication(
                 id=person.rng.uuid(), start=sim.now, codes=list(st.codes), name=visit.name,
-                cost=COST_MEDICATION,
+                cost=medication_cost(st.codes[0].code),
             )
             sim.record_entry(med, "medications")
             sim.present_add(med)
@@ -564,7 +562,7 @@ def diagnostic_report(sim: PersonSim, fr: Frame, visit: Visit) -> None:
         children.append(child)
     report = Report(
         id=sim.person.rng.uuid(), start=sim.now, codes=list(st.codes), name=visit.name,
-        stop=sim.now, observations=children, cost=COST_REPORT,
+        stop=sim.now, observations=children, cost=REPORT_COST,
     )
     sim.record_entry(report, "reports")
     visit.entry = report
@@ -654,7 +652,7 @@ def vaccine(sim: PersonSim, fr: Frame, visit: Visit) -> None:
     st: s.Vaccine = _model(visit)
     imm = Immunization(
         id=sim.person.rng.uuid(), start=sim.now, codes=list(st.codes), name=visit.name,
-        series=st.series, cost=COST_IMMUNIZATION,
+        series=st.series, cost=IMMUNIZATION_COST,
     )
     sim.record_entry(imm, "immunizations")
     visit.entry = imm

@@ -46,8 +46,8 @@ def build(ctx: Context) -> Section:
         "are drawn beside the simulated ones for scale where a source exists (named under "
         "each chart), without a band: the surveys count differently from the simulator (an "
         "emergency department visit is not always one encounter of class emergency, and the "
-        "engine prices care at fixed costs). Figures without a published reference are shown "
-        "alone, and say so."))
+        "engine prices care at published means per encounter class and per fill). Figures "
+        "without a published reference are shown alone, and say so."))
     references = load_references()
     run = ctx.measured
     if run is None:
