@@ -286,33 +286,32 @@ def clear_earlier_run(output: Path) -> list[str]:
     kept: list[str] = []
     report = output / REPORT_FOLDER
     if (report / "report.json").is_file():
-        for pattern in REPORT_WRITTEN:
-            for path in report.glob(pattern):
-                path.unlink()
-        left = sorted(p.name for p in report.iterdir())
-        if left:
-            kept.extend(f"{REPORT_FOLDER}/{name}" for name in left)
-        else:
-            report.rmdir()
+        kept.extend(_clear_folder(report, REPORT_WRITTEN, REPORT_FOLDER))
     for fmt, patterns in WRITTEN.items():
-        folder = FOLDERS[fmt]
-        target = output / folder
-        if not target.is_dir():
-            continue
-        for pattern in patterns:
-            for path in target.glob(pattern):
-                if path.is_file() or path.is_symlink():
-                    path.unlink()
-        if fmt in TABLE_FOLDERS:  # the table folders a run made, once emptied
-            for table in target.iterdir():
-                if table.is_dir() and not any(table.iterdir()):
-                    table.rmdir()
-        left = sorted(p.name for p in target.iterdir())
-        if left:
-            kept.extend(f"{folder}/{name}" for name in left)
-        else:
-            target.rmdir()
+        target = output / FOLDERS[fmt]
+        if target.is_dir():
+            kept.extend(_clear_folder(target, patterns, FOLDERS[fmt],
+                                      table_folders=fmt in TABLE_FOLDERS))
     return kept
+
+
+def _clear_folder(folder: Path, patterns: tuple[str, ...], label: str,
+                  table_folders: bool = False) -> list[str]:
+    """Deletes the files of `folder` matching `patterns` (and, for a format written as one
+    folder per table, the table folders that emptied), then `folder` itself if nothing else is
+    in it; returns what else it holds, as `label/name`."""
+    for pattern in patterns:
+        for path in folder.glob(pattern):
+            if path.is_file() or path.is_symlink():
+                path.unlink()
+    if table_folders:
+        for table in folder.iterdir():
+            if table.is_dir() and not any(table.iterdir()):
+                table.rmdir()
+    left = sorted(p.name for p in folder.iterdir())
+    if not left:
+        folder.rmdir()
+    return [f"{label}/{name}" for name in left]
 
 
 def disk_message(exc: OSError, output: Path, started: bool) -> str:
