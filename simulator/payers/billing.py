@@ -200,24 +200,10 @@ class Billing:
 
     def _fill(self, plan: Plan, fills: list[_Fill]) -> None:
         """Adjudicate the next fill due onto its medication's line's cents (written to the line
-        when the life is closed); queue the one after. The same arithmetic as :meth:`_lines`
-        for one item, without its line: a life has hundreds of fills."""
+        when the life is closed); queue the one after. No ClaimLine is built: a life has
+        hundreds of fills."""
         due, order, k, line, cost, cents, times = heapq.heappop(fills)
-        current, left, allowed = self._year
-        if current is not plan:  # no plan year was started (a world without enrolment)
-            current, left, allowed = _plan_year(plan, None)
-        key = (id(plan), cost, left, "medication")
-        found = self._splits.get(key)
-        if found is None:
-            split = split_cost(plan, cost, left, "medication")
-            found = self._splits[key] = (split, round((split[0] + split[1] + split[2]) * 100))
-        split, patient = found
-        if allowed is not None:
-            if patient > allowed:
-                split, patient = cap_out_of_pocket(split, allowed), allowed
-            allowed -= patient
-        copay, deductible, coinsurance, paid, left = split
-        self._year = (plan, left, allowed)
+        copay, deductible, coinsurance, paid = self._split(plan, cost, "medication")
         cents[0] += truncated_cents(cost)
         cents[1] += round(copay * 100)
         cents[2] += round(deductible * 100)
@@ -227,30 +213,30 @@ class Billing:
             heapq.heappush(fills, (times[k + 1], order, k + 1, line, cost, cents, times))
 
     def _lines(self, plan: Plan, items: list[Item]) -> list[ClaimLine]:
-        """The lines of `items` against `plan` in the current plan year: its deductible left
-        counts down and its out-of-pocket maximum, if any, caps what the patient pays."""
+        """The lines of `items` against `plan` in the current plan year (:meth:`_split`)."""
+        return [ClaimLine(item_id, kind, cost, *self._split(plan, cost, kind))
+                for item_id, kind, cost in items]
+
+    def _split(self, plan: Plan, cost: float, kind: str) -> tuple[float, float, float, float]:
+        """(copay, deductible, coinsurance, payer pays) of one item against `plan` in the
+        current plan year: its deductible left counts down and its out-of-pocket maximum, if
+        any, caps what the patient pays."""
         current, left, allowed = self._year
         if current is not plan:  # no plan year was started (a world without enrolment)
             current, left, allowed = _plan_year(plan, None)
-        lines = []
-        splits = self._splits
-        plan_key = id(plan)  # the catalog's plans live as long as this
-        for item_id, kind, cost in items:
-            key = (plan_key, cost, left, kind)
-            found = splits.get(key)
-            if found is None:
-                split = split_cost(plan, cost, left, kind)
-                found = splits[key] = (split, round((split[0] + split[1] + split[2]) * 100))
-            split, patient = found
-            if allowed is not None:  # cents left before the plan year's out-of-pocket maximum
-                if patient > allowed:
-                    split, patient = cap_out_of_pocket(split, allowed), allowed
-                allowed -= patient
-            copay, deductible, coinsurance, paid, left = split
-            lines.append(ClaimLine(item_id, kind, cost, copay, deductible, coinsurance, paid))
+        key = (id(plan), cost, left, kind)  # the catalog's plans live as long as this
+        found = self._splits.get(key)
+        if found is None:
+            split = split_cost(plan, cost, left, kind)
+            found = self._splits[key] = (split, round((split[0] + split[1] + split[2]) * 100))
+        split, patient = found
+        if allowed is not None:  # cents left before the plan year's out-of-pocket maximum
+            if patient > allowed:
+                split, patient = cap_out_of_pocket(split, allowed), allowed
+            allowed -= patient
+        copay, deductible, coinsurance, paid, left = split
         self._year = (plan, left, allowed)
-        return lines
-
+        return copay, deductible, coinsurance, paid
 
 def _plan_year(plan: Plan, year: int | None) -> tuple[Plan, float, int | None]:
     """A plan year's billing state at its start: the full deductible (of that calendar year,
