@@ -27,9 +27,10 @@ from simulator.payers import (
 )
 from simulator.payers.billing import Billing
 from simulator.payers.fills import dispenses
-from simulator.payers.insurance import cap_out_of_pocket, split_cost
+from simulator.payers.insurance import cap_out_of_pocket, pick_weighted, service_of, split_cost
 from simulator.payers.plans import DATA_FILE, PRIVATE
-from simulator.record import CoveragePeriod, Encounter, Medication
+from simulator.payers.prices import medication_cost, medication_tier
+from simulator.record import Code, CoveragePeriod, Encounter, Immunization, Medication
 
 CATALOG = load_payers()
 POVERTY = 17_550
@@ -256,10 +257,15 @@ ALL_PLANS = [*CATALOG.plans, CATALOG.no_insurance_plan]
     cost=st.floats(min_value=0, max_value=1e6, allow_nan=False),
     deductible_left=st.floats(min_value=0, max_value=1e4, allow_nan=False),
     kind=st.sampled_from(["encounter", "medication", "procedure", "immunization", "device"]),
+    encounter_class=st.sampled_from(["wellness", "ambulatory", "emergency", "inpatient"]),
+    tier=st.sampled_from(["generic", "brand", None]),
+    year=st.sampled_from([None, 2005, 2010, 2011, 2024]),
 )
 def test_cost_sharing_properties(plan: Plan, cost: float, deductible_left: float,
-                                 kind: str) -> None:
-    payer, patient, left = cost_sharing(plan, cost, deductible_left, kind)
+                                 kind: str, encounter_class: str, tier: str | None,
+                                 year: int | None) -> None:
+    service = service_of(kind, encounter_class, tier)
+    payer, patient, left = cost_sharing(plan, cost, deductible_left, kind, service, year)
     assert payer >= 0 and patient >= 0
     assert round(payer * 100) + round(patient * 100) == _cents(cost)
     assert 0 <= left <= deductible_left
@@ -288,8 +294,11 @@ def test_out_of_pocket_cap_moves_only_the_excess_to_the_payer(
     assert capped[4] == split[4]  # the deductible left is the split's
 
 
-def _visit(billing: Billing, when: int, cost: float, n: int) -> Encounter:
-    enc = Encounter(id=f"enc-{n}", start=when, codes=[], name="visit", base_cost=cost)
+def _visit(billing: Billing, when: int, cost: float, n: int,
+           cls: str = "emergency") -> Encounter:
+    """A visit billed under the deductible (an emergency one unless `cls` says otherwise)."""
+    enc = Encounter(id=f"enc-{n}", start=when, codes=[], name="visit", base_cost=cost,
+                    encounter_class=cls)
     enc.stop, enc.ended = when, True
     billing.adjudicate(enc)
     return enc
@@ -330,6 +339,102 @@ def test_out_of_pocket_maximum_caps_each_plan_year() -> None:
         assert last.patient == 0 and last.payer == 20_000.0  # past the cap the plan pays all
         paid_by_year.append(patient)
     assert paid_by_year[0] == paid_by_year[1]
+
+
+def _year_of_visits(plan_name: str, year: int, visits: list[tuple[str, float]],
+                    drugs: tuple[str, ...] = ()) -> tuple[list[Encounter], list[Medication]]:
+    """Bill `visits` (class, cost) one day apart in a plan year of `year`, then one fill of
+    each RxNorm code in `drugs` prescribed at the first visit."""
+    billing = Billing(CATALOG)
+    start, end = tu.ymd_ms(year, 1, 1), tu.ymd_ms(year + 1, 1, 1)
+    billing.enrol(_plan(plan_name), start, end, 40, lambda: "m")
+    encounters = []
+    for n, (cls, cost) in enumerate(visits):
+        enc = Encounter(id=f"enc-{n}", start=start + (n + 1) * tu.DAY, codes=[], name="visit",
+                        base_cost=cost, encounter_class=cls)
+        enc.stop, enc.ended = enc.start, True
+        if n == 0:
+            for k, code in enumerate(drugs):
+                enc.medications.append(Medication(
+                    id=f"med-{k}", start=enc.start, codes=[Code("RxNorm", code)], name="rx",
+                    cost=medication_cost(code), stop=enc.start))
+        billing.adjudicate(enc)
+        encounters.append(enc)
+    billing.close(end)
+    return encounters, [m for e in encounters for m in e.medications]
+
+
+def test_preventive_care_is_free_from_the_aca_plan_years() -> None:
+    # a wellness visit with a vaccine, under the deductible, before and after 2011
+    for plan_name in ("UnitedHealthcare PPO", "UnitedHealthcare HDHP/SO", "Medicare"):
+        for year, free in ((2009, False), (2010, False), (2011, True), (2023, True)):
+            billing = Billing(CATALOG)
+            start = tu.ymd_ms(year, 1, 1)
+            billing.enrol(_plan(plan_name), start, tu.ymd_ms(year + 1, 1, 1), 66,
+                          lambda: "m")
+            enc = Encounter(id="w", start=start + tu.DAY, codes=[], name="checkup",
+                            base_cost=265.0, encounter_class="wellness")
+            enc.immunizations.append(Immunization(id="i", start=enc.start, codes=[],
+                                                  cost=136.0))
+            enc.stop, enc.ended = enc.start, True
+            billing.adjudicate(enc)
+            billing.close(tu.ymd_ms(year + 1, 1, 1))
+            patient = [line.patient for line in enc.claim.lines]
+            assert (patient == [0.0, 0.0]) is free, (plan_name, year, patient)
+            if free:
+                assert enc.claim.payer_paid == 401.0
+
+
+def test_ppo_office_visits_and_drugs_pay_a_copay_outside_the_deductible() -> None:
+    generic, brand = "197319", "106892"  # allopurinol (generic), Humulin (brand)
+    assert (medication_tier(generic), medication_tier(brand)) == ("generic", "brand")
+    visits, meds = _year_of_visits(
+        "UnitedHealthcare PPO", 2022,
+        [("ambulatory", 265.0), ("urgentcare", 265.0), ("emergency", 527.0)],
+        (generic, brand, "999999"))
+    office, urgent, emergency = (v.claim.lines[0] for v in visits)
+    assert (office.copay, office.deductible, office.coinsurance) == (25.0, 0.0, 0.0)
+    assert urgent.patient == 25.0 and urgent.payer == 240.0
+    # the deductible is untouched by them: the emergency visit pays copay, then deductible
+    assert (emergency.copay, emergency.deductible) == (25.0, 502.0)
+    by_code = {m.code.code: m.claim.lines[0] for m in meds}
+    assert by_code[generic].patient == 11.0 and by_code[generic].payer == 6.0
+    assert by_code[brand].patient == 33.0 and by_code[brand].payer == 320.0
+    assert by_code["999999"].patient == 11.0  # not in the price table: first-tier copay
+
+
+def test_hdhp_office_visits_count_against_the_deductible() -> None:
+    visits, _ = _year_of_visits("UnitedHealthcare HDHP/SO", 2022, [("ambulatory", 265.0)])
+    line = visits[0].claim.lines[0]
+    assert (line.copay, line.deductible, line.payer) == (0.0, 265.0, 0.0)
+
+
+@settings(max_examples=300, deadline=None)
+@given(u=st.floats(min_value=0.0, max_value=1.0, exclude_max=True), n=st.integers(1, 20))
+def test_equal_weights_pick_as_the_uniform_index(u: float, n: int) -> None:
+    plans = [_plan("Medicaid")] * n
+    ids = [Plan(**{**{f: getattr(plans[0], f) for f in Plan.__slots__}, "id": str(i)})
+           for i in range(n)]
+    assert pick_weighted(ids, u).id == str(min(int(u * n), n - 1))
+
+
+def test_private_members_pick_the_hdhp_as_often_as_workers_do() -> None:
+    private = [p for p in CATALOG.plans if p.payer.ownership == PRIVATE]
+    picks = [pick_weighted(private, (i + 0.5) / 10_000) for i in range(10_000)]
+    hdhp = sum(p.name.endswith("HDHP/SO") for p in picks) / len(picks)
+    assert abs(hdhp - 0.29) < 0.001  # KFF 2022: 29% of covered workers are in HDHP/SOs
+    assert len({p.payer.id for p in picks}) == 8  # every insurer still chosen
+
+
+def test_service_of_names_the_benefit_each_line_falls_under() -> None:
+    assert service_of("encounter", "wellness") == "preventive"
+    assert service_of("procedure", "wellness") == "preventive"  # a screening at the checkup
+    assert service_of("immunization", "emergency") == "preventive"
+    assert service_of("encounter", "virtual") == "office visit"
+    assert service_of("procedure", "ambulatory") == "procedure"
+    assert service_of("encounter", "inpatient") == "encounter"
+    assert service_of("medication", drug_tier="brand") == "brand drug"
+    assert service_of("medication", drug_tier=None) == "drug"
 
 
 # ------------------------------------------------------------------------ the yearly process
@@ -467,30 +572,33 @@ def test_payer_rows_and_stats_merge() -> None:
 
 
 def test_every_fill_of_a_prescription_is_billed_in_the_plan_year_it_falls_in() -> None:
-    """11 monthly fills of 40.00 (csv DISPENSES 11, TOTALCOST 440.00) cross a plan year: the
+    """11 monthly fills of 400.00 (csv DISPENSES 11, TOTALCOST 4,400.00) cross a plan year: the
     claim charges all 11, and the deductible starts again for the fills after the change."""
-    ppo = _plan("UnitedHealthcare PPO")  # copay 25, deductible 1735, coinsurance 19 %
+    hdhp = _plan("UnitedHealthcare HDHP/SO")  # no copay, deductible 2433, coinsurance 19 %
     billing = Billing(CATALOG)
     year1, year2, year3 = (tu.ymd_ms(y, 1, 1) for y in (2021, 2022, 2023))
-    billing.enrol(ppo, year1, year2, 40, lambda: "m")
+    billing.enrol(hdhp, year1, year2, 40, lambda: "m")
     visit = Encounter(id="enc", start=year2 - 95 * tu.DAY, codes=[], name="visit",
                       base_cost=0.0)
-    med = Medication(id="med", start=visit.start, codes=[], name="statin", cost=40.0,
+    med = Medication(id="med", start=visit.start, codes=[], name="statin", cost=400.0,
                      prescription={"refills": 11, "duration": {"quantity": 30, "unit": "days"}})
     visit.medications.append(med)
     visit.stop, visit.ended = visit.start, True
     billing.adjudicate(visit)
-    billing.enrol(ppo, year2, year3, 41, lambda: "m")
+    billing.enrol(hdhp, year2, year3, 41, lambda: "m")
     late = _visit(billing, year2 + 200 * tu.DAY, 100.0, 2)
     billing.close(year3)
     assert med.claim is not None
     (line,) = med.claim.lines
-    assert dispenses(med, year3) == 11 and line.cost == 440.0
-    assert round((line.patient + line.payer) * 100) == 44000
-    # 4 fills (days 0, 30, 60, 90) before the new plan year: all under its deductible; the
-    # next 7 fill the new year's deductible too (40 - 25 copay = 15 each), before the visit
-    assert (line.copay, line.deductible, line.payer) == (11 * 25.0, 11 * 15.0, 0.0)
-    assert late.claim is not None and late.claim.lines[0].deductible == 100.0 - 25.0
+    assert dispenses(med, year3) == 11 and line.cost == 4400.0
+    assert round((line.patient + line.payer) * 100) == 440000
+    # 4 fills (days 0, 30, 60, 90) before the new plan year: 1,600 of its deductible; in the
+    # new year 6 fills pay 2,400 of a fresh 2,433, the visit the last 33, and the 11th fill
+    # pays 19 % coinsurance
+    assert (line.copay, line.deductible) == (0.0, 1600.0 + 2400.0)
+    assert (line.coinsurance, line.payer) == (76.0, 324.0)
+    assert late.claim is not None
+    assert (late.claim.lines[0].deductible, late.claim.lines[0].coinsurance) == (33.0, 12.73)
 
 
 def test_a_fill_counted_only_with_its_whole_supply_period() -> None:

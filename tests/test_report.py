@@ -201,11 +201,34 @@ def test_care_cost_and_deaths_agree_with_the_csv_files(run: Path,
     assert care["person_years"]["all ages"] == pytest.approx(years, rel=1e-6)
     assert care["classes"]["wellness"]["all ages"]["value"] == pytest.approx(wellness / years,
                                                                              rel=1e-5)
+    # cost over the same 10 years: encounters started in them, and each prescription's
+    # cost in proportion to its active days that fall in them
+    lo = dt.datetime.combine(start, dt.time(), dt.UTC)
+    hi = dt.datetime.combine(REFERENCE, dt.time(), dt.UTC)
+    cost_total = covered_total = 0.0
+    for e in encounters:
+        if lo <= dt.datetime.fromisoformat(e["START"]) < hi:
+            cost_total += float(e["TOTAL_CLAIM_COST"])
+            covered_total += float(e["PAYER_COVERAGE"])
+    for m in _rows(run, "medications"):
+        begin = dt.datetime.fromisoformat(m["START"])
+        stop = min(dt.datetime.fromisoformat(m["STOP"]) if m["STOP"] else hi, hi)
+        if stop <= begin:
+            part = float(lo <= begin < hi)
+        else:
+            part = max((min(stop, hi) - max(begin, lo)).total_seconds(), 0) / (
+                stop - begin).total_seconds()
+        cost_total += part * float(m["TOTALCOST"])
+        covered_total += part * float(m["PAYER_COVERAGE"])
+    cost = _figure(report, "care", "figures", "cost")
+    assert cost["window_years"] == 10 and cost["person_years"] == pytest.approx(years, rel=1e-6)
+    assert cost["per_person_year"]["value"] == pytest.approx(cost_total / years, rel=1e-5)
+    assert cost["out_of_pocket_share"]["value"] == pytest.approx(
+        1 - covered_total / cost_total, abs=1e-6)
     paid = sum(float(p["HEALTHCARE_EXPENSES"]) for p in patients)
     covered = sum(float(p["HEALTHCARE_COVERAGE"]) for p in patients)
-    cost = _figure(report, "care", "figures", "cost")
-    assert cost["out_of_pocket_share"]["value"] == pytest.approx(paid / (paid + covered),
-                                                                 abs=1e-6)
+    assert cost["whole_lives"]["out_of_pocket_share"] == pytest.approx(paid / (paid + covered),
+                                                                       abs=1e-6)
     causes = Counter(e["REASONDESCRIPTION"] for e in encounters
                      if e["CODE"] == DEATH_CERTIFICATE)
     found = _figure(report, "health", "figures", "causes_of_death")

@@ -67,7 +67,7 @@ def catalog_arrays(catalog: PayerCatalog, intern: Any) -> dict[str, np.ndarray]:
         for year, amount in plan.premium_by_year:
             prem_year.append(year)
             prem_amount.append(amount)
-        default.append(plan.monthly_premium)
+        default.append((plan.monthly_premium, plan.weight))
     r, md = catalog.rules, catalog.rules.medicaid
     rules = [0.0] * 17
     rules[R_SHARE] = r.premium_share_of_income
@@ -110,7 +110,7 @@ def premium_in(PLAN, plan_f, prem_year, prem_amount, plan, year):
     """Plan.premium_in: the row of the latest year <= `year`, the first row before the table."""
     n = PLAN[plan, PL_PREMN]
     if n == 0:
-        return plan_f[plan]
+        return plan_f[plan, 0]
     r0 = PLAN[plan, PL_PREM0]
     i = 0
     for r in range(n):
@@ -218,6 +218,15 @@ def choose_plan(PLAN, plan_f, prem_year, prem_amount, R, age, year, u, previous,
                 found = True
         if found and not government:
             return previous
-    i = int(u * count)
-    return best[i if i < count - 1 else count - 1]
+    # insurance.pick_weighted, the same float operations in the same order
+    total = 0.0
+    for i in range(count):
+        total += plan_f[best[i], 1]
+    x = u * total
+    acc = 0.0
+    for i in range(count - 1):
+        acc += plan_f[best[i], 1]
+        if x < acc:
+            return best[i]
+    return best[count - 1]
 

@@ -21,17 +21,25 @@ from collections.abc import Callable
 from simulator.engine import timeutil as tu
 from simulator.ids import derived_id
 from simulator.payers.fills import fill_times
-from simulator.payers.insurance import ADULT_AGE, cap_out_of_pocket, split_cost, truncated_cents
+from simulator.payers.insurance import (
+    ADULT_AGE,
+    cap_out_of_pocket,
+    service_of,
+    split_cost,
+    truncated_cents,
+)
 from simulator.payers.plans import PayerCatalog, Plan
+from simulator.payers.prices import medication_tier
 from simulator.record import Claim, ClaimLine, CoveragePeriod, Encounter, Entry, Medication
 
 # Where a late entry's cost goes: the encounter's claim gets a line of this kind.
 _LATE_LINE = {"procedures": "procedure", "immunizations": "immunization", "reports": "report"}
 
-Item = tuple[str, str, float]  # (entry id, line kind, cost)
+Item = tuple[str, str, float, str]  # (entry id, line kind, cost, service: service_of)
 # A medication's next fill: (due time, order billed, fill number, its claim line, one fill's
-# cost, the line's cents so far [cost, copay, deductible, coinsurance, payer], fill times)
-_Fill = tuple[int, int, int, ClaimLine, float, list[int], list[int]]
+# cost, its service, the line's cents so far [cost, copay, deductible, coinsurance, payer],
+# fill times)
+_Fill = tuple[int, int, int, ClaimLine, float, str, list[int], list[int]]
 
 
 class Billing:
@@ -47,12 +55,14 @@ class Billing:
         self._queue: list[tuple[int, Plan | None, Claim | None,
                                 tuple[list[Item], Entry] | None]] = []
         self.closed = False
-        # The plan year being adjudicated: its plan, the deductible left, and the cents the
-        # patient may still pay before the out-of-pocket maximum (None: the plan has no cap)
-        self._year: tuple[Plan | None, float, int | None] = (None, 0.0, None)
+        # The plan year being adjudicated: its plan, its calendar year, the deductible left,
+        # and the cents the patient may still pay before the out-of-pocket maximum (None: the
+        # plan has no cap)
+        self._year: tuple[Plan | None, int | None, float, int | None] = (None, None, 0.0, None)
         # split_cost's answers, with the patient's part in cents: a life bills the same few
         # costs against the same plan and deductible left (mostly none) thousands of times
-        self._splits: dict[tuple[int, float, float, str], tuple[tuple[float, ...], int]] = {}
+        self._splits: dict[tuple[int, int | None, float, float, str, str],
+                           tuple[tuple[float, ...], int]] = {}
 
     # ------------------------------------------------------------ plans
 
@@ -116,18 +126,16 @@ class Billing:
         # its start: the one time of it both engines know alike when it ends (the stop of an
         # encounter open at death is moved back to the death after it is billed)
         when = enc.start
-        items = [(enc.id, "encounter", enc.base_cost)]
-        for entry in enc.procedures:
-            items.append((entry.id, "procedure", entry.cost))
-        for entry in enc.immunizations:
-            items.append((entry.id, "immunization", entry.cost))
-        for entry in enc.reports:
-            items.append((entry.id, "report", entry.cost))
+        cls = enc.encounter_class
+        items = [(enc.id, "encounter", enc.base_cost, service_of("encounter", cls))]
+        for group, kind in (("procedures", "procedure"), ("immunizations", "immunization"),
+                            ("reports", "report")):
+            service = service_of(kind, cls)
+            items.extend((entry.id, kind, entry.cost, service) for entry in getattr(enc, group))
         enc.claim = self._bill(derived_id(enc.id, "claim"), when, items, enc)
         for med in enc.medications:
             if med.claim is None:
-                med.claim = self._bill(derived_id(med.id, "claim"), when,
-                                       [(med.id, "medication", med.cost)], med)
+                med.claim = self._bill(derived_id(med.id, "claim"), when, [_drug(med)], med)
 
     def recorded(self, enc: Encounter, entry: Entry, kind: str) -> None:
         """An entry was recorded into `enc` (its group `kind`). Once the visit is billed (a
@@ -138,13 +146,14 @@ class Billing:
         if isinstance(entry, Medication):
             if entry.claim is None:
                 entry.claim = self._bill(derived_id(entry.id, "claim"), entry.start,
-                                         [(entry.id, "medication", entry.cost)], entry)
+                                         [_drug(entry)], entry)
             return
         cost = getattr(entry, "cost", None)
         line_kind = _LATE_LINE.get(kind)
         if cost is None or line_kind is None:
             return
-        self._queue.append((entry.start, None, enc.claim, ([(entry.id, line_kind, cost)], enc)))
+        item = (entry.id, line_kind, cost, service_of(line_kind, enc.encounter_class))
+        self._queue.append((entry.start, None, enc.claim, ([item], enc)))
 
     # ------------------------------------------------------------ adjudication
 
@@ -184,7 +193,8 @@ class Billing:
                     line = lines[0]
                     cents = [truncated_cents(line.cost), *(round(x * 100) for x in (
                         line.copay, line.deductible, line.coinsurance, line.payer))]
-                    heapq.heappush(fills, (times[1], order, 1, line, line.cost, cents, times))
+                    heapq.heappush(fills, (times[1], order, 1, line, line.cost, items[0][3],
+                                           cents, times))
                     filled.append((line, cents))
                     order += 1
             elif isinstance(entry, Encounter):
@@ -202,32 +212,34 @@ class Billing:
         """Adjudicate the next fill due onto its medication's line's cents (written to the line
         when the life is closed); queue the one after. No ClaimLine is built: a life has
         hundreds of fills."""
-        due, order, k, line, cost, cents, times = heapq.heappop(fills)
-        copay, deductible, coinsurance, paid = self._split(plan, cost, "medication")
+        due, order, k, line, cost, service, cents, times = heapq.heappop(fills)
+        copay, deductible, coinsurance, paid = self._split(plan, cost, "medication", service)
         cents[0] += truncated_cents(cost)
         cents[1] += round(copay * 100)
         cents[2] += round(deductible * 100)
         cents[3] += round(coinsurance * 100)
         cents[4] += round(paid * 100)
         if k + 1 < len(times):
-            heapq.heappush(fills, (times[k + 1], order, k + 1, line, cost, cents, times))
+            heapq.heappush(fills, (times[k + 1], order, k + 1, line, cost, service, cents,
+                                   times))
 
     def _lines(self, plan: Plan, items: list[Item]) -> list[ClaimLine]:
         """The lines of `items` against `plan` in the current plan year (:meth:`_split`)."""
-        return [ClaimLine(item_id, kind, cost, *self._split(plan, cost, kind))
-                for item_id, kind, cost in items]
+        return [ClaimLine(item_id, kind, cost, *self._split(plan, cost, kind, service))
+                for item_id, kind, cost, service in items]
 
-    def _split(self, plan: Plan, cost: float, kind: str) -> tuple[float, float, float, float]:
+    def _split(self, plan: Plan, cost: float, kind: str,
+               service: str) -> tuple[float, float, float, float]:
         """(copay, deductible, coinsurance, payer pays) of one item against `plan` in the
         current plan year: its deductible left counts down and its out-of-pocket maximum, if
         any, caps what the patient pays."""
-        current, left, allowed = self._year
+        current, year, left, allowed = self._year
         if current is not plan:  # no plan year was started (a world without enrolment)
-            current, left, allowed = _plan_year(plan, None)
-        key = (id(plan), cost, left, kind)  # the catalog's plans live as long as this
+            current, year, left, allowed = _plan_year(plan, None)
+        key = (id(plan), year, cost, left, kind, service)  # the catalog's plans outlive this
         found = self._splits.get(key)
         if found is None:
-            split = split_cost(plan, cost, left, kind)
+            split = split_cost(plan, cost, left, kind, service, year)
             found = self._splits[key] = (split, round((split[0] + split[1] + split[2]) * 100))
         split, patient = found
         if allowed is not None:  # cents left before the plan year's out-of-pocket maximum
@@ -235,12 +247,20 @@ class Billing:
                 split, patient = cap_out_of_pocket(split, allowed), allowed
             allowed -= patient
         copay, deductible, coinsurance, paid, left = split
-        self._year = (plan, left, allowed)
+        self._year = (plan, year, left, allowed)
         return copay, deductible, coinsurance, paid
 
-def _plan_year(plan: Plan, year: int | None) -> tuple[Plan, float, int | None]:
-    """A plan year's billing state at its start: the full deductible (of that calendar year,
-    for a plan whose deductible changes by year) and the whole out-of-pocket maximum."""
+
+def _drug(med: Medication) -> Item:
+    """A medication's claim item: a drug of the tier its price was set by (its first code)."""
+    tier = medication_tier(med.codes[0].code) if med.codes else None
+    return (med.id, "medication", med.cost, service_of("medication", drug_tier=tier))
+
+
+def _plan_year(plan: Plan, year: int | None) -> tuple[Plan, int | None, float, int | None]:
+    """A plan year's billing state at its start: its calendar year, the full deductible (of
+    that year, for a plan whose deductible changes by year) and the whole out-of-pocket
+    maximum."""
     deductible = plan.deductible if year is None else plan.deductible_in(year)
     cap = plan.max_out_of_pocket
-    return plan, float(deductible), None if cap is None else round(cap * 100)
+    return plan, year, float(deductible), None if cap is None else round(cap * 100)

@@ -31,6 +31,28 @@ if TYPE_CHECKING:
 
 # Claim line kinds that pay a copay before the deductible (engine-behaviour.md §8).
 COPAY_KINDS = frozenset({"encounter", "medication"})
+
+# The service a claim line bills, as plans set cost sharing by it (engine-behaviour.md §8):
+# preventive care, an office visit, a drug fill by tier; anything else is its line kind.
+PREVENTIVE = "preventive"
+OFFICE_VISIT = "office visit"
+DRUG_BY_TIER = {"generic": "generic drug", "brand": "brand drug", None: "drug"}
+# Encounter classes billed as preventive (the whole claim) or as an office visit
+PREVENTIVE_CLASSES = frozenset({"wellness"})
+OFFICE_CLASSES = frozenset({"ambulatory", "urgentcare", "virtual"})
+
+
+def service_of(kind: str, encounter_class: str | None = None, drug_tier: str | None = None) -> str:
+    """The service a line of `kind` bills: every line of a wellness encounter's claim and every
+    immunization is preventive; an ambulatory, urgent-care or virtual encounter's own line is
+    an office visit; a medication is a drug of its price tier (None: not in the price table)."""
+    if kind == "medication":
+        return DRUG_BY_TIER[drug_tier]
+    if kind == "immunization" or encounter_class in PREVENTIVE_CLASSES:
+        return PREVENTIVE
+    if kind == "encounter" and encounter_class in OFFICE_CLASSES:
+        return OFFICE_VISIT
+    return kind
 ADULT_AGE = 18  # below: the policy is owned by a guardian
 
 
@@ -106,7 +128,23 @@ def choose_plan(
         and previous in best
     ):
         return previous
-    return best[min(int(u * len(best)), len(best) - 1)]
+    return pick_weighted(best, u)
+
+
+def pick_weighted(plans: list[Plan], u: float) -> Plan:
+    """The plan a uniform `u` picks among `plans`, each with the chance of its enrolment weight
+    (equal weights: index int(u × n)). The compiled engine's choose_plan repeats these float
+    operations in this order, so both engines pick alike."""
+    total = 0.0
+    for plan in plans:
+        total += plan.weight
+    x = u * total
+    acc = 0.0
+    for plan in plans[:-1]:
+        acc += plan.weight
+        if x < acc:
+            return plan
+    return plans[-1]
 
 
 def insurance_status(plan: Plan) -> str:
@@ -133,17 +171,27 @@ def _decimal_cents(amount: float) -> int:
 
 
 def split_cost(
-    plan: Plan, cost: float, deductible_left: float, kind: str
+    plan: Plan, cost: float, deductible_left: float, kind: str, service: str | None = None,
+    year: int | None = None,
 ) -> tuple[float, float, float, float, float]:
     """Split one claim line: (copay, deductible, coinsurance, payer pays, deductible left).
 
-    Order (engine-behaviour.md §8): uninsured pays everything (as coinsurance); else copay
+    Order (engine-behaviour.md §8): uninsured pays everything (as coinsurance); preventive
+    care (`service`, :func:`service_of`) under a plan that waives it in the plan year of
+    `year` costs the patient nothing; a service the plan pays with a copay alone costs that
+    copay (at most the cost) and leaves the deductible alone; anything else pays the copay
     (encounters and medications), then the remaining deductible, then coinsurance on the rest.
     Amounts are truncated to cents, and the four parts always sum to the truncated cost.
     """
     total = truncated_cents(cost)
     if not plan.is_insured:
         return 0.0, 0.0, total / 100.0, 0.0, deductible_left
+    if service == PREVENTIVE and plan.preventive_free_in(year):
+        return 0.0, 0.0, 0.0, total / 100.0, deductible_left
+    for copay_service, amount in plan.copay_only:
+        if copay_service == service:
+            copay = min(truncated_cents(amount), total)
+            return copay / 100.0, 0.0, 0.0, (total - copay) / 100.0, deductible_left
     remaining = total
     copay = 0
     if kind in COPAY_KINDS:
@@ -180,10 +228,12 @@ def cap_out_of_pocket(
 
 
 def cost_sharing(
-    plan: Plan, cost: float, deductible_left: float, kind: str
+    plan: Plan, cost: float, deductible_left: float, kind: str, service: str | None = None,
+    year: int | None = None,
 ) -> tuple[float, float, float]:
     """Split one claim line: (payer pays, patient pays, deductible left afterwards)."""
-    copay, deductible, coinsurance, payer, left = split_cost(plan, cost, deductible_left, kind)
+    copay, deductible, coinsurance, payer, left = split_cost(
+        plan, cost, deductible_left, kind, service, year)
     return payer, round(copay + deductible + coinsurance, 2), left
 
 

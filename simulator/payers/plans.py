@@ -77,6 +77,12 @@ class Plan:
     eligibility: str = ELIGIBLE_ALL
     premium_by_year: tuple[tuple[int, float], ...] = ()
     deductible_by_year: tuple[tuple[int, float], ...] = ()
+    # From this calendar plan year on, preventive services carry no cost sharing (None: never)
+    preventive_free_from_year: int | None = None
+    # (service, copay): services paid with that copay alone, outside the deductible
+    copay_only: tuple[tuple[str, float], ...] = ()
+    # Relative chance of this plan among the best candidates of a plan choice
+    weight: float = 1.0
 
     @property
     def is_government(self) -> bool:
@@ -96,6 +102,13 @@ class Plan:
 
     def deductible_in(self, year: int) -> float:
         return _by_year(self.deductible_by_year, year, self.deductible)
+
+    def preventive_free_in(self, year: int | None) -> bool:
+        """Whether preventive services cost the patient nothing in a plan year of `year`
+        (None: no plan year was started, and the plan's latest rule holds, as for its
+        scalar deductible)."""
+        first = self.preventive_free_from_year
+        return first is not None and (year is None or year >= first)
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +222,9 @@ def _plan(payer: Payer, key: str, design: Mapping[str, Any], start_year: int | N
     deductible = _value(design["deductible"]) if "deductible" in design else deductibles[-1][1]
     cap = _value(design.get("max_out_of_pocket"))
     label = design.get("label")
+    preventive = _value(design.get("preventive_free_from_year"))
+    copay_only = tuple((service, float(_value(row)))
+                       for service, row in design.get("copay_only", {}).items() if service != "note")
     return Plan(
         id=plan_uuid(payer.numeric_id, key),
         payer=payer,
@@ -225,6 +241,9 @@ def _plan(payer: Payer, key: str, design: Mapping[str, Any], start_year: int | N
         eligibility=str(design["eligibility"]),
         premium_by_year=premiums,
         deductible_by_year=deductibles,
+        preventive_free_from_year=None if preventive is None else int(preventive),
+        copay_only=copay_only,
+        weight=float(_value(design.get("enrolment_weight", 1.0))),
     )
 
 

@@ -50,6 +50,10 @@ class Prices:
         """Base cost of an encounter of this class; a class without a row costs the default."""
         return self.encounter_by_class.get(encounter_class, self.encounter_default)
 
+    def medication_tier(self, code: str) -> str | None:
+        """GENERIC or BRAND, the kind this RxNorm code is priced as; None: not in the table."""
+        return self.medication_kinds.get(code)
+
     def medication(self, code: str) -> float:
         """Cost of one fill (dispense) of the drug with this RxNorm code; a code not in the
         table (e.g. of Synthea's corpus modules) costs the average of any prescription."""
@@ -105,6 +109,7 @@ def load_prices(path: Path = DATA_FILE) -> Prices:
 PRICES = load_prices()
 encounter_cost = PRICES.encounter
 medication_cost = PRICES.medication
+medication_tier = PRICES.medication_tier
 PROCEDURE_COST = PRICES.procedure
 IMMUNIZATION_COST = PRICES.immunization
 REPORT_COST = PRICES.report

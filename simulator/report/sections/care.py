@@ -153,15 +153,63 @@ def _rate(f: Figure) -> str:
     return text + (f" (published {f.reference:.3f})" if f.reference is not None else "")
 
 
+def _window_cost(ctx: Context) -> tuple[float, float, float, int] | None:
+    """(paid by patients, paid by payers, person-years, years) over the encounters' window:
+    the claims of the encounters started in it, and of each prescription the share of its
+    cost its days in the window make of its days active (its fills are spread over them;
+    one still active is active until the reference date). None: no encounters table."""
+    tables = ctx.tables
+    if not tables.has("encounters"):
+        return None
+    years = window_years(ctx.options)
+    ref = ctx.reference
+    first_day = ref.replace(year=ref.year - years)
+    epoch = dt.date(1970, 1, 1)
+    start, end = float((first_day - epoch).days), float((ref - epoch).days)
+    lo, hi = f"TIMESTAMPTZ '{first_day}'", f"TIMESTAMPTZ '{ref}'"
+    cost, covered = tables.sql(f"""
+        SELECT coalesce(sum(TOTAL_CLAIM_COST), 0)::DOUBLE, coalesce(sum(PAYER_COVERAGE), 0)::DOUBLE
+        FROM {tables.rel('encounters')} WHERE START >= {lo} AND START < {hi}""")[0]
+    if tables.has("medications"):
+        med_cost, med_covered = tables.sql(f"""
+            SELECT coalesce(sum(TOTALCOST * part), 0)::DOUBLE,
+                   coalesce(sum(PAYER_COVERAGE * part), 0)::DOUBLE FROM (
+                SELECT TOTALCOST, PAYER_COVERAGE,
+                       CASE WHEN stop <= START THEN (START >= {lo} AND START < {hi})::INT
+                            ELSE greatest(epoch(least(stop, {hi})) - epoch(greatest(START, {lo})),
+                                          0) / (epoch(stop) - epoch(START)) END AS part
+                FROM (SELECT TOTALCOST, PAYER_COVERAGE, START,
+                             least(coalesce(STOP, {hi}), {hi}) AS stop
+                      FROM {tables.rel('medications')}))""")[0]
+        cost, covered = cost + med_cost, covered + med_covered
+    return cost - covered, covered, sum(_exposure(ctx, start, end)), years
+
+
 def _cost(ctx: Context, section: Section, references: dict[str, dict[str, Any]]) -> None:
     tables = ctx.tables
     lives = ctx.measured.lives  # type: ignore[union-attr]
     ref_day = float((ctx.reference - dt.date(1970, 1, 1)).days)
-    lived = float(np.sum((np.minimum(np.where(np.isnan(lives.death), ref_day, lives.death),
-                                      ref_day) - lives.birth) / YEAR))
-    paid, covered = tables.sql(
+    lifetime_years = float(np.sum((np.minimum(np.where(np.isnan(lives.death), ref_day,
+                                                        lives.death), ref_day)
+                                   - lives.birth) / YEAR))
+    life_paid, life_covered = tables.sql(
         f"SELECT coalesce(sum(HEALTHCARE_EXPENSES), 0)::DOUBLE, "
         f"coalesce(sum(HEALTHCARE_COVERAGE), 0)::DOUBLE FROM {tables.rel('patients')}")[0]
+    window = _window_cost(ctx)
+    if window is not None:
+        paid, covered, lived, years = window
+        over = (f"over the {years} years before the reference date, every life counted: the "
+                "claims of the encounters started in them (encounters.csv TOTAL_CLAIM_COST, "
+                "PAYER_COVERAGE) and of each prescription the share of its cost (medications.csv "
+                "TOTALCOST, PAYER_COVERAGE) its days in them make of its days active")
+    else:
+        paid, covered, lived, years = life_paid, life_covered, lifetime_years, None
+        over = ("over every life written, birth to death or the reference date (patients.csv "
+                "HEALTHCARE_EXPENSES + HEALTHCARE_COVERAGE): no encounters table to count the "
+                "recent years from")
+        section.not_computed.append(
+            "cost over recent years: " + tables.why_missing("encounters") + "; shown over "
+            "whole lives instead, under earlier plan rules too")
     total = paid + covered
     spending = references.get("health_spending_per_person_year")
     pocket = references.get("out_of_pocket_share")
@@ -175,9 +223,15 @@ def _cost(ctx: Context, section: Section, references: dict[str, dict[str, Any]])
                       pocket["value"] if pocket else None, None,
                       source=pocket["source"] if pocket else None, unit="share",
                       why="no claim cost anything")
-    section.data["cost"] = {"person_years": lived, "paid_by_patients": paid,
-                            "paid_by_payers": covered, "per_person_year": per_year,
-                            "out_of_pocket_share": share}
+    life_total = life_paid + life_covered
+    section.data["cost"] = {
+        "window_years": years, "person_years": lived, "paid_by_patients": paid,
+        "paid_by_payers": covered, "per_person_year": per_year, "out_of_pocket_share": share,
+        "whole_lives": {
+            "person_years": lifetime_years, "paid_by_patients": life_paid,
+            "paid_by_payers": life_covered,
+            "per_person_year": life_total / lifetime_years if lifetime_years > 0 else None,
+            "out_of_pocket_share": life_paid / life_total if life_total > 0 else None}}
     for figure, key, axis, percent in ((per_year, "cost-per-person-year",
                                         "US dollars per person-year", False),
                                        (share, "out-of-pocket-share",
@@ -186,11 +240,10 @@ def _cost(ctx: Context, section: Section, references: dict[str, dict[str, Any]])
         what = (spending if figure is per_year else pocket) or {}
         section.blocks.append(Chart(
             key, figure.label.capitalize(),
-            ("Over every life written, birth to death or the reference date: what the claims "
-             "cost (patients.csv HEALTHCARE_EXPENSES + HEALTHCARE_COVERAGE) per year lived"
+            (f"What the claims cost per person-year, {over}"
              if figure is per_year else
-             "What patients paid (HEALTHCARE_EXPENSES: copays, deductibles, coinsurance) as a "
-             "share of their claims' totals, over every life written")
+             f"What patients paid (copays, deductibles, coinsurance) as a share of what the "
+             f"claims cost, {over}")
             + (f". Published (for scale, no band): {what.get('what', '')}. Source: {source}"
                if source else ". No published reference."),
             compare_bars([figure], axis, percent=percent,
