@@ -74,12 +74,14 @@ numbers = st.one_of(st.none(), st.booleans(), st.integers(0, 400_000),
 
 @settings(max_examples=600, deadline=None)
 @given(age=st.integers(0, 100), year=st.integers(1950, 2030), u=st.floats(0, 0.999999),
+       coverage=st.floats(0, 0.999999),
        previous=st.integers(-1, len(PLANS) - 1), state=st.sampled_from(["MA", "TX", "CA", "FL",
                                                                          "WI", "ZZ"]),
        income=numbers, occupation=st.one_of(st.none(), st.floats(0, 1)), ratio=numbers,
        flags=st.lists(st.one_of(st.none(), st.booleans(), st.sampled_from(["", "yes"])),
                       min_size=4, max_size=4))
-def test_plan_choice_matches_the_reference(age: int, year: int, u: float, previous: int,
+def test_plan_choice_matches_the_reference(age: int, year: int, u: float, coverage: float,
+                                           previous: int,
                                            state: str, income: Any, occupation: Any,
                                            ratio: Any, flags: list[Any]) -> None:
     attributes: dict[str, Any] = {}
@@ -90,16 +92,16 @@ def test_plan_choice_matches_the_reference(age: int, year: int, u: float, previo
             attributes[name] = value
     expected = choose_plan(CATALOG, age=age, year=year, state_abbreviation=state,
                            attributes=attributes, previous=PLANS[previous] if previous >= 0
-                           else None, u=u)
+                           else None, u=u, coverage=coverage)
     facts = np.zeros(ins.N_FACTS)
     for i, value in enumerate((income, occupation, ratio)):
         if isinstance(value, int | float):
             facts[2 * i], facts[2 * i + 1] = 1.0, float(value)
     for i, value in enumerate(flags):
         facts[ins.F_ESRD + i] = float(bool(value))
-    person = np.zeros(4)
-    person[1:4] = ins.state_params(CATALOG, state)
+    person = np.zeros(6)
+    person[1:5] = ins.state_params(CATALOG, state)
     got = ins.choose_plan(ARRAYS["PLAN"], ARRAYS["plan_f"], ARRAYS["prem_year"],
-                          ARRAYS["prem_amount"], ARRAYS["plan_rules"], age, year, u, previous,
+                          ARRAYS["prem_amount"], ARRAYS["plan_rules"], age, year, u, coverage, previous,
                           person, facts)
     assert PLANS[got] is expected

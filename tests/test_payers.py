@@ -42,13 +42,15 @@ def person(income: float, occupation: float = 0.0, **extra: Any) -> dict[str, An
 
 
 def choose(age: int, year: int, attributes: dict[str, Any], state: str = "MA",
-           previous: Plan | None = None, u: float = 0.5) -> Plan:
+           previous: Plan | None = None, u: float = 0.5, coverage: float = 1.0) -> Plan:
     return choose_plan(CATALOG, age=age, year=year, state_abbreviation=state,
-                       attributes=attributes, previous=previous, u=u)
+                       attributes=attributes, previous=previous, u=u, coverage=coverage)
 
 
-def status(age: int, year: int, attributes: dict[str, Any], state: str = "MA") -> str:
-    return insurance_status(choose(age, year, attributes, state))
+def status(age: int, year: int, attributes: dict[str, Any], state: str = "MA",
+           coverage: float = 1.0) -> str:
+    """The plan's status; `coverage` 1.0: a coverage draw that leaves private plans open."""
+    return insurance_status(choose(age, year, attributes, state, coverage=coverage))
 
 
 def private_plans() -> list[Plan]:
@@ -149,9 +151,10 @@ def test_medicare_by_disability_or_esrd_only_after_1973() -> None:
 def test_poor_adult_gets_medicaid_in_an_expansion_state_after_2014() -> None:
     poor = person(1.2 * POVERTY)
     assert status(30, 2015, poor, "MA") == "medicaid"
-    assert status(30, 2013, poor, "MA") == "none"  # above the pre-ACA adult limit (64 % FPL)
-    assert status(30, 2015, poor, "TX") == "none"  # non-expansion state
-    assert status(30, 2023, poor, "NC") == "none"  # NC expanded in December 2023
+    # above the pre-ACA adult limit (64 % FPL), with a coverage draw among the uninsured
+    assert status(30, 2013, poor, "MA", coverage=0.0) == "none"
+    assert status(30, 2015, poor, "TX", coverage=0.0) == "none"  # non-expansion state
+    assert status(30, 2023, poor, "NC", coverage=0.0) == "none"  # NC expanded in Dec. 2023
     assert status(30, 2024, poor, "NC") == "medicaid"
     assert status(30, 2015, person(0.5 * POVERTY), "WI") == "medicaid"  # WI's own 100 % limit
     assert status(30, 2012, person(0.6 * POVERTY), "TX") == "medicaid"  # below 64 % pre-ACA
@@ -161,7 +164,7 @@ def test_children_pregnancy_and_blindness_routes_to_medicaid() -> None:
     family = person(1.5 * POVERTY)  # too poor to afford a private plan
     assert status(10, 2020, family, "TX") == "medicaid"  # CHIP up to 250 % FPL
     assert status(10, 1995, family, "TX") == "none"  # before CHIP
-    assert status(19, 2020, family, "TX") == "none"
+    assert status(19, 2020, family, "TX", coverage=0.0) == "none"
     assert status(30, 2020, person(1.8 * POVERTY, pregnant=True), "TX") == "medicaid"
     assert status(30, 2020, person(100_000, blindness=True), "TX") == "medicaid"
     assert status(30, 1960, person(0.1 * POVERTY), "TX") == "none"  # before Medicaid
@@ -178,14 +181,17 @@ def test_rich_employed_40_year_old_is_private() -> None:
     assert plan.payer.ownership == PRIVATE
 
 
-def test_affordability_by_income_share_or_employer_after_the_mandate() -> None:
+def test_affordability_by_income_share_before_the_mandate_then_the_coverage_draw() -> None:
     ppo = max(p.monthly_premium for p in private_plans())
     cheapest = min(p.monthly_premium for p in private_plans())
-    # Income where no private plan costs <= 3.4 % of it: only employer coverage helps.
+    # Income where no private plan costs <= 3.4 % of it: uninsured before the mandate year.
     low = 0.9 * 12 * cheapest / 0.034
     assert status(40, 2005, person(low, 0.5), "TX") == "none"
-    assert status(40, 2006, person(low, 0.5), "TX") == "private"
-    assert status(40, 2020, person(low, 0.1), "TX") == "none"
+    # From the mandate year the coverage draw alone decides, whatever the occupation level.
+    share = CATALOG.rules.uninsured_share("TX")
+    assert status(40, 2006, person(low, 0.5), "TX", coverage=share) == "private"
+    assert status(40, 2020, person(low, 0.1), "TX", coverage=share) == "private"
+    assert status(40, 2020, person(150_000, 0.9), "TX", coverage=share - 1e-9) == "none"
     # Enough income pays for the dearest plan without an employer.
     assert status(40, 1990, person(1.01 * 12 * ppo / 0.034, 0.0), "TX") == "private"
 
@@ -214,7 +220,8 @@ def test_previous_private_plan_is_kept_while_it_still_fits() -> None:
     for u in (0.0, 0.25, 0.5, 0.99):
         assert choose(40, 2020, rich, previous=previous, u=u) is previous
     # no longer affordable: a new choice (here none at all)
-    assert choose(40, 2020, person(10_000, 0.0), previous=previous, state="TX").payer.name == (
+    assert choose(40, 2020, person(10_000, 0.0), previous=previous, state="TX",
+                  coverage=0.0).payer.name == (
         "NO_INSURANCE"
     )
     # a government plan with better priority wins over the old private plan
@@ -618,3 +625,40 @@ def test_a_fill_counted_only_with_its_whole_supply_period() -> None:
     (line,) = med.claim.lines
     assert dispenses(med, start + 400 * tu.DAY) == 2
     assert line.cost == 24.68 and line.patient == 24.68  # uninsured: the patient pays all
+
+
+# ------------------------------------------------------------------------ uninsured draw
+
+
+def test_uninsured_shares_are_the_acs_uninsured_among_people_without_public_coverage() -> None:
+    data = json.loads(DATA_FILE.read_text(encoding="utf-8"))
+    entry = data["uninsured_without_public"]
+    assert all(source in data["sources"] for source in entry["derived_from"])
+    states = json.loads((DATA_FILE.parent / "state_demographics.json").read_text(
+        encoding="utf-8"))
+    assert len(entry["by_state"]) == len(states["states"]) == 51
+    for raw in states["states"].values():
+        c = raw["coverage"]
+        expected = raw["sdoh"]["uninsured"] / (1 - c["public"] / c["population"])
+        assert entry["by_state"][raw["abbreviation"]] == pytest.approx(expected, abs=5e-5)
+    assert CATALOG.rules.uninsured_share("MA") == 0.0437
+    assert CATALOG.rules.uninsured_share("TX") == 0.2496
+    assert CATALOG.rules.uninsured_share("ZZ") == entry["national"] == 0.1376
+
+
+def test_the_coverage_draw_closes_private_plans_but_not_government_ones() -> None:
+    worker = person(90_000, occupation=0.9)
+    share = CATALOG.rules.uninsured_share("TX")
+    assert status(40, 2020, worker, "TX") == "private"  # no draw given: always open
+    closed = choose_plan(CATALOG, age=40, year=2020, state_abbreviation="TX",
+                         attributes=worker, previous=None, u=0.5, coverage=share - 1e-9)
+    assert closed is CATALOG.no_insurance_plan
+    opened = choose_plan(CATALOG, age=40, year=2020, state_abbreviation="TX",
+                         attributes=worker, previous=None, u=0.5, coverage=share)
+    assert insurance_status(opened) == "private"
+    retiree = choose_plan(CATALOG, age=70, year=2020, state_abbreviation="TX",
+                          attributes=worker, previous=None, u=0.5, coverage=0.0)
+    assert insurance_status(retiree) == "medicare"
+    poor = choose_plan(CATALOG, age=30, year=2020, state_abbreviation="MA",
+                       attributes=person(10_000), previous=None, u=0.5, coverage=0.0)
+    assert insurance_status(poor) == "medicaid"

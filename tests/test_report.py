@@ -155,6 +155,46 @@ def test_who_agrees_with_the_csv_files(run: Path, report: dict[str, Any]) -> Non
     assert mix["Uninsured"]["value"] == pytest.approx(uninsured / len(living), abs=1e-6)
     medicare = sum(names[latest[p["Id"]][1]] == "Medicare" for p in living)
     assert mix["Medicare"]["value"] == pytest.approx(medicare / len(living), abs=1e-6)
+    # every row judged against its exclusive ACS share, computed here from the raw counts
+    expected = _insurance_shares("Massachusetts")
+    for label, share in expected.items():
+        assert mix[label]["reference"] == pytest.approx(share, abs=1e-6), label
+        assert mix[label]["status"] in ("in band", "out of band"), label
+        assert mix[label]["source"], label
+
+
+def _insurance_shares(state: str) -> dict[str, float]:
+    """The insurance mix's references, from state_demographics.json's raw ACS figures: S2704
+    counts (everyone, public coverage, Medicare and Medicaid alone or in combination) and the
+    DP03 uninsured share, split into exclusive groups by inclusion-exclusion."""
+    data = json.loads((Path(__file__).resolve().parent.parent / "simulator" / "data"
+                       / "state_demographics.json").read_text(encoding="utf-8"))
+    raw = data["states"][state]
+    c, uninsured = raw["coverage"], raw["sdoh"]["uninsured"]
+    everyone = c["population"]
+    with_medicare_only = c["public"] - c["medicaid"]  # public without Medicaid: Medicare (or VA)
+    with_medicaid_only = c["public"] - c["medicare"]
+    both = c["public"] - with_medicare_only - with_medicaid_only
+    return {"Medicare": with_medicare_only / everyone, "Medicaid": with_medicaid_only / everyone,
+            "Dual Eligible": both / everyone,
+            "Private": (everyone - c["public"]) / everyone - uninsured, "Uninsured": uninsured}
+
+
+@pytest.mark.parametrize("state", ["Massachusetts", "Texas", "Wyoming"])
+def test_insurance_references_split_the_population(state: str) -> None:
+    from simulator.population.state_data import state_profile
+    from simulator.report.sections.who import INSURANCE, insurance_references
+
+    got = insurance_references(state_profile(state))
+    expected = _insurance_shares(state)
+    assert list(got) == list(INSURANCE)
+    for label, (share, source) in got.items():
+        assert share == pytest.approx(expected[label], abs=1e-12), label
+        assert 0.0 < share < 1.0 and source and "ACS 2018" in source, label
+    assert sum(share for share, _ in got.values()) == pytest.approx(1.0, abs=1e-12)
+    if state == "Massachusetts":  # S2704 and DP03, Massachusetts, 2018, by hand
+        assert got["Dual Eligible"][0] == pytest.approx((1187722 + 1570110 - 2498805) / 6830796)
+        assert got["Private"][0] == pytest.approx(1 - 2498805 / 6830796 - 0.0277)
 
 
 def _age(birth: str, on: dt.date) -> float:

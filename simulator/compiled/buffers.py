@@ -86,7 +86,7 @@ def make_work(P: Any, caps: Capacities, processes: list[tuple[int, int, int, int
         A=_t(P.n_attr, 2), a_num=np.zeros(P.n_attr),
         PRS=_t(P.n_code_text, 6, -1), SY=_t(size[k.G_SYM], 5), OW=_t(P.n_strings, 3, -1),
         rbuf=np.zeros((64, 2), dtype=np.int64), stack=np.zeros(256, dtype=np.int64),
-        str_lower=texts.lower, person_f=np.zeros(4),
+        str_lower=texts.lower, person_f=np.zeros(6),
         body=np.zeros(vt.N_BODY), bulk=np.zeros(4), vout=np.full(len(VITAL_NAMES), np.nan),
         vtime=np.full(len(vt.GROUPS), k.NONE, dtype=np.int64), drug=vt.new_drug_impact(),
         OV=_t(len(VITAL_NAMES), 5), ovf=np.zeros((len(VITAL_NAMES), 3)),

@@ -43,7 +43,7 @@ from simulator.engine.simulation import (
 )
 from simulator.errors import SimulationError
 from simulator.payers.billing import Billing
-from simulator.payers.insurance import person_state
+from simulator.payers.insurance import coverage_draw, person_state
 from simulator.payers.plans import load_payers
 from simulator.record import Code, Encounter, HealthRecord
 
@@ -207,7 +207,8 @@ class CompiledEngine:
                                      else k.NONE)
             self.W.person_f[0] = employment_rate(person)
             if self._insured:
-                self.W.person_f[1:4] = state_params(load_payers(), person_state(person))
+                self.W.person_f[1:5] = state_params(load_payers(), person_state(person))
+                self.W.person_f[5] = coverage_draw(person)
             self.W.body[:], self.W.bulk[:] = vt.body_arrays(person)
             if self._covid:
                 self.W.n[k.N_C19_FIRST], self.W.n[k.N_C19_SECOND], self.W.n[k.N_C19_VACCINE] = (

@@ -32,9 +32,11 @@ _ELIGIBILITY = {ELIGIBLE_ALL: EL_ALL, ELIGIBLE_MEDICARE: EL_MEDICARE,
 (R_SHARE, R_MANDATE, R_EMPLOYER, R_POVERTY, R_MEDICARE_AGE, R_MEDICARE_START,
  R_DISABILITY_START, R_MD_START, R_CHILD_MAX_AGE, R_CHILD_BEFORE_CHIP, R_CHIP_START, R_CHILD,
  R_PREGNANT, R_ADULT_BEFORE, R_ADULT_NON_EXP, R_NON_EXP_FROM, R_EXPANSION) = range(17)
-# the person's state (W.person_f): the year the Medicaid expansion counts from, and the state's
-# own adult limit with the year it applies from (inf: none)
-PF_EXPANSION, PF_OWN_FROM, PF_OWN_LIMIT = 1, 2, 3
+# the person's state (W.person_f): the year the Medicaid expansion counts from, the state's
+# own adult limit with the year it applies from (inf: none), and the share of uninsured people
+# among those without public coverage (Rules.uninsured_share)
+PF_EXPANSION, PF_OWN_FROM, PF_OWN_LIMIT, PF_UNINSURED = 1, 2, 3, 4
+PF_COVERAGE = 5  # the person's coverage draw (payers.insurance.coverage_draw)
 # the facts about the person the choice reads (the `facts` argument)
 (F_INCOME_OK, F_INCOME, F_OCCUPATION_OK, F_OCCUPATION, F_RATIO_OK, F_RATIO, F_ESRD, F_DISABLED,
  F_BLIND, F_PREGNANT) = range(10)
@@ -95,14 +97,16 @@ def catalog_arrays(catalog: PayerCatalog, intern: Any) -> dict[str, np.ndarray]:
     )
 
 
-def state_params(catalog: PayerCatalog, state: str) -> tuple[float, float, float]:
-    """(expansion year, own limit's first year, own limit) for a state (inf: none)."""
+def state_params(catalog: PayerCatalog, state: str) -> tuple[float, float, float, float]:
+    """(expansion year, own limit's first year, own limit, uninsured share without public
+    coverage) for a state (inf: none); W.person_f[1:5]."""
     md = catalog.rules.medicaid
     expansion = md.expansion_year.get(state)
     own = md.state_adult_limits.get(state)
     return (math.inf if expansion is None else float(expansion),
             math.inf if own is None else float(own[0]),
-            0.0 if own is None else float(own[1]))
+            0.0 if own is None else float(own[1]),
+            catalog.rules.uninsured_share(state))
 
 
 @nb.njit(cache=True)
@@ -168,13 +172,15 @@ def medicare_eligible(R, age, year, facts):
 
 
 @nb.njit(cache=True)
-def choose_plan(PLAN, plan_f, prem_year, prem_amount, R, age, year, u, previous, person, facts):
-    """insurance.choose_plan: the plan index for the coming year (`previous`: -1 for none)."""
+def choose_plan(PLAN, plan_f, prem_year, prem_amount, R, age, year, u, coverage, previous, person,
+                facts):
+    """insurance.choose_plan: the plan index for the coming year (`previous`: -1 for none;
+    `coverage`: the person's coverage draw)."""
     n = PLAN.shape[0] - 1  # the last row is the no-insurance plan
     medicare = medicare_eligible(R, age, year, facts)
     medicaid = medicaid_eligible(R, age, year, person, facts)
-    employer = (year >= R[R_MANDATE] and facts[F_OCCUPATION_OK] != 0.0
-                and facts[F_OCCUPATION] >= R[R_EMPLOYER])
+    mandate = year >= R[R_MANDATE]
+    employer = mandate and coverage >= person[PF_UNINSURED]
     best = np.empty(n, dtype=np.int64)
     count = 0
     priority = 0
@@ -195,7 +201,7 @@ def choose_plan(PLAN, plan_f, prem_year, prem_amount, R, age, year, u, previous,
         if not accepted:
             continue
         if PLAN[p, PL_GOV] == 0 and not employer:
-            if facts[F_INCOME_OK] == 0.0:
+            if mandate or facts[F_INCOME_OK] == 0.0:
                 continue
             premium = premium_in(PLAN, plan_f, prem_year, prem_amount, p, year)
             if not 12.0 * premium <= R[R_SHARE] * facts[F_INCOME]:

@@ -2989,7 +2989,8 @@ def insurance(P, W, proc, stream, now):
         facts = insurance_facts(P, W, now)
         u = draw(P, W, stream)
         plan = ins.choose_plan(P.PLAN, P.plan_f, P.prem_year, P.prem_amount, P.plan_rules, age,
-                               civil.year_of(at), u, W.n[N_PLAN], W.person_f, facts)
+                               civil.year_of(at), u, W.person_f[ins.PF_COVERAGE], W.n[N_PLAN],
+                               W.person_f, facts)
         new = plan != W.n[N_PLAN]
         hi, lo = ZERO, ZERO
         if new and P.PLAN[plan, ins.PL_INSURED] != 0:

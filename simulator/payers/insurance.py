@@ -13,6 +13,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from simulator.engine import timeutil as tu
+from simulator.engine.randomness import Stream, stream_id
 from simulator.payers.eligibility import medicaid_eligible, medicare_eligible
 from simulator.payers.plans import (
     ELIGIBLE_ALL,
@@ -56,15 +57,15 @@ def service_of(kind: str, encounter_class: str | None = None, drug_tier: str | N
 ADULT_AGE = 18  # below: the policy is owned by a guardian
 
 
-def _affordable(plan: Plan, year: int, attributes: Mapping[str, Any], catalog: PayerCatalog) -> bool:
+def _affordable(
+    plan: Plan, year: int, state: str, attributes: Mapping[str, Any], catalog: PayerCatalog,
+    coverage: float,
+) -> bool:
     rules = catalog.rules
-    occupation = attributes.get("occupation_level")
-    if (
-        year >= rules.mandate_year
-        and isinstance(occupation, int | float)
-        and occupation >= rules.employer_occupation_level
-    ):
-        return True  # employer coverage
+    if year >= rules.mandate_year:
+        # private coverage (employer, direct purchase) unless the person's coverage draw falls
+        # among the state's uninsured share of the people without public coverage (§8)
+        return coverage >= rules.uninsured_share(state)
     income = attributes.get("income")
     if not isinstance(income, int | float):
         return False
@@ -78,8 +79,12 @@ def eligible_plans(
     year: int,
     state_abbreviation: str,
     attributes: Mapping[str, Any],
+    coverage: float = 1.0,
 ) -> list[Plan]:
-    """Active plans that accept the person and that they can have (government or affordable)."""
+    """Active plans that accept the person and that they can have (government or affordable).
+
+    `coverage` is the person's coverage draw (`coverage_draw`, a uniform; 1.0: always covered).
+    """
     rules = catalog.rules
     medicare = medicare_eligible(age, year, attributes, rules)
     medicaid = medicaid_eligible(age, year, state_abbreviation, attributes, rules)
@@ -93,7 +98,8 @@ def eligible_plans(
     for plan in catalog.plans:
         if not plan.active(year) or not accepted.get(plan.eligibility, False):
             continue
-        if plan.is_government or _affordable(plan, year, attributes, catalog):
+        if plan.is_government or _affordable(plan, year, state_abbreviation, attributes, catalog,
+                                             coverage):
             out.append(plan)
     return out
 
@@ -107,6 +113,7 @@ def choose_plan(
     attributes: Mapping[str, Any],
     previous: Plan | None,
     u: float,
+    coverage: float = 1.0,
 ) -> Plan:
     """The primary plan for the coming year (engine-behaviour.md §8, `priority` behaviour).
 
@@ -114,7 +121,8 @@ def choose_plan(
     (income, occupation level), exactly as adults are.
     """
     candidates = eligible_plans(
-        catalog, age=age, year=year, state_abbreviation=state_abbreviation, attributes=attributes
+        catalog, age=age, year=year, state_abbreviation=state_abbreviation, attributes=attributes,
+        coverage=coverage,
     )
     if not candidates:
         return catalog.no_insurance_plan
@@ -259,6 +267,15 @@ def person_state(person: Any) -> str:
     return _state_abbreviation(state) if isinstance(state, str) and state else ""
 
 
+COVERAGE_STREAM = stream_id("builtin:coverage")
+
+
+def coverage_draw(person: Any) -> float:
+    """The person's coverage draw, fixed for life: the first uniform of their own keyed stream
+    `builtin:coverage` (engine-behaviour.md §8, §9.1; the compiled engine reads the same)."""
+    return Stream(person.seed, COVERAGE_STREAM).random()
+
+
 def insurance_process(sim: PersonSim) -> Generator[Any, Any, None]:
     """At birth and every birthday choose the plan for the coming year (§4.1).
 
@@ -268,6 +285,7 @@ def insurance_process(sim: PersonSim) -> Generator[Any, Any, None]:
     catalog = load_payers()
     billing = sim.billing
     person = sim.person
+    coverage = coverage_draw(person)
     birth = person.birth
     age = 0
     while True:
@@ -288,6 +306,7 @@ def insurance_process(sim: PersonSim) -> Generator[Any, Any, None]:
             attributes=person.attributes,
             previous=billing.current_plan,
             u=person.rng.random(),
+            coverage=coverage,
         )
         billing.enrol(plan, at, tu.age_reached_ms(birth, 12 * (age + 1)), age, person.rng.uuid)
         person.set("insurance_status", insurance_status(plan))

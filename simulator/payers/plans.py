@@ -139,6 +139,14 @@ class Rules:
     medicare_start_year: int
     medicare_disability_start_year: int
     medicaid: MedicaidRules
+    # state -> share of the people without public coverage who have none (ACS 2018), and the
+    # national share for any other state (engine-behaviour.md §8, "Plan choice")
+    uninsured_without_public: Mapping[str, float] = field(default_factory=dict)
+    uninsured_without_public_national: float = 0.0
+
+    def uninsured_share(self, state: str) -> float:
+        """The chance that a person whom no government plan accepts has no private plan."""
+        return self.uninsured_without_public.get(state, self.uninsured_without_public_national)
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +178,7 @@ def _expansion_year(iso: str) -> int:
 
 def _rules(data: Mapping[str, Any]) -> Rules:
     aff, mc, md = data["affordability"], data["medicare"], data["medicaid"]
+    gap = data.get("uninsured_without_public", {})
     medicaid = MedicaidRules(
         start_year=int(_value(md["start_year"])),
         child_max_age=int(_value(md["child_max_age"])),
@@ -196,6 +205,8 @@ def _rules(data: Mapping[str, Any]) -> Rules:
         medicare_start_year=int(_value(mc["start_year"])),
         medicare_disability_start_year=int(_value(mc["disability_and_esrd_start_year"])),
         medicaid=medicaid,
+        uninsured_without_public={s: float(v) for s, v in gap.get("by_state", {}).items()},
+        uninsured_without_public_national=float(gap.get("national", 0.0)),
     )
 
 

@@ -12,7 +12,7 @@ import functools
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ ADULT_MAX_AGE = 64
 RACES = ("white", "black", "asian", "native", "hawaiian", "other")
 EDUCATION = ("less_than_hs", "hs_degree", "some_college", "bs_degree")
 SDOH = ("unemployed", "uninsured", "no_vehicle_access", "food_insecurity", "severe_housing_cost_burden")
+COVERAGE = ("population", "public", "medicare", "medicaid")
 FEMALE_GROUPS = {"0-17": (0, CHILD_MAX_AGE), "18-64": (CHILD_MAX_AGE + 1, ADULT_MAX_AGE),
                  "65+": (ADULT_MAX_AGE + 1, OPEN_AGE_HI)}
 
@@ -47,6 +48,9 @@ class StateProfile:
     education: dict[str, float]
     sdoh: dict[str, float]  # only the figures sourced for this state; see national_sdoh()
     sources: dict[str, str]
+    # civilian noninstitutionalized people: all, with public coverage, with Medicare and with
+    # Medicaid (each alone or in combination), ACS S2704 counts; empty where unsourced
+    coverage: dict[str, int] = field(default_factory=dict)
 
 
 def _fail(where: str, key: str, message: str) -> ValueError:
@@ -184,9 +188,10 @@ def _profile(name: str, raw: Any) -> StateProfile:
     if not isinstance(sdoh_raw, Mapping) or not set(sdoh_raw) <= set(SDOH):
         raise _fail(where, "sdoh", f"expected an object with keys among {list(SDOH)}")
     sdoh = {k: _share(where, f"sdoh.{k}", v) for k, v in sdoh_raw.items()}
+    coverage = _coverage(where, raw.get("coverage"))
     sources = raw["sources"]
     groups = [g for g in ("age", "female_by_age", "age_male", "age_female", "race", "hispanic", "income",
-                          "education") if g in raw] + list(sdoh)
+                          "education", "coverage") if g in raw] + list(sdoh)
     if not isinstance(sources, Mapping):
         raise _fail(where, "sources", "expected an object")
     for group in groups:
@@ -200,8 +205,33 @@ def _profile(name: str, raw: Any) -> StateProfile:
         hispanic=_share(where, "hispanic", raw["hispanic"]),
         income=_income(where, raw["income"]),
         education=_group(where, "education", raw["education"], EDUCATION),
-        sdoh=sdoh, sources=dict(sources),
+        sdoh=sdoh, sources=dict(sources), coverage=coverage,
     )
+
+
+def _coverage(where: str, raw: Any) -> dict[str, int]:
+    """The S2704 counts (population, public, medicare, medicaid), checked for consistency."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping) or set(raw) != set(COVERAGE) or any(
+            isinstance(v, bool) or not isinstance(v, int) or v < 0 for v in raw.values()):
+        raise _fail(where, "coverage", f"expected non-negative counts {list(COVERAGE)}")
+    counts = {k: int(raw[k]) for k in COVERAGE}
+    population, public = counts["population"], counts["public"]
+    if not (population > 0 and public <= population and counts["medicare"] <= public
+            and counts["medicaid"] <= public <= counts["medicare"] + counts["medicaid"]):
+        raise _fail(where, "coverage", f"counts do not nest (Medicare, Medicaid <= public <= "
+                                       f"Medicare + Medicaid, public <= population): {counts}")
+    return counts
+
+
+def national_coverage(path: Path | None = None) -> tuple[dict[str, int], str | None]:
+    """The national S2704 counts and their source ({} when the file holds none)."""
+    raw = _read((path or DATA_PATH).resolve()).get("national_coverage")
+    if not isinstance(raw, Mapping):
+        return {}, None
+    return (_coverage("national_coverage", {k: v for k, v in raw.items() if k != "source"}),
+            raw.get("source"))
 
 
 def _read(path: Path) -> dict[str, Any]:

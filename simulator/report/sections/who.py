@@ -200,6 +200,38 @@ def _uninsured_reference(profile: Any) -> tuple[float | None, str | None]:
     return None, None
 
 
+def insurance_references(profile: Any) -> dict[str, tuple[float | None, str | None]]:
+    """Each row of the insurance mix as an exclusive share of the ACS 2018 civilian
+    noninstitutionalized population, with its source (docs/report.md, "Insurance").
+
+    From S2704's counts (all people N, with public coverage P, with Medicare M and with
+    Medicaid D, each alone or in combination) and DP03's uninsured share U: Dual Eligible
+    (M + D - P) / N, Medicare without Medicaid (P - D) / N, Medicaid without Medicare
+    (P - M) / N, private coverage without public coverage 1 - P / N - U, uninsured U. The
+    state's figures, else the national ones."""
+    from simulator.population.state_data import national_coverage
+
+    uninsured, uninsured_source = _uninsured_reference(profile)
+    counts: dict[str, int] = dict(profile.coverage) if profile is not None else {}
+    source = profile.sources.get("coverage") if counts else None
+    if not counts:
+        counts, source = national_coverage()
+    if not counts:
+        return {kind: (uninsured if kind == "Uninsured" else None,
+                       uninsured_source if kind == "Uninsured" else None) for kind in INSURANCE}
+    n, public = counts["population"], counts["public"]
+    medicare, medicaid = counts["medicare"], counts["medicaid"]
+    private = None if uninsured is None else 1.0 - public / n - uninsured
+    both = f"{source}; and {uninsured_source}" if uninsured_source else source
+    return {
+        "Medicare": ((public - medicaid) / n, source),
+        "Medicaid": ((public - medicare) / n, source),
+        "Dual Eligible": ((medicare + medicaid - public) / n, source),
+        "Private": (private, both if private is not None else None),
+        "Uninsured": (uninsured, uninsured_source),
+    }
+
+
 def _insurance(ctx: Context, section: Section, profile: Any) -> None:
     tables = ctx.tables
     needed = ("payer_transitions", "payers")
@@ -223,24 +255,27 @@ def _insurance(ctx: Context, section: Section, profile: Any) -> None:
         WHERE p.DEATHDATE IS NULL GROUP BY kind ORDER BY kind""")
     counts = dict(rows)
     living = sum(counts.values())
-    uninsured, source = _uninsured_reference(profile)
-    figures = []
-    for kind in INSURANCE:
-        if kind == "Uninsured":
-            figures.append(_share_figure(kind, counts.get(kind, 0), living, uninsured, source))
-        else:
-            figures.append(_share_figure(kind, counts.get(kind, 0), living, None, None))
+    references = insurance_references(profile)
+    figures = [_share_figure(kind, counts.get(kind, 0), living, *references[kind])
+               for kind in INSURANCE]
     others = {k: v for k, v in counts.items() if k not in INSURANCE}
-    section.data["insurance"] = {"shares": figures, "others": others, "source_uninsured": source}
-    note = ("Medicare, Medicaid, Dual Eligible and private shares are shown without a "
-            "reference: the project holds no published figure for them.")
+    sources = list(dict.fromkeys(s for s in (references["Medicare"][1],
+                                             references["Uninsured"][1]) if s))
+    source = references["Uninsured"][1]
+    section.data["insurance"] = {"shares": figures, "others": others, "source_uninsured": source,
+                                 "sources": sources}
+    note = ("Each plan is compared with the exclusive share of the ACS 2018 civilian "
+            "noninstitutionalized population it stands for: Medicare without Medicaid, Medicaid "
+            "without Medicare, both (Dual Eligible), private coverage without public coverage, "
+            "no coverage (docs/report.md).")
     section.blocks.append(Chart(
         "insurance", "Insurance at the reference date",
         "Living people by the plan of their latest plan year (payer_transitions.csv), against "
-        f"the published uninsured share. Source (uninsured): {source}. {note}"
+        f"the published shares. {note} Sources: {' '.join(sources) or 'none'}"
         + (f" Also: {', '.join(f'{k} {v}' for k, v in others.items())}." if others else ""),
         compare_bars(figures, "% of living people", percent=True,
-                     note="Reference (uninsured): " + short_source(source)), (8.0, 2.8)))
+                     note="Reference: " + "; ".join(short_source(s) for s in sources)),
+        (8.0, 2.8)))
     section.blocks.append(Table("Insurance mix", ["plan", "simulated", "published"],
                                 [[f.label, _percent(f.value), _percent(f.reference)]
                                  for f in figures],
