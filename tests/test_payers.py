@@ -30,7 +30,14 @@ from simulator.payers.fills import dispenses
 from simulator.payers.insurance import cap_out_of_pocket, pick_weighted, service_of, split_cost
 from simulator.payers.plans import DATA_FILE, PRIVATE
 from simulator.payers.prices import medication_cost, medication_tier
-from simulator.record import Code, CoveragePeriod, Encounter, Immunization, Medication
+from simulator.record import (
+    Code,
+    CoveragePeriod,
+    Encounter,
+    Immunization,
+    Medication,
+    Procedure,
+)
 
 CATALOG = load_payers()
 POVERTY = 17_550
@@ -433,13 +440,30 @@ def test_private_members_pick_the_hdhp_as_often_as_workers_do() -> None:
     assert len({p.payer.id for p in picks}) == 8  # every insurer still chosen
 
 
+def test_medicare_pays_a_hospital_stay_after_the_part_a_deductible() -> None:
+    billing = Billing(CATALOG)
+    start = tu.ymd_ms(2023, 1, 1)
+    billing.enrol(_plan("Medicare"), start, tu.ymd_ms(2024, 1, 1), 70, lambda: "m")
+    stay = Encounter(id="stay", start=start + tu.DAY, codes=[], name="admission",
+                     base_cost=10_400.0, encounter_class="inpatient")
+    stay.procedures.append(Procedure(id="p", start=stay.start, codes=[], cost=500.0))
+    stay.stop, stay.ended = stay.start + 4 * tu.DAY, True
+    billing.adjudicate(stay)
+    billing.close(tu.ymd_ms(2024, 1, 1))
+    own, surgery = stay.claim.lines
+    assert (own.copay, own.deductible, own.coinsurance, own.payer) == (1600.0, 0, 0, 8800.0)
+    assert surgery.patient == 0 and surgery.payer == 500.0
+
+
 def test_service_of_names_the_benefit_each_line_falls_under() -> None:
     assert service_of("encounter", "wellness") == "preventive"
     assert service_of("procedure", "wellness") == "preventive"  # a screening at the checkup
     assert service_of("immunization", "emergency") == "preventive"
     assert service_of("encounter", "virtual") == "office visit"
     assert service_of("procedure", "ambulatory") == "procedure"
-    assert service_of("encounter", "inpatient") == "encounter"
+    assert service_of("encounter", "inpatient") == "hospital stay"
+    assert service_of("procedure", "inpatient") == "inpatient care"
+    assert service_of("encounter", "emergency") == "encounter"
     assert service_of("medication", drug_tier="brand") == "brand drug"
     assert service_of("medication", drug_tier=None) == "drug"
 

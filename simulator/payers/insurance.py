@@ -37,6 +37,8 @@ COPAY_KINDS = frozenset({"encounter", "medication"})
 # preventive care, an office visit, a drug fill by tier; anything else is its line kind.
 PREVENTIVE = "preventive"
 OFFICE_VISIT = "office visit"
+HOSPITAL_STAY = "hospital stay"  # an inpatient encounter's own line
+INPATIENT_CARE = "inpatient care"  # the other lines of an inpatient encounter's claim
 DRUG_BY_TIER = {"generic": "generic drug", "brand": "brand drug", None: "drug"}
 # Encounter classes billed as preventive (the whole claim) or as an office visit
 PREVENTIVE_CLASSES = frozenset({"wellness"})
@@ -46,11 +48,15 @@ OFFICE_CLASSES = frozenset({"ambulatory", "urgentcare", "virtual"})
 def service_of(kind: str, encounter_class: str | None = None, drug_tier: str | None = None) -> str:
     """The service a line of `kind` bills: every line of a wellness encounter's claim and every
     immunization is preventive; an ambulatory, urgent-care or virtual encounter's own line is
-    an office visit; a medication is a drug of its price tier (None: not in the price table)."""
+    an office visit; an inpatient encounter's own line is a hospital stay, and the other lines
+    of its claim inpatient care; a medication is a drug of its price tier (None: not in the
+    price table)."""
     if kind == "medication":
         return DRUG_BY_TIER[drug_tier]
     if kind == "immunization" or encounter_class in PREVENTIVE_CLASSES:
         return PREVENTIVE
+    if encounter_class == "inpatient":
+        return HOSPITAL_STAY if kind == "encounter" else INPATIENT_CARE
     if kind == "encounter" and encounter_class in OFFICE_CLASSES:
         return OFFICE_VISIT
     return kind

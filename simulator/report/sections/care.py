@@ -26,6 +26,13 @@ MAX_WINDOW_YEARS = 10
 # encounter class -> the published rate drawn on its all-ages bar
 CLASS_REFERENCES = {"emergency": "emergency_visits_per_person_year",
                     "inpatient": "hospital_stays_per_person_year"}
+# Types of service as MEPS counts them (report_references.json out_of_pocket_share_by_service):
+# an encounter's claim by its class, dental visits by their code, prescriptions apart
+AMBULATORY_CLASSES = ("wellness", "ambulatory", "outpatient", "emergency", "urgentcare",
+                      "virtual")
+DENTAL_CODES = ("34043003",)  # Dental consultation and report (the dental care module's visit)
+PRESCRIBED = "prescribed medicines"
+SERVICES = ("hospital inpatient", "ambulatory", "dental", PRESCRIBED, "other")
 
 
 def load_references() -> dict[str, dict[str, Any]]:
@@ -153,10 +160,10 @@ def _rate(f: Figure) -> str:
     return text + (f" (published {f.reference:.3f})" if f.reference is not None else "")
 
 
-def _window_cost(ctx: Context) -> tuple[float, float, float, int] | None:
-    """(paid by patients, paid by payers, person-years, years) over the encounters' window:
-    the claims of the encounters started in it, and of each prescription the share of its
-    cost its days in the window make of its days active (its fills are spread over them;
+def _window_cost(ctx: Context) -> tuple[dict[str, tuple[float, float]], float, int] | None:
+    """({type of service: (cost, paid by payers)}, person-years, years) over the encounters'
+    window: the claims of the encounters started in it, and of each prescription the share of
+    its cost its days in the window make of its days active (its fills are spread over them;
     one still active is active until the reference date). None: no encounters table."""
     tables = ctx.tables
     if not tables.has("encounters"):
@@ -167,9 +174,18 @@ def _window_cost(ctx: Context) -> tuple[float, float, float, int] | None:
     epoch = dt.date(1970, 1, 1)
     start, end = float((first_day - epoch).days), float((ref - epoch).days)
     lo, hi = f"TIMESTAMPTZ '{first_day}'", f"TIMESTAMPTZ '{ref}'"
-    cost, covered = tables.sql(f"""
-        SELECT coalesce(sum(TOTAL_CLAIM_COST), 0)::DOUBLE, coalesce(sum(PAYER_COVERAGE), 0)::DOUBLE
-        FROM {tables.rel('encounters')} WHERE START >= {lo} AND START < {hi}""")[0]
+    classes = ", ".join(f"'{c}'" for c in AMBULATORY_CLASSES)
+    dental = ", ".join(f"'{c}'" for c in DENTAL_CODES)
+    by_service = {service: (0.0, 0.0) for service in SERVICES}
+    for service, cost, covered in tables.sql(f"""
+        SELECT CASE WHEN CAST(CODE AS VARCHAR) IN ({dental}) THEN 'dental'
+                    WHEN ENCOUNTERCLASS = 'inpatient' THEN 'hospital inpatient'
+                    WHEN ENCOUNTERCLASS IN ({classes}) THEN 'ambulatory'
+                    ELSE 'other' END,
+               coalesce(sum(TOTAL_CLAIM_COST), 0)::DOUBLE, coalesce(sum(PAYER_COVERAGE), 0)::DOUBLE
+        FROM {tables.rel('encounters')} WHERE START >= {lo} AND START < {hi}
+        GROUP BY ALL"""):
+        by_service[service] = (cost, covered)
     if tables.has("medications"):
         med_cost, med_covered = tables.sql(f"""
             SELECT coalesce(sum(TOTALCOST * part), 0)::DOUBLE,
@@ -181,8 +197,8 @@ def _window_cost(ctx: Context) -> tuple[float, float, float, int] | None:
                 FROM (SELECT TOTALCOST, PAYER_COVERAGE, START,
                              least(coalesce(STOP, {hi}), {hi}) AS stop
                       FROM {tables.rel('medications')}))""")[0]
-        cost, covered = cost + med_cost, covered + med_covered
-    return cost - covered, covered, sum(_exposure(ctx, start, end)), years
+        by_service[PRESCRIBED] = (med_cost, med_covered)
+    return by_service, sum(_exposure(ctx, start, end)), years
 
 
 def _cost(ctx: Context, section: Section, references: dict[str, dict[str, Any]]) -> None:
@@ -196,8 +212,11 @@ def _cost(ctx: Context, section: Section, references: dict[str, dict[str, Any]])
         f"SELECT coalesce(sum(HEALTHCARE_EXPENSES), 0)::DOUBLE, "
         f"coalesce(sum(HEALTHCARE_COVERAGE), 0)::DOUBLE FROM {tables.rel('patients')}")[0]
     window = _window_cost(ctx)
+    by_service: dict[str, tuple[float, float]] = {}
     if window is not None:
-        paid, covered, lived, years = window
+        by_service, lived, years = window
+        covered = sum(c for _, c in by_service.values())
+        paid = sum(cost for cost, _ in by_service.values()) - covered
         over = (f"over the {years} years before the reference date, every life counted: the "
                 "claims of the encounters started in them (encounters.csv TOTAL_CLAIM_COST, "
                 "PAYER_COVERAGE) and of each prescription the share of its cost (medications.csv "
@@ -249,3 +268,38 @@ def _cost(ctx: Context, section: Section, references: dict[str, dict[str, Any]])
             compare_bars([figure], axis, percent=percent,
                          note="Reference: " + short_source(source) if source else ""),
             (8.0, 1.8)))
+    if by_service:
+        _by_service(ctx, section, references, by_service, over)
+
+
+def _by_service(ctx: Context, section: Section, references: dict[str, dict[str, Any]],
+                by_service: dict[str, tuple[float, float]], over: str) -> None:
+    """The out-of-pocket share of each type of service, beside MEPS's where it has one."""
+    published = references.get("out_of_pocket_share_by_service", {})
+    shares = published.get("value", {})
+    n = ctx.measured.lives.n  # type: ignore[union-attr]
+    figures = []
+    for service in SERVICES:
+        cost, covered = by_service.get(service, (0.0, 0.0))
+        figures.append(Figure.of(
+            f"{service}", Result((cost - covered) / cost, math.nan, math.nan, n) if cost > 0
+            else Result(math.nan, math.nan, math.nan, 0), shares.get(service), None,
+            source=published.get("source") if service in shares else None, unit="share",
+            why="no claim of this type in the window"))
+    section.data["cost"]["out_of_pocket_share_by_service"] = figures
+    section.data["cost"]["by_service"] = {
+        service: {"cost": cost, "paid_by_payers": covered}
+        for service, (cost, covered) in by_service.items()}
+    source = published.get("source")
+    section.blocks.append(Chart(
+        "out-of-pocket-share-by-service", "Out-of-pocket share by type of service",
+        f"What patients paid as a share of what the claims cost, by type of service, {over}. "
+        "Hospital inpatient: encounters of class inpatient; ambulatory: wellness, ambulatory, "
+        "outpatient, emergency, urgent-care and virtual encounters; dental: the dental care "
+        "module's visits (SNOMED 34043003); prescribed medicines: medications; other: any "
+        "other class. "
+        + (f"Published (for scale, no band): {published.get('what', '')}. Source: {source}"
+           if source else "No published reference."),
+        compare_bars(figures, "% of the claims' totals", percent=True,
+                     note="Reference: " + short_source(source) if source else ""),
+        (8.0, 2.6)))
