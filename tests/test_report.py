@@ -246,10 +246,15 @@ def test_care_cost_and_deaths_agree_with_the_csv_files(run: Path,
     lo = dt.datetime.combine(start, dt.time(), dt.UTC)
     hi = dt.datetime.combine(REFERENCE, dt.time(), dt.UTC)
     cost_total = covered_total = 0.0
+    inpatient = [0.0, 0.0]  # cost, covered: the stays' claims, a type of service of its own
     for e in encounters:
         if lo <= dt.datetime.fromisoformat(e["START"]) < hi:
             cost_total += float(e["TOTAL_CLAIM_COST"])
             covered_total += float(e["PAYER_COVERAGE"])
+            if e["ENCOUNTERCLASS"] == "inpatient" and e["CODE"] != "34043003":
+                inpatient[0] += float(e["TOTAL_CLAIM_COST"])
+                inpatient[1] += float(e["PAYER_COVERAGE"])
+    medicines = [0.0, 0.0]
     for m in _rows(run, "medications"):
         begin = dt.datetime.fromisoformat(m["START"])
         stop = min(dt.datetime.fromisoformat(m["STOP"]) if m["STOP"] else hi, hi)
@@ -260,11 +265,21 @@ def test_care_cost_and_deaths_agree_with_the_csv_files(run: Path,
                 stop - begin).total_seconds()
         cost_total += part * float(m["TOTALCOST"])
         covered_total += part * float(m["PAYER_COVERAGE"])
+        medicines[0] += part * float(m["TOTALCOST"])
+        medicines[1] += part * float(m["PAYER_COVERAGE"])
     cost = _figure(report, "care", "figures", "cost")
     assert cost["window_years"] == 10 and cost["person_years"] == pytest.approx(years, rel=1e-6)
     assert cost["per_person_year"]["value"] == pytest.approx(cost_total / years, rel=1e-5)
     assert cost["out_of_pocket_share"]["value"] == pytest.approx(
         1 - covered_total / cost_total, abs=1e-6)
+    by_service = {f["label"]: f for f in cost["out_of_pocket_share_by_service"]}
+    for service, (total, paid_by_payers) in (("hospital inpatient", inpatient),
+                                             ("prescribed medicines", medicines)):
+        assert cost["by_service"][service]["cost"] == pytest.approx(total, rel=1e-6)
+        if total > 0:
+            assert by_service[service]["value"] == pytest.approx(1 - paid_by_payers / total,
+                                                                 abs=1e-6)
+    assert by_service["prescribed medicines"]["reference"] == 0.192  # MEPS 2012
     paid = sum(float(p["HEALTHCARE_EXPENSES"]) for p in patients)
     covered = sum(float(p["HEALTHCARE_COVERAGE"]) for p in patients)
     assert cost["whole_lives"]["out_of_pocket_share"] == pytest.approx(paid / (paid + covered),

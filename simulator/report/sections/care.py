@@ -281,6 +281,8 @@ def _by_service(ctx: Context, section: Section, references: dict[str, dict[str, 
     figures = []
     for service in SERVICES:
         cost, covered = by_service.get(service, (0.0, 0.0))
+        if cost == 0 and service not in shares:
+            continue  # "other": shown only when some claim falls under it
         figures.append(Figure.of(
             f"{service}", Result((cost - covered) / cost, math.nan, math.nan, n) if cost > 0
             else Result(math.nan, math.nan, math.nan, 0), shares.get(service), None,
