@@ -40,6 +40,16 @@ def load_references() -> dict[str, dict[str, Any]]:
     return {k: v for k, v in data.items() if isinstance(v, dict)}
 
 
+def _window(ctx: Context) -> tuple[int, dt.date, float, float]:
+    """The years care and cost are counted over (:func:`window_years`), their first day, and
+    that day and the reference date as days since 1970."""
+    years = window_years(ctx.options)
+    first_day = ctx.reference.replace(year=ctx.reference.year - years)
+    epoch = dt.date(1970, 1, 1)
+    return (years, first_day, float((first_day - epoch).days),
+            float((ctx.reference - epoch).days))
+
+
 def window_years(options: dict[str, Any]) -> int:
     """Encounters are counted over the last years the run exported whole (its
     ``--years-of-history``, at most 10; whole lives: the last 10)."""
@@ -85,11 +95,8 @@ def _encounters(ctx: Context, section: Section, references: dict[str, dict[str, 
     if not tables.has("encounters"):
         section.not_computed.append(f"encounters per person-year: {tables.why_missing('encounters')}")
         return
-    years = window_years(ctx.options)
+    years, first_day, start, end = _window(ctx)
     ref = ctx.reference
-    first_day = ref.replace(year=ref.year - years)
-    epoch = dt.date(1970, 1, 1)
-    start, end = float((first_day - epoch).days), float((ref - epoch).days)
     exposure = _exposure(ctx, start, end)
     cases = " ".join(f"WHEN age < {high} THEN {k}" for k, (_, high, _) in enumerate(AGE_BANDS)
                      if high != math.inf)
@@ -168,11 +175,8 @@ def _window_cost(ctx: Context) -> tuple[dict[str, tuple[float, float]], float, i
     tables = ctx.tables
     if not tables.has("encounters"):
         return None
-    years = window_years(ctx.options)
+    years, first_day, start, end = _window(ctx)
     ref = ctx.reference
-    first_day = ref.replace(year=ref.year - years)
-    epoch = dt.date(1970, 1, 1)
-    start, end = float((first_day - epoch).days), float((ref - epoch).days)
     lo, hi = f"TIMESTAMPTZ '{first_day}'", f"TIMESTAMPTZ '{ref}'"
     classes = ", ".join(f"'{c}'" for c in AMBULATORY_CLASSES)
     dental = ", ".join(f"'{c}'" for c in DENTAL_CODES)
