@@ -86,7 +86,7 @@ def test_plan_choice_matches_the_reference(age: int, year: int, u: float, covera
                                            ratio: Any, flags: list[Any]) -> None:
     attributes: dict[str, Any] = {}
     for name, value in (("income", income), ("occupation_level", occupation),
-                        ("poverty_ratio", ratio), *zip(ins.FACT_ATTRIBUTES[3:], flags,
+                        ("poverty_ratio", ratio), *zip(ins.FACT_ATTRIBUTES[2:], flags,
                                                        strict=True)):
         if value is not None:
             attributes[name] = value
@@ -94,7 +94,7 @@ def test_plan_choice_matches_the_reference(age: int, year: int, u: float, covera
                            attributes=attributes, previous=PLANS[previous] if previous >= 0
                            else None, u=u, coverage=coverage)
     facts = np.zeros(ins.N_FACTS)
-    for i, value in enumerate((income, occupation, ratio)):
+    for i, value in enumerate((income, ratio)):
         if isinstance(value, int | float):
             facts[2 * i], facts[2 * i + 1] = 1.0, float(value)
     for i, value in enumerate(flags):

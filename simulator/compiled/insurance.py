@@ -29,21 +29,22 @@ EL_ALL, EL_MEDICARE, EL_MEDICAID, EL_DUAL, EL_NONE = range(5)
 _ELIGIBILITY = {ELIGIBLE_ALL: EL_ALL, ELIGIBLE_MEDICARE: EL_MEDICARE,
                 ELIGIBLE_MEDICAID: EL_MEDICAID, ELIGIBLE_DUAL: EL_DUAL}
 # P.plan_rules
-(R_SHARE, R_MANDATE, R_EMPLOYER, R_POVERTY, R_MEDICARE_AGE, R_MEDICARE_START,
+(R_SHARE, R_MANDATE, R_POVERTY, R_MEDICARE_AGE, R_MEDICARE_START,
  R_DISABILITY_START, R_MD_START, R_CHILD_MAX_AGE, R_CHILD_BEFORE_CHIP, R_CHIP_START, R_CHILD,
- R_PREGNANT, R_ADULT_BEFORE, R_ADULT_NON_EXP, R_NON_EXP_FROM, R_EXPANSION) = range(17)
+ R_PREGNANT, R_ADULT_BEFORE, R_ADULT_NON_EXP, R_NON_EXP_FROM, R_EXPANSION) = range(16)
 # the person's state (W.person_f): the year the Medicaid expansion counts from, the state's
 # own adult limit with the year it applies from (inf: none), and the share of uninsured people
 # among those without public coverage (Rules.uninsured_share)
 PF_EXPANSION, PF_OWN_FROM, PF_OWN_LIMIT, PF_UNINSURED = 1, 2, 3, 4
 PF_COVERAGE = 5  # the person's coverage draw (payers.insurance.coverage_draw)
 # the facts about the person the choice reads (the `facts` argument)
-(F_INCOME_OK, F_INCOME, F_OCCUPATION_OK, F_OCCUPATION, F_RATIO_OK, F_RATIO, F_ESRD, F_DISABLED,
- F_BLIND, F_PREGNANT) = range(10)
-N_FACTS = 10
+(F_INCOME_OK, F_INCOME, F_RATIO_OK, F_RATIO, F_ESRD, F_DISABLED, F_BLIND,
+ F_PREGNANT) = range(8)
+N_FACTS = 8
+N_NUMBER_FACTS = 2  # income and poverty ratio: (is a number, its value) pairs
 # attributes the choice reads, in the order of the F_*_OK / flag facts they fill
-FACT_ATTRIBUTES = ("income", "occupation_level", "poverty_ratio", "end_stage_renal_disease",
-                   "disabled", "blindness", "pregnant")
+FACT_ATTRIBUTES = ("income", "poverty_ratio", "end_stage_renal_disease", "disabled",
+                   "blindness", "pregnant")
 
 _NEVER = 1 << 40  # a year no plan starts or ends in
 
@@ -71,10 +72,9 @@ def catalog_arrays(catalog: PayerCatalog, intern: Any) -> dict[str, np.ndarray]:
             prem_amount.append(amount)
         default.append((plan.monthly_premium, plan.weight))
     r, md = catalog.rules, catalog.rules.medicaid
-    rules = [0.0] * 17
+    rules = [0.0] * 16
     rules[R_SHARE] = r.premium_share_of_income
     rules[R_MANDATE] = r.mandate_year
-    rules[R_EMPLOYER] = r.employer_occupation_level
     rules[R_POVERTY] = r.poverty_level
     rules[R_MEDICARE_AGE] = r.medicare_age
     rules[R_MEDICARE_START] = r.medicare_start_year

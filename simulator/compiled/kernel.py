@@ -66,14 +66,14 @@ F_NONE, F_FAULT, F_UNSUPPORTED = 0, 1, 2
  C_CODE_CVX0, C_CODE_CVX1, C_VACCINATION_VISIT, C_S_VACCINATION, C_STREAM_VITALS0,
  C_A_OSTEOPOROSIS, C_A_WM_ACTIVE, C_A_WM_CHANGE, C_LIFE0) = range(89)
 # C_LIFE0 .. C_LIFE0 + 9: the life-event ages in months (lifecycle.life_events)
-C_A_FACTS0 = C_LIFE0 + 10  # .. + 6: the slots of insurance.FACT_ATTRIBUTES
+C_A_FACTS0 = C_LIFE0 + 10  # .. + 5: the slots of insurance.FACT_ATTRIBUTES
 # weight management's attributes (builtin.weight_management)
 (C_A_WM_TRIGGER, C_A_WM_PRE, C_A_WM_START, C_A_WM_ADHERENCE, C_A_WM_LOSS, C_A_WM_LONG,
- C_A_BMI_PCT) = range(C_A_FACTS0 + 7, C_A_FACTS0 + 14)
+ C_A_BMI_PCT) = range(C_A_FACTS0 + 6, C_A_FACTS0 + 13)
 # what the cardiovascular risk attributes read (builtin.cardiovascular)
 (C_A_DIABETES, C_A_HYPERTENSION, C_A_AF, C_A_BP_CONTROLLED, C_A_LVH, C_A_CHD, C_A_RACE,
- C_S_BLACK) = range(C_A_FACTS0 + 14, C_A_FACTS0 + 22)
-N_CONSTS = C_A_FACTS0 + 22
+ C_S_BLACK) = range(C_A_FACTS0 + 13, C_A_FACTS0 + 21)
+N_CONSTS = C_A_FACTS0 + 21
 # formatted attribute values (K_FORMAT: ref says which, the number fills it in; replay.py)
 F_DRIVERS, F_PASSPORT, F_LAST_NAME, F_FULL_NAME = range(4)
 
@@ -3126,18 +3126,18 @@ def start_management(P, W, stream, now):
 
 @nb.njit(cache=True)
 def insurance_facts(P, W, now):
-    """What the plan choice reads of the person (compiled.insurance.F_*): whether income,
-    occupation level and poverty ratio are numbers, and the truth of the four flags."""
+    """What the plan choice reads of the person (compiled.insurance.F_*): whether income and
+    poverty ratio are numbers, and the truth of the four flags."""
     facts = np.zeros(ins.N_FACTS)
     k0 = C_A_FACTS0
     empty = P.consts[C_S_EMPTY]
-    for i in range(3):
+    for i in range(ins.N_NUMBER_FACTS):
         kind, num, _ = get_attr(P, W, P.consts[k0 + i], now)
         if kind == K_BOOL or kind == K_INT or kind == K_FLOAT:
             facts[2 * i] = 1.0
             facts[2 * i + 1] = num
     for i in range(4):
-        kind, num, ref = get_attr(P, W, P.consts[k0 + 3 + i], now)
+        kind, num, ref = get_attr(P, W, P.consts[k0 + ins.N_NUMBER_FACTS + i], now)
         facts[ins.F_ESRD + i] = 1.0 if truthy(kind, num, ref, empty) else 0.0
     return facts
 

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 # Claim line kinds that pay a copay before the deductible (engine-behaviour.md §8).
 COPAY_KINDS = frozenset({"encounter", "medication"})
+ADULT_AGE = 18  # below: the policy is owned by a guardian
 
 # The service a claim line bills, as plans set cost sharing by it (engine-behaviour.md §8):
 # preventive care, an office visit, a drug fill by tier; anything else is its line kind.
@@ -60,7 +61,6 @@ def service_of(kind: str, encounter_class: str | None = None, drug_tier: str | N
     if kind == "encounter" and encounter_class in OFFICE_CLASSES:
         return OFFICE_VISIT
     return kind
-ADULT_AGE = 18  # below: the policy is owned by a guardian
 
 
 def _affordable(

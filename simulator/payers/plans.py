@@ -133,7 +133,6 @@ class MedicaidRules:
 class Rules:
     premium_share_of_income: float
     mandate_year: int
-    employer_occupation_level: float
     poverty_level: float
     medicare_age: int
     medicare_start_year: int
@@ -199,7 +198,6 @@ def _rules(data: Mapping[str, Any]) -> Rules:
     return Rules(
         premium_share_of_income=float(_value(aff["premium_share_of_income"])),
         mandate_year=int(_value(aff["mandate_year"])),
-        employer_occupation_level=float(_value(aff["employer_occupation_level"])),
         poverty_level=float(_value(aff["poverty_level"])),
         medicare_age=int(_value(mc["age"])),
         medicare_start_year=int(_value(mc["start_year"])),
